@@ -1,0 +1,184 @@
+package contract
+
+import (
+	"slices"
+	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+const (
+	maxAuditBatch = 500
+	// Accesses are reported after the content was released; a gateway that was down reports
+	// late. Older reports are refused so the trail cannot be back-filled arbitrarily.
+	maxAuditDelay = 30 * 24 * time.Hour
+	maxClockSkew  = 5 * time.Minute
+)
+
+// RecordAccesses appends a batch of content releases to the patients' audit trails in one
+// transaction. Each report must be backed by the ledger: at the time of access the accessor must
+// have been allowed the action on that record version on the basis given (owner, the named
+// grant, the named emergency access, or research consent). A member reports their own accesses;
+// an organisation's gateway reports those of its own organisation's members. Reports already on
+// the ledger (same ID) are skipped, so a batch replayed after a crash is recorded once.
+func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, batch string) (*model.AuditResult, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []model.AccessReport
+	if err := decode("batch", batch, &reports); err != nil {
+		return nil, err
+	}
+	if len(reports) == 0 || len(reports) > maxAuditBatch {
+		return nil, model.Errorf(model.CodeInvalidArgument, "batch must hold 1 to %d reports", maxAuditBatch)
+	}
+	gatewayForAll := t.caller.Role == model.RoleGateway && t.caller.Via == ""
+	res := &model.AuditResult{}
+	seen := make(map[string]bool, len(reports))
+	views := map[string]*view{}
+	for i := range reports {
+		r := &reports[i]
+		if err := t.checkReport(i, r, gatewayForAll); err != nil {
+			return nil, err
+		}
+		idKey := t.key(kindAccessID, r.ID)
+		dup, err := t.exists(idKey)
+		if err != nil {
+			return nil, err
+		}
+		if dup || seen[r.ID] {
+			res.Duplicates++
+			continue
+		}
+		seen[r.ID] = true
+		rec, err := t.record(r.RecordID)
+		if err != nil {
+			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s not found", i, r.RecordID)
+		}
+		if r.Version > rec.Versions {
+			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s has no version %d", i, r.RecordID, r.Version)
+		}
+		vk := rec.Owner + "\x00" + r.Accessor.MSP + "\x00" + r.Accessor.ID + "\x00" + string(r.Accessor.Role)
+		v := views[vk]
+		if v == nil {
+			if v, err = t.view(rec.Owner, r.Accessor); err != nil {
+				return nil, err
+			}
+			views[vk] = v
+		}
+		if !reportBacked(v, rec, r) {
+			return nil, model.Errorf(model.CodeForbidden, "report %d: the ledger does not show that access as allowed on basis %s at %s", i, r.Basis, r.AccessedAt.Format(time.RFC3339))
+		}
+		entry := model.AccessEntry{
+			ID: r.ID, RecordID: r.RecordID, Version: r.Version, Owner: rec.Owner, Action: r.Action,
+			Accessor: r.Accessor, Basis: r.Basis, GrantID: r.GrantID, Purpose: r.Purpose,
+			AccessedAt: r.AccessedAt, RecordedBy: t.caller.ID, TxID: t.id,
+		}
+		if err := t.put(t.key(kindAudit, rec.Owner, r.AccessedAt.Format(sortableTime), r.ID), entry); err != nil {
+			return nil, err
+		}
+		if err := t.index(idKey); err != nil {
+			return nil, err
+		}
+		res.Recorded++
+	}
+	if res.Recorded == 0 {
+		return res, nil
+	}
+	return res, t.emit(model.EventAccessesRecorded, model.Event{Count: res.Recorded, Actor: t.caller.ID})
+}
+
+func (t *txn) checkReport(i int, r *model.AccessReport, gatewayForAll bool) error {
+	fail := func(format string, args ...any) error {
+		return model.Errorf(model.CodeInvalidArgument, "report %d: "+format, append([]any{i}, args...)...)
+	}
+	switch {
+	case !model.ValidID(r.ID):
+		return fail("id must be 1-128 letters, digits, '.', '_' or '-'")
+	case !model.ValidID(r.RecordID):
+		return fail("recordId must be 1-128 letters, digits, '.', '_' or '-'")
+	case r.Version < 1:
+		return fail("version must be 1 or more")
+	case !slices.Contains(model.Actions, r.Action):
+		return fail("unknown action %q", r.Action)
+	case !model.ValidMSPID(r.Accessor.MSP) || !model.ValidPseudonym(r.Accessor.ID) || !r.Accessor.Role.Valid():
+		return fail("accessor must have a valid msp, pseudonym id and role")
+	case !slices.Contains([]string{model.BasisOwner, model.BasisGrant, model.BasisEmergency, model.BasisResearch}, r.Basis):
+		return fail("unknown basis %q", r.Basis)
+	case (r.Basis == model.BasisGrant || r.Basis == model.BasisEmergency) != (r.GrantID != ""):
+		return fail("grantId is required for basis grant and emergency, and only for them")
+	case r.GrantID != "" && !model.ValidID(r.GrantID):
+		return fail("grantId must be 1-128 letters, digits, '.', '_' or '-'")
+	case r.Purpose != "" && !slices.Contains(model.Purposes, r.Purpose) && !slices.Contains(model.ResearchPurposes, r.Purpose):
+		return fail("unknown purpose %q", r.Purpose)
+	case r.AccessedAt.IsZero() || r.AccessedAt.After(t.now.Add(maxClockSkew)):
+		return fail("accessedAt must be set and not in the future")
+	case r.AccessedAt.Before(t.now.Add(-maxAuditDelay)):
+		return fail("accessedAt is more than %d days old", int(maxAuditDelay.Hours()/24))
+	}
+	r.AccessedAt = *canonicalTime(&r.AccessedAt)
+	if gatewayForAll {
+		if r.Accessor.MSP != t.caller.MSP {
+			return model.Errorf(model.CodeForbidden, "report %d: a gateway reports only its own organisation's accesses", i)
+		}
+		return nil
+	}
+	if r.Accessor != t.caller.Party {
+		return model.Errorf(model.CodeForbidden, "report %d: a member reports only their own accesses", i)
+	}
+	return nil
+}
+
+// reportBacked re-decides the reported access at the time it happened and checks that the
+// ledger allowed it on the basis, and under the grant, the report names.
+func reportBacked(v *view, rec *model.Record, r *model.AccessReport) bool {
+	switch r.Basis {
+	case model.BasisOwner, model.BasisResearch:
+		d := v.decide(rec, r.Action, r.Purpose, r.AccessedAt)
+		return d.Allowed && d.Basis == r.Basis
+	}
+	for i := range v.grants {
+		g := &v.grants[i]
+		if g.ID != r.GrantID || g.Emergency != (r.Basis == model.BasisEmergency) {
+			continue
+		}
+		erased := v.erased != nil && !r.AccessedAt.Before(v.erased.RequestedAt)
+		return !erased && grantCovers(g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive
+	}
+	return false
+}
+
+// ListAccessLog returns a patient's audit trail, oldest first: who read or wrote which record
+// version, when, on which basis and under which grant. Only the patient and their delegates
+// read it. patientID "" means the caller. Evaluate it; do not submit it.
+func (c *Contract) ListAccessLog(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*model.AccessPage, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if patientID == "" {
+		patientID = t.caller.ID
+	}
+	if err := checkPseudonym("patientId", patientID); err != nil {
+		return nil, err
+	}
+	if err := t.mayManage(patientID); err != nil {
+		return nil, err
+	}
+	size, err := checkPageSize(pageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.AccessPage{Entries: []model.AccessEntry{}}
+	out.Bookmark, err = t.page(kindAudit, []string{patientID}, bookmark, size, func(_ string, value []byte) (bool, error) {
+		var e model.AccessEntry
+		if err := unmarshal(value, &e); err != nil {
+			return false, err
+		}
+		out.Entries = append(out.Entries, e)
+		return true, nil
+	})
+	return out, err
+}

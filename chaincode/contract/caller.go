@@ -1,0 +1,138 @@
+package contract
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/attrmgr"
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+)
+
+// ActorTransientKey is the transient-data key under which a gateway passes the PEM certificate
+// of the member it acts for. Transient data is not written to the ledger; what the contract
+// writes records both the member and the gateway (the Via fields).
+const ActorTransientKey = "careledger.actor"
+
+const (
+	attrRole         = "role"
+	attrEnrollmentID = "hf.EnrollmentID"
+)
+
+// identity is what the contract knows about a certificate holder.
+type identity struct {
+	mspID        string
+	enrollmentID string
+	role         model.Role
+}
+
+func identityFromCert(mspID string, cert *x509.Certificate) (identity, error) {
+	attrs, err := attrmgr.New().GetAttributesFromCert(cert)
+	if err != nil {
+		return identity{}, fmt.Errorf("read certificate attributes: %w", err)
+	}
+	id := identity{mspID: mspID}
+	if v, ok, _ := attrs.Value(attrEnrollmentID); ok && v != "" {
+		id.enrollmentID = v
+	} else {
+		id.enrollmentID = cert.Subject.CommonName
+	}
+	if v, ok, _ := attrs.Value(attrRole); ok {
+		id.role = model.Role(v)
+	}
+	return id, nil
+}
+
+func (i identity) party() model.Party {
+	return model.Party{MSP: i.mspID, ID: model.PseudonymFor(i.mspID, i.enrollmentID), Role: i.role}
+}
+
+// resolveCaller works out who the transaction runs as. The creator certificate decides; a
+// creator with the gateway role may name one member of its own organisation to act for, by
+// passing that member's certificate as transient data.
+func resolveCaller(stub shim.ChaincodeStubInterface, now time.Time, policy *model.RolePolicy) (model.Caller, error) {
+	ci, err := cid.New(stub)
+	if err != nil {
+		return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's identity")
+	}
+	mspID, err := ci.GetMSPID()
+	if err != nil {
+		return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's MSP ID")
+	}
+	cert, err := ci.GetX509Certificate()
+	if err != nil || cert == nil {
+		return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's certificate")
+	}
+	creator, err := identityFromCert(mspID, cert)
+	if err != nil {
+		return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's certificate attributes")
+	}
+	creator.role = permittedRole(policy, creator)
+	transient, err := stub.GetTransient()
+	if err != nil {
+		return model.Caller{}, model.Errorf(model.CodeInternal, "cannot read transient data")
+	}
+	actorPEM, hasActor := transient[ActorTransientKey]
+	if !hasActor {
+		return model.Caller{Party: creator.party()}, nil
+	}
+	if creator.role != model.RoleGateway {
+		return model.Caller{}, model.Errorf(model.CodeForbidden, "only a gateway identity may act on behalf of another identity")
+	}
+	actor, err := actorIdentity(mspID, actorPEM, now)
+	if err != nil {
+		return model.Caller{}, err
+	}
+	actor.role = permittedRole(policy, actor)
+	if actor.role == model.RoleGateway {
+		return model.Caller{}, model.Errorf(model.CodeForbidden, "a gateway cannot act on behalf of another gateway")
+	}
+	return model.Caller{Party: actor.party(), Via: creator.party().ID}, nil
+}
+
+// actorIdentity parses the certificate a gateway passed for the member it acts for. The member
+// belongs to the gateway's organisation: a gateway never speaks for another organisation.
+func actorIdentity(mspID string, actorPEM []byte, now time.Time) (identity, error) {
+	block, _ := pem.Decode(actorPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a PEM certificate", ActorTransientKey)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a valid certificate", ActorTransientKey)
+	}
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return identity{}, model.Errorf(model.CodeUnauthenticated, "the acting identity's certificate is not valid now")
+	}
+	id, err := identityFromCert(mspID, cert)
+	if err != nil {
+		return identity{}, model.Errorf(model.CodeInvalidArgument, "cannot read the acting identity's attributes")
+	}
+	return id, nil
+}
+
+// permittedRole returns the identity's role if its organisation may issue that role under the
+// consortium's role policy, and no role otherwise.
+func permittedRole(policy *model.RolePolicy, id identity) model.Role {
+	if !id.role.Valid() {
+		return ""
+	}
+	if policy == nil {
+		return id.role
+	}
+	for _, rule := range policy.Rules {
+		if rule.Role != id.role {
+			continue
+		}
+		for _, msp := range rule.MSPs {
+			if msp == id.mspID {
+				return id.role
+			}
+		}
+		return ""
+	}
+	return ""
+}

@@ -1,0 +1,80 @@
+package model
+
+import "time"
+
+// Bases on which an access is allowed.
+const (
+	BasisOwner     = "owner"
+	BasisGrant     = "grant"
+	BasisEmergency = "emergency"
+	BasisResearch  = "research"
+)
+
+// Reasons an access is refused, in Decision.Reason.
+const (
+	DenyNoGrant           = "no-grant"
+	DenyGrantExpired      = "grant-expired"
+	DenyGrantRevoked      = "grant-revoked"
+	DenyGrantNotYetValid  = "grant-not-yet-valid"
+	DenyErased            = "erased"
+	DenyRoleNotPermitted  = "role-not-permitted"
+	DenyNoResearchConsent = "no-research-consent"
+)
+
+// Decision is the ledger's answer to "may this caller do this action on this record now?".
+type Decision struct {
+	RecordID   string     `json:"recordId"`
+	Owner      string     `json:"owner"`
+	Category   string     `json:"category"`
+	Action     string     `json:"action"`
+	Accessor   Party      `json:"accessor"`
+	Allowed    bool       `json:"allowed"`
+	Basis      string     `json:"basis,omitempty" metadata:",optional"`
+	GrantID    string     `json:"grantId,omitempty" metadata:",optional"`
+	Purpose    string     `json:"purpose,omitempty" metadata:",optional"`
+	ValidUntil *time.Time `json:"validUntil,omitempty" metadata:",optional"`
+	Reason     string     `json:"reason,omitempty" metadata:",optional"`
+	DecidedAt  time.Time  `json:"decidedAt"`
+}
+
+// AccessEntry is one release of record content, written to the patient's audit trail.
+type AccessEntry struct {
+	ID         string    `json:"id"`
+	RecordID   string    `json:"recordId"`
+	Version    int       `json:"version"`
+	Owner      string    `json:"owner"`
+	Action     string    `json:"action"`
+	Accessor   Party     `json:"accessor"`
+	Basis      string    `json:"basis"`
+	GrantID    string    `json:"grantId,omitempty" metadata:",optional"`
+	Purpose    string    `json:"purpose,omitempty" metadata:",optional"`
+	AccessedAt time.Time `json:"accessedAt"`
+	RecordedBy string    `json:"recordedBy"`
+	TxID       string    `json:"txId"`
+}
+
+// AccessReport is one access to record in the audit trail, as sent by the gateway.
+type AccessReport struct {
+	ID         string    `json:"id"`
+	RecordID   string    `json:"recordId"`
+	Version    int       `json:"version"`
+	Action     string    `json:"action"`
+	Accessor   Party     `json:"accessor"`
+	Basis      string    `json:"basis"`
+	GrantID    string    `json:"grantId,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
+	AccessedAt time.Time `json:"accessedAt"`
+}
+
+// AuditResult says how many entries of a batch were new and how many were already on the
+// ledger (a batch replayed after a crash is recorded once).
+type AuditResult struct {
+	Recorded   int `json:"recorded"`
+	Duplicates int `json:"duplicates"`
+}
+
+// AccessPage is one page of a patient's audit trail, oldest first.
+type AccessPage struct {
+	Entries  []AccessEntry `json:"entries"`
+	Bookmark string        `json:"bookmark,omitempty" metadata:",optional"`
+}
