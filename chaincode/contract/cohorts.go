@@ -71,7 +71,9 @@ func (t *txn) checkPublication(p *model.CohortPublication) error {
 		return err
 	}
 	dpOnly := len(p.Models) == 1 && p.Models[0] == "differential-privacy"
-	if len(p.QuasiIdentifiers) > 0 || !dpOnly {
+	if len(p.QuasiIdentifiers) == 0 && dpOnly {
+		p.QuasiIdentifiers = []string{}
+	} else {
 		if p.QuasiIdentifiers, err = checkSet("quasiIdentifiers", p.QuasiIdentifiers, nil); err != nil {
 			return err
 		}

@@ -168,7 +168,7 @@ func ptr[T any](v T) *T { return &v }
 // cast is the usual set of people in a test.
 type cast struct {
 	patient, other, clinician, colleague, foreignClinician *member
-	manufacturer, anonymizer, admin, gateway, noRole      *member
+	manufacturer, anonymizer, admin, gateway, noRole       *member
 }
 
 func newCast(w *world) cast {

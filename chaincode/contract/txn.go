@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
 
 // txn is one running transaction: the stub, the transaction time and the resolved caller.

@@ -78,9 +78,9 @@ type CohortPublication struct {
 // Cohort is a published anonymised cohort as recorded on the ledger.
 type Cohort struct {
 	Publication CohortPublication `json:"publication"`
-	Publisher   Party     `json:"publisher"`
-	PublishedAt time.Time `json:"publishedAt"`
-	TxID        string    `json:"txId"`
+	Publisher   Party             `json:"publisher"`
+	PublishedAt time.Time         `json:"publishedAt"`
+	TxID        string            `json:"txId"`
 }
 
 // CohortPage is one page of cohort publications.

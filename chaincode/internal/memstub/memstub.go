@@ -289,10 +289,10 @@ func (s *Stub) GetPrivateData(string, string) ([]byte, error) { return nil, errU
 func (s *Stub) GetMultiplePrivateData(string, ...string) ([][]byte, error) {
 	return nil, errUnsupported
 }
-func (s *Stub) GetPrivateDataHash(string, string) ([]byte, error)     { return nil, errUnsupported }
-func (s *Stub) PutPrivateData(string, string, []byte) error           { return errUnsupported }
-func (s *Stub) DelPrivateData(string, string) error                   { return errUnsupported }
-func (s *Stub) PurgePrivateData(string, string) error                 { return errUnsupported }
+func (s *Stub) GetPrivateDataHash(string, string) ([]byte, error) { return nil, errUnsupported }
+func (s *Stub) PutPrivateData(string, string, []byte) error       { return errUnsupported }
+func (s *Stub) DelPrivateData(string, string) error               { return errUnsupported }
+func (s *Stub) PurgePrivateData(string, string) error             { return errUnsupported }
 func (s *Stub) SetPrivateDataValidationParameter(string, string, []byte) error {
 	return errUnsupported
 }
@@ -316,8 +316,8 @@ func (s *Stub) GetTransient() (map[string][]byte, error) {
 	}
 	return s.call.Transient, nil
 }
-func (s *Stub) GetBinding() ([]byte, error)                       { return nil, errUnsupported }
-func (s *Stub) GetDecorations() map[string][]byte                 { return nil }
+func (s *Stub) GetBinding() ([]byte, error)                      { return nil, errUnsupported }
+func (s *Stub) GetDecorations() map[string][]byte                { return nil }
 func (s *Stub) GetSignedProposal() (*peer.SignedProposal, error) { return nil, errUnsupported }
 func (s *Stub) GetTxTimestamp() (*timestamppb.Timestamp, error) {
 	return timestamppb.New(s.call.Time), nil
