@@ -27,6 +27,9 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 	if err != nil {
 		return nil, err
 	}
+	if err := t.require(model.RolePatient, model.RoleClinician, model.RoleAnonymizer, model.RoleGateway); err != nil {
+		return nil, err
+	}
 	var reports []model.AccessReport
 	if err := decode("batch", batch, &reports); err != nil {
 		return nil, err

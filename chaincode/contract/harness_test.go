@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,10 +27,19 @@ type world struct {
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
+var (
+	sharedCC     shim.Chaincode
+	sharedCCOnce sync.Once
+)
+
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	cc, err := contract.NewChaincode()
+	// The contract is stateless, so every world can share one chaincode instance (building it
+	// reflects over the contract and compiles its schema, which is the slow part).
+	var err error
+	sharedCCOnce.Do(func() { sharedCC, err = contract.NewChaincode() })
 	require.NoError(t, err)
+	cc := sharedCC
 	ca, err := memstub.NewCA()
 	require.NoError(t, err)
 	return &world{t: t, ledger: memstub.New(), cc: cc, ca: ca, now: epoch}

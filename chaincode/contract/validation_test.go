@@ -1,0 +1,148 @@
+package contract_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
+	w := newWorld(t)
+	cs := newCast(w)
+	p, doc := cs.patient, cs.clinician
+	rec := w.registerRecord(p, "lab-1", p.id(), "lab")
+	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+
+	newRec := func(mut func(*model.NewRecord)) string {
+		r := model.NewRecord{ID: "r-new", Owner: p.id(), Category: "lab", Hash: hashOf(500), Locator: "blob:r-new"}
+		mut(&r)
+		return js(r)
+	}
+	grant := func(mut func(*model.GrantRequest)) string {
+		g := model.GrantRequest{ID: "g-new", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"}
+		mut(&g)
+		return js(g)
+	}
+	past, future := w.now.Add(-time.Hour), w.now.Add(time.Hour)
+
+	cases := []struct {
+		name    string
+		caller  *member
+		fn      string
+		args    []string
+		code    model.Code
+		mention string
+	}{
+		{"record: not JSON", p, "RegisterRecord", []string{"{"}, model.CodeInvalidArgument, "record"},
+		{"record: empty", p, "RegisterRecord", []string{""}, model.CodeInvalidArgument, "missing"},
+		{"record: unknown field", p, "RegisterRecord", []string{`{"id":"x","name":"John Smith"}`}, model.CodeInvalidArgument, "name"},
+		{"record: trailing data", p, "RegisterRecord", []string{newRec(func(*model.NewRecord) {}) + "{}"}, model.CodeInvalidArgument, "after"},
+		{"record: wrong type", p, "RegisterRecord", []string{`{"id":7}`}, model.CodeInvalidArgument, "id"},
+		{"record: missing id", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = "" })}, model.CodeInvalidArgument, "id"},
+		{"record: id with path", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = "../etc/passwd" })}, model.CodeInvalidArgument, "id"},
+		{"record: id with spaces", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = "Jane Doe 1970" })}, model.CodeInvalidArgument, "id"},
+		{"record: id too long", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = strings.Repeat("a", 129) })}, model.CodeInvalidArgument, "id"},
+		{"record: owner not pseudonym", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Owner = "jane.doe" })}, model.CodeInvalidArgument, "owner"},
+		{"record: unknown category", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Category = "oncology-breast-cancer" })}, model.CodeInvalidArgument, "category"},
+		{"record: short hash", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Hash = "abcd" })}, model.CodeInvalidArgument, "hash"},
+		{"record: uppercase hash", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Hash = strings.ToUpper(hashOf(9)) })}, model.CodeInvalidArgument, "hash"},
+		{"record: locator with spaces", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Locator = "s3://b/jane doe.pdf" })}, model.CodeInvalidArgument, "locator"},
+		{"record: oversized", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Locator = strings.Repeat("a", 70_000) })}, model.CodeInvalidArgument, "larger"},
+		{"record: duplicate id", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = "lab-1" })}, model.CodeConflict, "lab-1"},
+		{"record: duplicate hash", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Hash = rec.LatestHash })}, model.CodeConflict, "hash"},
+		{"version: unknown record", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "nope", PrevHash: rec.LatestHash, Hash: hashOf(600), Locator: "blob:v"})}, model.CodeNotFound, "nope"},
+		{"version: bad prev hash", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: "", Hash: hashOf(600), Locator: "blob:v"})}, model.CodeInvalidArgument, "prevHash"},
+		{"grant: no grantee", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{} })}, model.CodeInvalidArgument, "grantee"},
+		{"grant: both grantees", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.MSP = "ClinicMSP" })}, model.CodeInvalidArgument, "grantee"},
+		{"grant: grantee name", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.ID = "Dr. House" })}, model.CodeInvalidArgument, "grantee.id"},
+		{"grant: to self", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.ID = p.id() })}, model.CodeInvalidArgument, "themselves"},
+		{"grant: bad msp", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{MSP: "Clinic MSP"} })}, model.CodeInvalidArgument, "msp"},
+		{"grant: no actions", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Actions = nil })}, model.CodeInvalidArgument, "actions"},
+		{"grant: unknown action", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Actions = []string{"delete"} })}, model.CodeInvalidArgument, "actions"},
+		{"grant: duplicate action", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Actions = []string{"read", "read"} })}, model.CodeInvalidArgument, "duplicate"},
+		{"grant: no scope", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Categories = nil })}, model.CodeInvalidArgument, "categories or recordIds"},
+		{"grant: both scopes", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.RecordIDs = []string{"lab-1"} })}, model.CodeInvalidArgument, "categories or recordIds"},
+		{"grant: unknown category", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Categories = []string{"hiv-status"} })}, model.CodeInvalidArgument, "categories"},
+		{"grant: foreign record", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Categories, g.RecordIDs = nil, []string{"not-mine"} })}, model.CodeInvalidArgument, "recordIds"},
+		{"grant: free-text purpose", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Purpose = "check Jane's tumour" })}, model.CodeInvalidArgument, "purpose"},
+		{"grant: emergency purpose", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Purpose = "ETREAT" })}, model.CodeInvalidArgument, "ETREAT"},
+		{"grant: window inverted", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidFrom, g.ValidUntil = &future, &past })}, model.CodeInvalidArgument, "validUntil"},
+		{"grant: window empty", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidFrom, g.ValidUntil = &future, &future })}, model.CodeInvalidArgument, "validUntil"},
+		{"grant: ended already", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidFrom, g.ValidUntil = ptr(past.Add(-time.Hour)), &past })}, model.CodeInvalidArgument, "past"},
+		{"grant: bad time", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"purpose"`, `"validUntil":"next tuesday","purpose"`, 1)}, model.CodeInvalidArgument, "RFC 3339"},
+		{"grant: too many records", p, "Grant", []string{grant(func(g *model.GrantRequest) {
+			g.Categories, g.RecordIDs = nil, make([]string, 101)
+			for i := range g.RecordIDs {
+				g.RecordIDs[i] = strings.Repeat("r", i+1)
+			}
+		})}, model.CodeInvalidArgument, "more than"},
+		{"grant: duplicate id", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ID = "g1" })}, model.CodeConflict, "g1"},
+		{"revoke: unknown", p, "RevokeGrant", []string{"nope"}, model.CodeNotFound, "nope"},
+		{"revoke: bad id", p, "RevokeGrant", []string{"a/b"}, model.CodeInvalidArgument, "grantId"},
+		{"check: bad action", doc, "CheckAccess", []string{"lab-1", "write", ""}, model.CodeInvalidArgument, "action"},
+		{"check: bad purpose", doc, "CheckAccess", []string{"lab-1", "read", "marketing"}, model.CodeInvalidArgument, "purpose"},
+		{"check: unknown record", doc, "CheckAccess", []string{"nope", "read", ""}, model.CodeNotFound, "nope"},
+		{"list: negative page", p, "ListGrants", []string{"", "false", "-1", ""}, model.CodeInvalidArgument, "pageSize"},
+		{"list: bad patient", doc, "ListPatientRecords", []string{"Jane", "", "0", ""}, model.CodeInvalidArgument, "patientId"},
+		{"list: bad category", doc, "ListPatientRecords", []string{p.id(), "x", "0", ""}, model.CodeInvalidArgument, "category"},
+		{"verify: bad hash", p, "VerifyRecordHash", []string{"lab-1", "zz"}, model.CodeInvalidArgument, "hash"},
+		{"delegate: not pseudonym", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: "my son"})}, model.CodeInvalidArgument, "delegate"},
+		{"delegate: past", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: cs.other.id(), ValidUntil: &past})}, model.CodeInvalidArgument, "past"},
+		{"emergency: bad patient", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: "Jane", Reason: "life-threatening"})}, model.CodeInvalidArgument, "patient"},
+		{"emergency: negative duration", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: p.id(), Reason: "life-threatening", DurationMinutes: -5})}, model.CodeInvalidArgument, "durationMinutes"},
+		{"research: unknown purpose", cs.anonymizer, "ListResearchConsents", []string{"marketing", "0", ""}, model.CodeInvalidArgument, "purpose"},
+		{"policy: unknown role", cs.admin, "SetRolePolicy", []string{js(model.RolePolicy{Rules: []model.RoleRule{{Role: "superuser", MSPs: []string{"PatientsMSP"}}}})}, model.CodeInvalidArgument, "superuser"},
+		{"audit: not a list", doc, "RecordAccesses", []string{`{"id":"a"}`}, model.CodeInvalidArgument, "batch"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := w.ledger.Snapshot()
+			events := len(w.ledger.Events())
+			_, err := tc.caller.submit(tc.fn, tc.args...)
+			requireCode(t, err, tc.code)
+			require.Contains(t, err.Error(), tc.mention)
+			require.Equal(t, before, w.ledger.Snapshot(), "a refused call changes nothing")
+			require.Len(t, w.ledger.Events(), events, "a refused call emits nothing")
+		})
+	}
+}
+
+func TestTransactionsAreDeterministic(t *testing.T) {
+	// Two peers endorsing the same proposal must produce byte-identical results and writes. The
+	// proposal is replayed on two independent ledgers built by the same history.
+	build := func() (*world, cast) {
+		w := newWorld(t)
+		return w, newCast(w)
+	}
+	w1, cs1 := build()
+	w2 := &world{t: t, ledger: newWorld(t).ledger, cc: w1.cc, ca: w1.ca, now: w1.now}
+	steps := func(w *world, cs cast) []string {
+		p := cs.patient
+		var payloads []string
+		call := func(m *member, fn string, args ...string) {
+			m.w = w
+			out, res, err := m.call(true, fn, args...)
+			require.NoError(t, err, fn)
+			payloads = append(payloads, out, js(res.Writes), js(res.Event))
+		}
+		call(p, "RegisterRecord", js(model.NewRecord{ID: "lab-1", Owner: p.id(), Category: "lab", Hash: hashOf(1), Locator: "blob:1"}))
+		call(p, "Grant", js(model.GrantRequest{ID: "g1", Grantee: model.Grantee{MSP: "ClinicMSP"}, Actions: []string{"read", "append"}, Categories: []string{"note", "lab", "imaging"}, Purpose: "TREAT", ValidUntil: ptr(w.now.Add(time.Hour).In(time.FixedZone("CET", 3600)))}))
+		call(cs.clinician, "OpenEmergencyAccess", js(model.EmergencyRequest{ID: "e1", Patient: p.id(), Reason: "life-threatening"}))
+		call(p, "SetResearchConsent", js(model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety", "academic-research"}}))
+		call(cs.gateway, "RecordAccesses", js([]model.AccessReport{{ID: "a1", RecordID: "lab-1", Version: 1, Action: "read", Accessor: cs.clinician.party(), Basis: model.BasisGrant, GrantID: "g1", AccessedAt: w.now}}))
+		call(cs.anonymizer, "PublishCohort", js(validPublication("c1")))
+		call(p, "RequestErasure")
+		return payloads
+	}
+	a := steps(w1, cs1)
+	b := steps(w2, cs1)
+	require.Equal(t, a, b)
+	require.Equal(t, w1.ledger.Snapshot(), w2.ledger.Snapshot())
+
+	g := decodeAs[model.Grant](t, a[3])
+	require.Equal(t, []string{"imaging", "lab", "note"}, g.Categories, "sets are stored sorted, whatever the argument order")
+	require.Equal(t, time.UTC, g.ValidUntil.Location(), "times are stored in UTC")
+}
