@@ -91,9 +91,9 @@ func matrixRows() map[string]matrixRow {
 	}
 	return map[string]matrixRow{
 		//                                                                         own oth gcl cli man ano adm gw  none
-		"WhoAmI":        {args: noArgs, want: "+++++++++"},
-		"GetRolePolicy": {args: noArgs, want: "+++++++++"},
-		"SetRolePolicy": {args: func(*world, cast, *member) []string { return []string{js(standardPolicy)} }, want: "FFFFFF+FF"},
+		"WhoAmI":         {args: noArgs, want: "+++++++++"},
+		"GetRolePolicy":  {args: noArgs, want: "+++++++++"},
+		"SetRolePolicy":  {args: func(*world, cast, *member) []string { return []string{js(standardPolicy)} }, want: "FFFFFF+FF"},
 		"RegisterRecord": {args: freshRecord, want: "+F+FFFFFF"},
 		"AppendVersion": {args: func(w *world, cs cast, _ *member) []string {
 			rec := decodeAs[model.Record](w.t, cs.patient.mustEvaluate("GetRecord", "lab-1"))
