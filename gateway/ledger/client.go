@@ -1,0 +1,168 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+)
+
+// ActorTransientKey is where a gateway identity passes the certificate of the member it acts
+// for (see the chaincode documentation).
+const ActorTransientKey = "careledger.actor"
+
+// Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
+// (see For). It is safe for concurrent use.
+type Client struct {
+	gw       *client.Gateway
+	network  *client.Network
+	contract *client.Contract
+	actor    []byte
+	retry    retryPolicy
+}
+
+type retryPolicy struct {
+	attempts int
+	backoff  time.Duration
+}
+
+var defaultRetry = retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}
+
+// For returns a client that acts for the member whose PEM certificate is given. Only a client
+// whose own identity has the gateway role may do this, and only for its own organisation's
+// members; the chaincode enforces both.
+func (c *Client) For(memberCertPEM []byte) *Client {
+	cp := *c
+	cp.actor = memberCertPEM
+	return &cp
+}
+
+// Close releases the client; the shared connection stays open.
+func (c *Client) Close() error { return c.gw.Close() }
+
+// Gateway exposes the SDK gateway, for offline signing and event listening.
+func (c *Client) Gateway() *client.Gateway { return c.gw }
+
+// Network exposes the SDK network (channel).
+func (c *Client) Network() *client.Network { return c.network }
+
+func (c *Client) options(args []string) []client.ProposalOption {
+	opts := []client.ProposalOption{client.WithArguments(args...)}
+	if c.actor != nil {
+		opts = append(opts, client.WithTransient(map[string][]byte{ActorTransientKey: c.actor}))
+	}
+	return opts
+}
+
+// evaluate runs a query on one peer. Queries change nothing, so transient failures are retried.
+func (c *Client) evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	var out []byte
+	err := c.withRetry(ctx, func() error {
+		var err error
+		out, err = c.contract.EvaluateWithContext(ctx, fn, c.options(args)...)
+		return err
+	})
+	return out, translate("evaluate "+fn, err)
+}
+
+// Submitted is the outcome of a committed transaction.
+type Submitted struct {
+	TxID        string
+	BlockNumber uint64
+	Result      []byte
+}
+
+// submit endorses, orders and waits for the commit of a transaction. Endorsement is retried on
+// transient failures (nothing was ordered yet); submission is retried with the same signed
+// transaction, which the ledger can commit at most once (a repeated transaction ID is invalid).
+func (c *Client) submit(ctx context.Context, fn string, args ...string) (*Submitted, error) {
+	proposal, err := c.contract.NewProposal(fn, c.options(args)...)
+	if err != nil {
+		return nil, translate("prepare "+fn, err)
+	}
+	var tx *client.Transaction
+	if err := c.withRetry(ctx, func() error {
+		tx, err = proposal.EndorseWithContext(ctx)
+		return err
+	}); err != nil {
+		return nil, translate("endorse "+fn, err)
+	}
+	var commit *client.Commit
+	if err := c.withRetry(ctx, func() error {
+		commit, err = tx.SubmitWithContext(ctx)
+		return err
+	}); err != nil {
+		return nil, translate("submit "+fn, err)
+	}
+	return waitCommit(ctx, fn, tx.Result(), commit)
+}
+
+func waitCommit(ctx context.Context, fn string, result []byte, commit *client.Commit) (*Submitted, error) {
+	st, err := commit.StatusWithContext(ctx)
+	if err != nil {
+		return nil, translate("commit status of "+fn, err)
+	}
+	if !st.Successful {
+		return nil, &CommitError{TxID: st.TransactionID, Code: st.Code}
+	}
+	return &Submitted{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Result: result}, nil
+}
+
+func (c *Client) withRetry(ctx context.Context, call func() error) error {
+	var err error
+	for attempt := 0; attempt < c.retry.attempts; attempt++ {
+		if err = call(); err == nil || !transient(err) || chaincodeError(err) != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(c.retry.backoff << attempt):
+		}
+	}
+	return err
+}
+
+func query[T any](ctx context.Context, c *Client, fn string, args ...string) (*T, error) {
+	out, err := c.evaluate(ctx, fn, args...)
+	if err != nil {
+		return nil, err
+	}
+	return decode[T](fn, out)
+}
+
+func invoke[T any](ctx context.Context, c *Client, fn string, args ...string) (*T, error) {
+	res, err := c.submit(ctx, fn, args...)
+	if err != nil {
+		return nil, err
+	}
+	return decode[T](fn, res.Result)
+}
+
+func decode[T any](fn string, b []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("decode %s result: %w", fn, err)
+	}
+	return v, nil
+}
+
+func arg(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal chaincode argument: %v", err)) // model types always marshal
+	}
+	return string(b)
+}
+
+// Page asks for one page of a listing; zero values mean the chaincode's default page size and
+// the first page.
+type Page struct {
+	Size     int
+	Bookmark string
+}
+
+func (p Page) args() []string { return []string{strconv.Itoa(p.Size), p.Bookmark} }
