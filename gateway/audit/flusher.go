@@ -1,0 +1,156 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
+)
+
+// Writer writes a batch of reports to the ledger: the typed ledger client of a gateway
+// identity satisfies it.
+type Writer interface {
+	RecordAccesses(ctx context.Context, batch []model.AccessReport) (*model.AuditResult, error)
+}
+
+// Flusher moves queued reports to the ledger. Reports are written by the gateway identity of
+// the accessor's organisation (a gateway may only report its own organisation's accesses).
+type Flusher struct {
+	queue    *Queue
+	writers  map[string]Writer // by MSP ID
+	batch    int
+	interval time.Duration
+	log      *slog.Logger
+	kick     chan struct{}
+}
+
+// FlusherOption configures a Flusher.
+type FlusherOption func(*Flusher)
+
+// WithBatchSize sets the most reports per transaction (default 200, at most 500).
+func WithBatchSize(n int) FlusherOption { return func(f *Flusher) { f.batch = min(max(n, 1), 500) } }
+
+// WithInterval sets how often the queue is flushed when nobody asks (default 250 ms).
+func WithInterval(d time.Duration) FlusherOption { return func(f *Flusher) { f.interval = d } }
+
+// WithLogger sets the logger; reports are logged by ID only.
+func WithLogger(l *slog.Logger) FlusherOption { return func(f *Flusher) { f.log = l } }
+
+// NewFlusher returns a flusher writing through the given gateway identities, keyed by MSP ID.
+func NewFlusher(q *Queue, writers map[string]Writer, opts ...FlusherOption) *Flusher {
+	f := &Flusher{queue: q, writers: writers, batch: 200, interval: 250 * time.Millisecond, log: slog.New(slog.DiscardHandler), kick: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// Kick asks the flusher to flush soon, without waiting.
+func (f *Flusher) Kick() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run flushes until ctx ends, then makes one last attempt.
+func (f *Flusher) Run(ctx context.Context) {
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := f.Flush(final); err != nil {
+				f.log.Warn("audit flush at shutdown", "err", err)
+			}
+			cancel()
+			return
+		case <-t.C:
+		case <-f.kick:
+		}
+		if err := f.Flush(ctx); err != nil && ctx.Err() == nil {
+			f.log.Warn("audit flush", "err", err)
+		}
+	}
+}
+
+// Flush writes every queued report to the ledger, a batch per transaction. It stops at the
+// first failure that is not the reports' fault (the ledger being unreachable) and leaves the
+// rest queued; a batch the ledger refuses is split until the refused reports are isolated and
+// set aside as rejected.
+func (f *Flusher) Flush(ctx context.Context) error {
+	for {
+		items, err := f.queue.Pending(f.batch * 4)
+		if err != nil {
+			return fmt.Errorf("flush audit queue: %w", err)
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		for _, group := range byMSP(items) {
+			for start := 0; start < len(group); start += f.batch {
+				if err := f.write(ctx, group[start:min(start+f.batch, len(group))]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func byMSP(items []Item) [][]Item {
+	groups := map[string][]Item{}
+	for _, it := range items {
+		groups[it.Report.Accessor.MSP] = append(groups[it.Report.Accessor.MSP], it)
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([][]Item, len(keys))
+	for i, k := range keys {
+		out[i] = groups[k]
+	}
+	return out
+}
+
+func (f *Flusher) write(ctx context.Context, items []Item) error {
+	w := f.writers[items[0].Report.Accessor.MSP]
+	if w == nil {
+		for _, it := range items {
+			if err := f.queue.Reject(it, errNoWriter.Error()); err != nil {
+				return err
+			}
+			f.log.Error("audit report rejected", "report", it.Report.ID, "reason", errNoWriter)
+		}
+		return nil
+	}
+	batch := make([]model.AccessReport, len(items))
+	seqs := make([]uint64, len(items))
+	for i, it := range items {
+		batch[i], seqs[i] = it.Report, it.Seq
+	}
+	_, err := w.RecordAccesses(ctx, batch)
+	var refused *model.Error
+	switch {
+	case err == nil:
+		return f.queue.Done(seqs)
+	case errors.As(err, &refused) && refused.Code != model.CodeInternal:
+		if len(items) == 1 {
+			f.log.Error("audit report rejected by the ledger", "report", items[0].Report.ID, "code", refused.Code)
+			return f.queue.Reject(items[0], refused.Error())
+		}
+		half := len(items) / 2
+		if err := f.write(ctx, items[:half]); err != nil {
+			return err
+		}
+		return f.write(ctx, items[half:])
+	default:
+		return fmt.Errorf("write %d access reports: %w", len(items), err)
+	}
+}
