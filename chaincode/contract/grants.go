@@ -195,7 +195,7 @@ func (c *Contract) RevokeGrant(ctx contractapi.TransactionContextInterface, gran
 
 func (t *txn) revoke(g *model.Grant) {
 	now := t.now
-	g.Revoked, g.RevokedAt, g.RevokedBy = true, &now, t.caller.ID
+	g.Revoked, g.RevokedAt, g.RevokedBy, g.RevokedTxID = true, &now, t.caller.ID, t.id
 }
 
 func (t *txn) grant(id string) (*model.Grant, error) {

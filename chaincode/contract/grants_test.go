@@ -59,6 +59,8 @@ func TestAccessDecisionFollowsGrantScopeWindowAndRevocation(t *testing.T) {
 	revoked := decodeAs[model.Grant](t, p.mustSubmit("RevokeGrant", "g-later"))
 	require.Equal(t, model.GrantRevoked, revoked.Status)
 	require.Equal(t, p.id(), revoked.RevokedBy)
+	require.NotEmpty(t, revoked.RevokedTxID)
+	require.NotEqual(t, g.TxID, revoked.RevokedTxID, "the revocation has its own transaction")
 	d = doc.decide("img-1", "read", "")
 	require.False(t, d.Allowed, "a revoke takes effect for the next request")
 	require.Equal(t, model.DenyGrantRevoked, d.Reason)

@@ -61,6 +61,8 @@ type Grant struct {
 	Revoked    bool       `json:"revoked"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty" metadata:",optional"`
 	RevokedBy  string     `json:"revokedBy,omitempty" metadata:",optional"`
+	// RevokedTxID is the transaction that revoked the grant.
+	RevokedTxID string `json:"revokedTxId,omitempty" metadata:",optional"`
 	// Status is computed when the grant is read; it is not stored.
 	Status string `json:"status,omitempty" metadata:",optional"`
 }

@@ -16,7 +16,7 @@ import (
 func report(i int, msp string) model.AccessReport {
 	return model.AccessReport{ID: fmt.Sprintf("a%04d", i), RecordID: "r", Version: 1, Action: "read",
 		Accessor: model.Party{MSP: msp, ID: "00000000000000000000000000000000", Role: model.RoleClinician},
-		Basis: model.BasisGrant, GrantID: "g", AccessedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC)}
+		Basis:    model.BasisGrant, GrantID: "g", AccessedAt: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC)}
 }
 
 func TestQueueSurvivesReopenInOrder(t *testing.T) {

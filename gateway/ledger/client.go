@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -17,6 +19,7 @@ const ActorTransientKey = "careledger.actor"
 // Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
 // (see For). It is safe for concurrent use.
 type Client struct {
+	key      string // identifies who the calls run as, for caches
 	gw       *client.Gateway
 	network  *client.Network
 	contract *client.Contract
@@ -37,7 +40,20 @@ var defaultRetry = retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}
 func (c *Client) For(memberCertPEM []byte) *Client {
 	cp := *c
 	cp.actor = memberCertPEM
+	cp.key = callerKey(c.gw.Identity().Credentials(), memberCertPEM)
 	return &cp
+}
+
+// Key identifies who this client's calls run as (its identity, and the member it acts for),
+// without revealing either: use it to key per-caller caches.
+func (c *Client) Key() string { return c.key }
+
+func callerKey(identity, actor []byte) string {
+	h := sha256.New()
+	h.Write(identity)
+	h.Write([]byte{0})
+	h.Write(actor)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Close releases the client; the shared connection stays open.

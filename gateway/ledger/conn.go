@@ -108,5 +108,5 @@ func (c *Conn) As(id Identity) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect ledger gateway: %w", err)
 	}
-	return &Client{gw: gw, network: gw.GetNetwork(c.channel), contract: gw.GetNetwork(c.channel).GetContract(c.cc), retry: defaultRetry}, nil
+	return &Client{key: callerKey(id.ID.Credentials(), nil), gw: gw, network: gw.GetNetwork(c.channel), contract: gw.GetNetwork(c.channel).GetContract(c.cc), retry: defaultRetry}, nil
 }

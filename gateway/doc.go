@@ -1,0 +1,11 @@
+// Package gateway is the application side of CareLedger that every user-facing surface goes
+// through: the policy enforcement point. It encrypts record content under a fresh data key,
+// stores the ciphertext off-chain and registers its hash on the ledger; it releases content
+// only after the ledger, asked as the caller, says the caller may have it, the ciphertext's hash
+// matches the ledger and the access is durably queued for the patient's audit trail; and it
+// erases a patient by crypto-shredding their key and deleting their ciphertexts.
+//
+// Callers are represented by a *ledger.Client signing as them, or a gateway identity acting for
+// them (ledger.Client.For): the ledger decides in both cases, the gateway adds nothing that
+// could widen what the ledger allows.
+package gateway
