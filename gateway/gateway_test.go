@@ -14,7 +14,7 @@ import (
 	"github.com/careledger/careledger/gateway/blob"
 	"github.com/careledger/careledger/gateway/events"
 	"github.com/careledger/careledger/gateway/fhir"
-	"github.com/careledger/careledger/gateway/internal/testnet"
+	"github.com/careledger/careledger/gateway/gatewaytest"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/wallet/recordkey"
@@ -25,7 +25,7 @@ import (
 // stack is the gateway wired to an embedded ledger, on-disk blobs and a local key store, with
 // the default consortium's people.
 type stack struct {
-	env     *testnet.Env
+	env     *gatewaytest.Env
 	svc     *gateway.Service
 	queue   *audit.Queue
 	flusher *audit.Flusher
@@ -42,7 +42,7 @@ type stack struct {
 func newStack(t *testing.T, ttl time.Duration) *stack {
 	t.Helper()
 	ctx := context.Background()
-	s := &stack{env: testnet.Start(t)}
+	s := &stack{env: gatewaytest.Start(t)}
 	dir := t.TempDir()
 	s.blobDir = filepath.Join(dir, "blobs")
 	blobs, err := blob.NewDisk(s.blobDir)

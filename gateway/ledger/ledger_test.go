@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
-	"github.com/careledger/careledger/gateway/internal/testnet"
+	"github.com/careledger/careledger/gateway/gatewaytest"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
@@ -15,7 +15,7 @@ import (
 )
 
 func TestTypedClientAgainstEmbeddedNode(t *testing.T) {
-	env := testnet.Start(t)
+	env := gatewaytest.Start(t)
 	ctx := context.Background()
 	patientUser := env.User(t, network.PatientsMSP, "patient1")
 	patient := env.Client(t, patientUser)
@@ -74,7 +74,7 @@ func TestTypedClientAgainstEmbeddedNode(t *testing.T) {
 }
 
 func TestUnreachableLedgerIsUnavailable(t *testing.T) {
-	env := testnet.Start(t)
+	env := gatewaytest.Start(t)
 	u := env.User(t, network.PatientsMSP, "patient1")
 	conn, err := ledger.Dial(ledger.Endpoint{Address: "127.0.0.1:1", TLSCACertPEM: env.Node.TLSCACertPEM(), ServerNameOverride: env.Node.ServerName()}, "careledger", "careledger", ledger.Timeouts{Evaluate: time.Second, Endorse: time.Second, Submit: time.Second, CommitStatus: time.Second})
 	require.NoError(t, err)

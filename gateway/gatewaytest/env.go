@@ -1,6 +1,6 @@
-// Package testnet starts the embedded ledger with the CareLedger chaincode for tests of the
+// Package gatewaytest starts the embedded ledger with the CareLedger chaincode for tests of the
 // gateway, and hands out typed ledger clients for the consortium's default users.
-package testnet
+package gatewaytest
 
 import (
 	"context"
