@@ -272,6 +272,12 @@ func TestErasureShredsAndRefuses(t *testing.T) {
 	_, err := s.svc.Read(ctx, s.clinicianViaGateway, rec.ID, 0, "")
 	require.NoError(t, err)
 
+	// Nobody can make the gateway shred a patient who did not ask to be erased.
+	err = s.svc.CompleteErasure(ctx, s.clinicGateway, s.patientID)
+	require.ErrorIs(t, err, gateway.ErrNotFound)
+	_, err = s.svc.Read(ctx, s.clinicianViaGateway, rec.ID, 0, "")
+	require.NoError(t, err)
+
 	require.NoError(t, s.svc.Erase(ctx, s.patient))
 	require.NoError(t, s.svc.Erase(ctx, s.patient), "erasure can be repeated after a failure part-way")
 
@@ -289,8 +295,8 @@ func TestErasureShredsAndRefuses(t *testing.T) {
 	_, err = s.svc.Upload(ctx, s.patient, gateway.Upload{Owner: s.patientID, Content: gateway.Content{MediaType: fhir.MediaType, Data: []byte(labResult)}})
 	require.ErrorIs(t, err, gateway.ErrErased)
 
-	// The ledger still proves what happened.
-	require.Len(t, s.trail(t), 1)
+	// The ledger still proves what happened: both reads before the erasure.
+	require.Len(t, s.trail(t), 2)
 }
 
 func TestCrashBetweenReleaseAndAuditWriteLosesNothing(t *testing.T) {

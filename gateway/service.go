@@ -348,9 +348,8 @@ func (s *Service) ReadHistory(ctx context.Context, as *ledger.Client, patientID,
 }
 
 // Erase erases the calling patient: the ledger records the request (so every later access is
-// refused), the patient's key is destroyed (so no copy of a ciphertext can ever be decrypted)
-// and the ciphertexts are deleted. The ledger keeps only hashes. Erase is idempotent, so it can
-// be retried after a failure part-way.
+// refused), then CompleteErasure shreds the key and deletes the ciphertexts. The ledger keeps
+// only hashes. Erase is idempotent, so it can be retried after a failure part-way.
 func (s *Service) Erase(ctx context.Context, patient *ledger.Client) error {
 	me, err := patient.WhoAmI(ctx)
 	if err != nil {
@@ -359,11 +358,22 @@ func (s *Service) Erase(ctx context.Context, patient *ledger.Client) error {
 	if _, err := patient.RequestErasure(ctx); err != nil && !errors.Is(err, &model.Error{Code: model.CodeErased}) {
 		return fromLedger(err)
 	}
-	s.cache.dropPatient(me.ID)
-	if err := s.keys.DestroyKey(ctx, me.ID); err != nil {
+	return s.CompleteErasure(ctx, patient, me.ID)
+}
+
+// CompleteErasure finishes the erasure of a patient whose erasure request is on the ledger
+// (for example one signed on the patient's own device): it destroys the patient's key, so no
+// copy of a ciphertext can ever be decrypted, and deletes their ciphertexts. as may be any
+// identity with a role; the ledger, not the caller, says whether the patient was erased.
+func (s *Service) CompleteErasure(ctx context.Context, as *ledger.Client, patientID string) error {
+	if _, err := as.GetErasure(ctx, patientID); err != nil {
+		return fmt.Errorf("complete erasure: %w", fromLedger(err))
+	}
+	s.cache.dropPatient(patientID)
+	if err := s.keys.DestroyKey(ctx, patientID); err != nil {
 		return fmt.Errorf("destroy patient key: %w", err)
 	}
-	for _, prefix := range []string{"records/" + me.ID + "/", "keys/" + me.ID + "/"} {
+	for _, prefix := range []string{"records/" + patientID + "/", "keys/" + patientID + "/"} {
 		keys, err := s.blobs.List(ctx, prefix)
 		if err != nil {
 			return fmt.Errorf("list patient blobs: %w", err)

@@ -58,6 +58,30 @@ func (c *Contract) RequestErasure(ctx contractapi.TransactionContextInterface) (
 	return e, t.emit(model.EventErasureRequested, model.Event{Patient: patient, Actor: patient})
 }
 
+// GetErasure returns a patient's erasure record; NOT_FOUND means the patient was not erased.
+// Any member with a role may ask: it says only that a pseudonym's data is gone, which gateways
+// and key services must know to finish an erasure signed on the patient's own device.
+func (c *Contract) GetErasure(ctx contractapi.TransactionContextInterface, patientID string) (*model.Erasure, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if t.caller.Role == "" {
+		return nil, model.Errorf(model.CodeForbidden, "the caller has no CareLedger role")
+	}
+	if err := checkPseudonym("patientId", patientID); err != nil {
+		return nil, err
+	}
+	e, err := t.erasure(patientID)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, model.Errorf(model.CodeNotFound, "patient not erased")
+	}
+	return e, nil
+}
+
 func (t *txn) erasure(patient string) (*model.Erasure, error) {
 	var e model.Erasure
 	ok, err := t.get(t.key(kindErasure, patient), &e)

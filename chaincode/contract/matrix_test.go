@@ -146,6 +146,10 @@ func matrixRows() map[string]matrixRow {
 		"GetCohort":      {args: func(*world, cast, *member) []string { return []string{"c1"} }, want: "++++++++F"},
 		"ListCohorts":    {args: func(*world, cast, *member) []string { return []string{"0", ""} }, want: "++++++++F"},
 		"RequestErasure": {args: noArgs, want: "++FFFFFFF"},
+		"GetErasure": {args: func(w *world, cs cast, _ *member) []string {
+			cs.other.mustSubmit("RequestErasure")
+			return []string{cs.other.id()}
+		}, want: "++++++++F"},
 	}
 }
 

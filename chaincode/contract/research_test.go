@@ -150,8 +150,11 @@ func TestErasureEndsEveryAccessAndWrite(t *testing.T) {
 	requireCode(t, err, model.CodeForbidden)
 	_, err = doc.submit("RequestErasure")
 	requireCode(t, err, model.CodeForbidden)
+	_, err = cs.gateway.evaluate("GetErasure", p.id())
+	requireCode(t, err, model.CodeNotFound)
 	e := decodeAs[model.Erasure](t, p.mustSubmit("RequestErasure"))
 	require.Equal(t, p.id(), e.Patient)
+	require.Equal(t, e, decodeAs[model.Erasure](t, cs.gateway.mustEvaluate("GetErasure", p.id())))
 	ev := w.ledger.Events()
 	require.Equal(t, model.EventErasureRequested, ev[len(ev)-1].Name)
 

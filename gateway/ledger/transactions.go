@@ -146,6 +146,11 @@ func (c *Client) RequestErasure(ctx context.Context) (*model.Erasure, error) {
 	return invoke[model.Erasure](ctx, c, "RequestErasure")
 }
 
+// GetErasure returns a patient's erasure record (NOT_FOUND if not erased).
+func (c *Client) GetErasure(ctx context.Context, patientID string) (*model.Erasure, error) {
+	return query[model.Erasure](ctx, c, "GetErasure", patientID)
+}
+
 // SetRolePolicy sets which organisations may issue which roles (admin only).
 func (c *Client) SetRolePolicy(ctx context.Context, p model.RolePolicy) (*model.RolePolicy, error) {
 	return invoke[model.RolePolicy](ctx, c, "SetRolePolicy", arg(p))
