@@ -23,6 +23,7 @@ import (
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
+	"github.com/careledger/careledger/wallet/recordkey/vaulttransit"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 )
@@ -34,6 +35,10 @@ type stackConfig struct {
 	DecisionTTL    time.Duration
 	KeyPassphrase  []byte // local key store; generated on first start when empty
 	WalletPassword []byte // demo identities' wallet
+	// Vault, when set, keeps patients' keys in Vault Transit instead of the local key store.
+	Vault *vaulttransit.Options
+	// S3, when set, keeps ciphertexts in S3-compatible object storage instead of on disk.
+	S3 *blob.S3Config
 	Logger         *slog.Logger
 	// Progress is told each step as it starts.
 	Progress func(step string)
@@ -44,7 +49,7 @@ type stack struct {
 	cfg      stackConfig
 	node     *network.Node
 	conn     *ledger.Conn
-	keys     *recordkey.Local
+	keys     recordkey.KeyService
 	blobs    blob.Store
 	queue    *audit.Queue
 	flusher  *audit.Flusher
@@ -99,19 +104,31 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	s.closers = append(s.closers, s.node.Close)
 
 	s.step("key store")
-	pass := cfg.KeyPassphrase
-	if len(pass) == 0 {
-		if pass, err = localSecret(filepath.Join(cfg.DataDir, "keystore.passphrase")); err != nil {
+	if cfg.Vault != nil {
+		if s.keys, err = vaulttransit.New(ctx, *cfg.Vault); err != nil {
+			return nil, fmt.Errorf("vault transit key service: %w", err)
+		}
+	} else {
+		pass := cfg.KeyPassphrase
+		if len(pass) == 0 {
+			if pass, err = localSecret(filepath.Join(cfg.DataDir, "keystore.passphrase")); err != nil {
+				return nil, err
+			}
+		}
+		local, err := recordkey.OpenLocal(filepath.Join(cfg.DataDir, "keys"), pass)
+		if err != nil {
 			return nil, err
 		}
+		s.keys = local
+		s.closers = append(s.closers, local.Close)
 	}
-	if s.keys, err = recordkey.OpenLocal(filepath.Join(cfg.DataDir, "keys"), pass); err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, s.keys.Close)
 
 	s.step("record store")
-	if s.blobs, err = blob.NewDisk(filepath.Join(cfg.DataDir, "records")); err != nil {
+	if cfg.S3 != nil {
+		if s.blobs, err = blob.NewS3(ctx, *cfg.S3); err != nil {
+			return nil, err
+		}
+	} else if s.blobs, err = blob.NewDisk(filepath.Join(cfg.DataDir, "records")); err != nil {
 		return nil, err
 	}
 

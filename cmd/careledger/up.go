@@ -15,6 +15,7 @@ import (
 func newUpCmd(g *globals) *cobra.Command {
 	var ledgerAddr string
 	var ttl time.Duration
+	var ext externalFlags
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
@@ -27,8 +28,13 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			ctx := cmd.Context()
 			log := g.logger()
 			out := cmd.OutOrStdout()
+			vault, s3, err := ext.resolve()
+			if err != nil {
+				return err
+			}
 			progress, finish := stepReporter(out, len(startSteps))
 			s, err := startStack(ctx, stackConfig{
+				Vault: vault, S3: s3,
 				DataDir: g.dataDir, LedgerAddr: ledgerAddr, DecisionTTL: ttl, Logger: log,
 				KeyPassphrase:  []byte(os.Getenv("CARELEDGER_KEYSTORE_PASSPHRASE")),
 				WalletPassword: []byte(envOr("CARELEDGER_WALLET_PASSPHRASE", demoWalletPassphrase)),
@@ -46,6 +52,7 @@ starts reuse everything. Stop it with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&ledgerAddr, "ledger-listen", envOr("CARELEDGER_LEDGER_LISTEN", "127.0.0.1:7051"), "listen address of the ledger's Fabric Gateway service (env CARELEDGER_LEDGER_LISTEN)")
+	ext.register(cmd)
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/network"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMain lets the test binary act as the careledger command, so tests can run it as a child
+// process and signal it like a user would.
+func TestMain(m *testing.M) {
+	if os.Getenv("CARELEDGER_TEST_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func testStackConfig(dir string) stackConfig {
+	return stackConfig{DataDir: dir, LedgerAddr: "127.0.0.1:0", KeyPassphrase: []byte("test"), WalletPassword: []byte("test wallet")}
+}
+
+func TestStackStartsAndRestartsWithDataIntact(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var steps []string
+	cfg := testStackConfig(dir)
+	cfg.Progress = func(s string) { steps = append(steps, s) }
+	s, err := startStack(ctx, cfg)
+	require.NoError(t, err)
+	require.Equal(t, startSteps, steps, "every step is shown, in order")
+
+	policy, err := s.gateways[network.PatientsMSP].GetRolePolicy(ctx)
+	require.NoError(t, err)
+	require.Len(t, policy.Rules, 6)
+	labels, err := s.wallet.List()
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"patient", "clinician", "manufacturer", "anonymizer", "admin"}, labels)
+	patientID, err := s.wallet.Get("patient", []byte("test wallet"))
+	require.NoError(t, err)
+	require.Equal(t, string(model.RolePatient), patientID.Role())
+	_, err = s.wallet.Get("patient", []byte("wrong"))
+	require.Error(t, err)
+
+	height := s.node.Height()
+	require.NoError(t, s.Close())
+
+	s, err = startStack(ctx, testStackConfig(dir))
+	require.NoError(t, err)
+	defer s.Close()
+	require.Equal(t, height, s.node.Height(), "a restart adds no block: the role policy is set once")
+	again, err := s.wallet.Get("patient", []byte("test wallet"))
+	require.NoError(t, err)
+	require.Equal(t, patientID.LedgerID(), again.LedgerID())
+}
+
+func TestStackRefusesAnUnreachableExternalStore(t *testing.T) {
+	cfg := testStackConfig(t.TempDir())
+	s3, _, err := (&externalFlags{}).resolve()
+	require.NoError(t, err)
+	require.Nil(t, s3)
+	_, _, err = (&externalFlags{s3Endpoint: "127.0.0.1:1"}).resolve()
+	require.ErrorContains(t, err, "CARELEDGER_S3_ACCESS_KEY")
+	_, _, err = (&externalFlags{vaultAddr: "http://127.0.0.1:1"}).resolve()
+	require.ErrorContains(t, err, "VAULT_TOKEN")
+
+	t.Setenv("CARELEDGER_S3_ACCESS_KEY", "a")
+	t.Setenv("CARELEDGER_S3_SECRET_KEY", "b")
+	_, cfg.S3, err = (&externalFlags{s3Endpoint: "127.0.0.1:1", s3Bucket: "x", s3Insecure: true}).resolve()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = startStack(ctx, cfg)
+	require.Error(t, err, "an S3 endpoint that cannot be reached stops the start with an error")
+}
+
+func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	run := func() (height string) {
+		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1", "CARELEDGER_KEYSTORE_PASSPHRASE=test")
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		sc := bufio.NewScanner(stdout)
+		var lines []string
+		for sc.Scan() {
+			line := sc.Text()
+			lines = append(lines, line)
+			if strings.Contains(line, "height ") {
+				height = line[strings.LastIndex(line, "height ")+7:]
+			}
+			if strings.HasPrefix(line, "Press Ctrl-C") {
+				break
+			}
+		}
+		require.NotEmpty(t, height, "output: %s", strings.Join(lines, "\n"))
+		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		require.NoError(t, cmd.Wait(), "a clean shutdown exits 0")
+		return height
+	}
+	first := run()
+	second := run()
+	require.Equal(t, first, second)
+	_, err := os.Stat(filepath.Join(dir, "wallet"))
+	require.NoError(t, err)
+
+	verify := exec.Command(os.Args[0], "ledger", "verify", "--data-dir", dir)
+	verify.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1")
+	out, err := verify.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "hash chain and signatures intact")
+}
