@@ -38,8 +38,8 @@ type stackConfig struct {
 	// Vault, when set, keeps patients' keys in Vault Transit instead of the local key store.
 	Vault *vaulttransit.Options
 	// S3, when set, keeps ciphertexts in S3-compatible object storage instead of on disk.
-	S3 *blob.S3Config
-	Logger         *slog.Logger
+	S3     *blob.S3Config
+	Logger *slog.Logger
 	// Progress is told each step as it starts.
 	Progress func(step string)
 }
