@@ -1,0 +1,214 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+)
+
+// Default names of the CareLedger consortium, shared by every component of the project.
+const (
+	DefaultChannel   = "careledger"
+	DefaultChaincode = "careledger"
+	PatientsMSP      = "PatientsMSP"
+	ClinicMSP        = "ClinicMSP"
+	PharmaMSP        = "PharmaMSP"
+)
+
+// Roles carried in the Fabric CA "role" attribute of CareLedger certificates.
+const (
+	RolePatient      = "patient"
+	RoleClinician    = "clinician"
+	RoleManufacturer = "manufacturer"
+	RoleAnonymizer   = "anonymizer"
+	RoleAdmin        = "admin"
+	RoleGateway      = "gateway"
+)
+
+// Org describes one consortium member.
+type Org struct {
+	// MSPID is the identifier the organisation's identities carry, e.g. "PatientsMSP".
+	MSPID string
+	// Domain names the organisation's folder in the crypto material layout
+	// (organizations/peerOrganizations/<Domain>), e.g. "patients.careledger.local".
+	Domain string
+	// Peer is true for organisations that hold a copy of the ledger. Client-only organisations
+	// (manufacturers) never run a peer.
+	Peer bool
+	// CACertsPEM are extra trusted root or intermediate CA certificates of this MSP, e.g. the
+	// root of the organisation's Fabric CA, so identities it issues are accepted alongside the
+	// identities of the generated CA.
+	CACertsPEM [][]byte
+}
+
+// Consortium is the static description of the network: its members, channel and chaincode.
+type Consortium struct {
+	// Orgs lists the members. The first organisation with Peer set is the operator: it signs
+	// endorsements and blocks of the embedded node.
+	Orgs []Org
+	// Channel is the single channel the node serves.
+	Channel string
+	// Chaincode is the name the chaincode is invoked by.
+	Chaincode string
+}
+
+// DefaultConsortium returns the CareLedger default: PatientsMSP (operator, runs a peer),
+// ClinicMSP (runs a peer) and PharmaMSP (client identities only) on channel "careledger".
+func DefaultConsortium() Consortium {
+	return Consortium{
+		Orgs: []Org{
+			{MSPID: PatientsMSP, Domain: "patients.careledger.local", Peer: true},
+			{MSPID: ClinicMSP, Domain: "clinic.careledger.local", Peer: true},
+			{MSPID: PharmaMSP, Domain: "pharma.careledger.local", Peer: false},
+		},
+		Channel:   DefaultChannel,
+		Chaincode: DefaultChaincode,
+	}
+}
+
+// ErrInvalidConfig is returned, wrapped, when a configuration cannot be used.
+var ErrInvalidConfig = errors.New("invalid network configuration")
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+	domainRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+	// channelRE is Fabric's channel name rule.
+	channelRE = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
+)
+
+// Validate reports the first problem that would stop the consortium from working.
+func (c Consortium) Validate() error {
+	if !channelRE.MatchString(c.Channel) || len(c.Channel) > 249 {
+		return fmt.Errorf("%w: channel name %q", ErrInvalidConfig, c.Channel)
+	}
+	if !nameRE.MatchString(c.Chaincode) {
+		return fmt.Errorf("%w: chaincode name %q", ErrInvalidConfig, c.Chaincode)
+	}
+	if len(c.Orgs) == 0 {
+		return fmt.Errorf("%w: no organisations", ErrInvalidConfig)
+	}
+	seen := map[string]bool{}
+	peers := 0
+	for _, o := range c.Orgs {
+		if !nameRE.MatchString(o.MSPID) {
+			return fmt.Errorf("%w: MSP ID %q", ErrInvalidConfig, o.MSPID)
+		}
+		if !domainRE.MatchString(o.Domain) || len(o.Domain) > 200 {
+			return fmt.Errorf("%w: domain %q of %s", ErrInvalidConfig, o.Domain, o.MSPID)
+		}
+		key := strings.ToLower(o.MSPID)
+		if seen[key] || seen["domain:"+o.Domain] {
+			return fmt.Errorf("%w: duplicate organisation %s", ErrInvalidConfig, o.MSPID)
+		}
+		seen[key], seen["domain:"+o.Domain] = true, true
+		if o.Peer {
+			peers++
+		}
+	}
+	if peers == 0 {
+		return fmt.Errorf("%w: no organisation runs a peer", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Operator returns the first peer organisation, which runs the embedded node.
+func (c Consortium) Operator() Org {
+	for _, o := range c.Orgs {
+		if o.Peer {
+			return o
+		}
+	}
+	return Org{}
+}
+
+// Org returns the organisation with the given MSP ID.
+func (c Consortium) Org(mspID string) (Org, bool) {
+	for _, o := range c.Orgs {
+		if o.MSPID == mspID {
+			return o, true
+		}
+	}
+	return Org{}, false
+}
+
+// Config is everything the embedded node needs.
+type Config struct {
+	// Consortium describes the members, channel and chaincode name.
+	Consortium Consortium
+	// Dir holds the crypto material (Dir/organizations/...) and the ledger (Dir/ledger).
+	// Missing crypto material is generated on first use.
+	Dir string
+	// ListenAddr is the gRPC listen address; "127.0.0.1:0" picks a free loopback port.
+	ListenAddr string
+	// InsecureNoTLS serves plain gRPC. TLS is on by default, as on a Fabric peer.
+	InsecureNoTLS bool
+	// TLSHosts are extra DNS names or IP addresses for the node's TLS server certificate;
+	// localhost, 127.0.0.1 and the peer's own host name are always included.
+	TLSHosts []string
+	// Chaincode is the in-process chaincode invoked for Config.Consortium.Chaincode.
+	Chaincode shim.Chaincode
+	// External, used instead of Chaincode, is a chaincode server (chaincode as a service) the
+	// node dials like a Fabric peer with the ccaas builder.
+	External *ExternalChaincode
+	// ExecuteTimeout bounds one chaincode execution (Fabric's chaincode.executetimeout).
+	ExecuteTimeout time.Duration
+	// BatchSize is the most transactions cut into one block (Fabric's MaxMessageCount).
+	BatchSize int
+	// BatchBytes is the size at which a block is cut even if BatchSize is not reached
+	// (Fabric's PreferredMaxBytes); a single larger transaction gets a block of its own.
+	BatchBytes int
+	// MaxTxBytes is the largest transaction envelope Submit accepts (Fabric's AbsoluteMaxBytes).
+	MaxTxBytes int
+	// BatchTimeout is how long the orderer waits for more transactions once a block has been
+	// started. Zero cuts a block as soon as the committer is free, which keeps single-client
+	// latency low while load still batches naturally behind the fsync of the previous block.
+	BatchTimeout time.Duration
+	// MaxClockSkew is how far a proposal's timestamp may be from the node's clock before it is
+	// rejected as stale (or as from the future).
+	MaxClockSkew time.Duration
+}
+
+// Defaults applied by New for zero fields.
+const (
+	DefaultBatchSize    = 500
+	DefaultBatchBytes   = 2 << 20
+	DefaultMaxTxBytes   = 10 << 20
+	DefaultMaxClockSkew = 15 * time.Minute
+	DefaultListenAddr   = "127.0.0.1:7051"
+	DefaultExecTimeout  = 30 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	if c.Consortium.Orgs == nil {
+		def := DefaultConsortium()
+		c.Consortium.Orgs = def.Orgs
+	}
+	if c.Consortium.Channel == "" {
+		c.Consortium.Channel = DefaultChannel
+	}
+	if c.Consortium.Chaincode == "" {
+		c.Consortium.Chaincode = DefaultChaincode
+	}
+	if c.ListenAddr == "" {
+		c.ListenAddr = DefaultListenAddr
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
+	if c.MaxTxBytes <= 0 {
+		c.MaxTxBytes = DefaultMaxTxBytes
+	}
+	if c.ExecuteTimeout <= 0 {
+		c.ExecuteTimeout = DefaultExecTimeout
+	}
+	if c.MaxClockSkew <= 0 {
+		c.MaxClockSkew = DefaultMaxClockSkew
+	}
+}

@@ -1,0 +1,11 @@
+// Package network defines the CareLedger consortium (organisations, MSPs, channel and chaincode
+// name), generates its crypto material in the cryptogen / fabric-samples directory layout, and
+// runs the embedded ledger node: a single process that speaks the real Hyperledger Fabric Gateway
+// gRPC protocol, executes a chaincode in-process through the shim interfaces, validates
+// transactions the way a Fabric peer does, orders them into Fabric-format blocks and commits them
+// atomically to a durable embedded store.
+//
+// The node exists so that CareLedger runs on one machine, in demos and in CI, with the unmodified
+// fabric-gateway client SDK: code written against the node works unchanged against a real Fabric
+// network, only the endpoint configuration differs.
+package network

@@ -1,0 +1,422 @@
+package network
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrClosed is returned when the node is shutting down or has stopped.
+var ErrClosed = errors.New("ledger node is closed")
+
+// pendingTx is a transaction accepted by Submit and waiting to be ordered.
+type pendingTx struct {
+	raw []byte
+	env *common.Envelope
+	// creatorChecked is set when Submit verified the creator's signature.
+	creatorChecked bool
+}
+
+// order is the orderer's loop: it cuts the queue into blocks and commits each one before
+// cutting the next, so blocks grow by themselves while the previous one is being fsynced.
+func (n *Node) order() {
+	defer close(n.ordererDone)
+	for {
+		var first *pendingTx
+		select {
+		case first = <-n.queue:
+		case <-n.stopOrdering:
+			// Commit whatever was accepted before the stop, then leave.
+			for {
+				batch := n.drain(nil)
+				if len(batch) == 0 {
+					return
+				}
+				n.commitOrFail(batch)
+			}
+		}
+		batch := n.drain([]*pendingTx{first})
+		if n.cfg.BatchTimeout > 0 && !n.full(batch) {
+			timer := time.NewTimer(n.cfg.BatchTimeout)
+		wait:
+			for !n.full(batch) {
+				select {
+				case tx := <-n.queue:
+					batch = append(batch, tx)
+				case <-timer.C:
+					break wait
+				case <-n.stopOrdering:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		n.commitOrFail(batch)
+	}
+}
+
+// full reports whether batch reached the block size in transactions or bytes.
+func (n *Node) full(batch []*pendingTx) bool {
+	if len(batch) >= n.cfg.BatchSize {
+		return true
+	}
+	size := 0
+	for _, tx := range batch {
+		size += len(tx.raw)
+	}
+	return size >= n.cfg.BatchBytes
+}
+
+// drain appends queued transactions without waiting, until the block is full.
+func (n *Node) drain(batch []*pendingTx) []*pendingTx {
+	size := 0
+	for _, tx := range batch {
+		size += len(tx.raw)
+	}
+	for len(batch) < n.cfg.BatchSize && size < n.cfg.BatchBytes {
+		select {
+		case tx := <-n.queue:
+			batch = append(batch, tx)
+			size += len(tx.raw)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (n *Node) commitOrFail(batch []*pendingTx) {
+	if err := n.commitBlock(batch); err != nil {
+		// A failed write leaves the ledger as it was; the node stops accepting work rather
+		// than diverge from what it told clients.
+		n.log.Error("commit block failed; node stops ordering", "error", err)
+		n.failed.Store(true)
+	}
+}
+
+// stateUpdate is a pending write of one block, in the order the transactions made them.
+type stateUpdate struct {
+	ver    version
+	value  []byte
+	delete bool
+}
+
+// commitBlock validates the batch, builds the next block and commits block, world state,
+// history and transaction index in one fsynced bbolt transaction.
+func (n *Node) commitBlock(batch []*pendingTx) error {
+	if n.failed.Load() {
+		return errors.New("commit block: node has failed")
+	}
+	now := n.now()
+	parsed := make([]*parsedTx, len(batch))
+	codes := make([]peer.TxValidationCode, len(batch))
+	n.parallel(len(batch), func(i int) {
+		parsed[i], codes[i] = n.validator.validate(batch[i].env, now, batch[i].creatorChecked)
+	})
+
+	info := n.chainInfo()
+	b := &common.Block{
+		Header:   &common.BlockHeader{Number: info.height, PreviousHash: info.lastHash},
+		Data:     &common.BlockData{Data: make([][]byte, len(batch))},
+		Metadata: newBlockMetadata(),
+	}
+	for i, tx := range batch {
+		b.Data.Data[i] = tx.raw
+	}
+	b.Header.DataHash = blockDataHash(b.Data)
+	if err := n.signBlock(b); err != nil {
+		return err
+	}
+	headerHash := blockHeaderHash(b.Header)
+	txIDs := make([]string, len(batch))
+	for i := range batch {
+		if parsed[i] != nil {
+			txIDs[i] = parsed[i].txID
+		} else {
+			txIDs[i] = envelopeTxID(batch[i].env)
+		}
+	}
+
+	var newCommitHash []byte
+	err := n.store.db.Update(func(btx *bolt.Tx) error {
+		state := btx.Bucket(bucketState)
+		hist := btx.Bucket(bucketHistory)
+		idx := btx.Bucket(bucketTxIDs)
+		overlay := map[string]*stateUpdate{}
+		seen := map[string]bool{}
+		for i := range batch {
+			id := txIDs[i]
+			if codes[i] == peer.TxValidationCode_VALID {
+				if _, dup := lookupTx(btx, id); dup || seen[id] {
+					codes[i] = peer.TxValidationCode_DUPLICATE_TXID
+				} else {
+					codes[i] = n.checkReads(state, overlay, parsed[i])
+				}
+			}
+			if codes[i] == peer.TxValidationCode_VALID {
+				ver := version{block: b.Header.Number, tx: uint64(i)}
+				for _, ns := range parsed[i].nsRWSets {
+					for _, w := range ns.rw.GetWrites() {
+						sk := string(stateKey(ns.ns, w.GetKey()))
+						overlay[sk] = &stateUpdate{ver: ver, value: w.GetValue(), delete: w.GetIsDelete()}
+						km, err := proto.Marshal(&queryresult.KeyModification{
+							TxId: id, Value: w.GetValue(), Timestamp: parsed[i].chdr.GetTimestamp(), IsDelete: w.GetIsDelete(),
+						})
+						if err != nil {
+							return err
+						}
+						hk := append(append(historyPrefix(ns.ns, w.GetKey()), u64(ver.block)...), u64(ver.tx)...)
+						if err := hist.Put(hk, km); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if id != "" && len(id) <= maxTxIDSize && !seen[id] {
+				if _, dup := lookupTx(btx, id); !dup {
+					if err := idx.Put([]byte(id), encodeTxLocation(txLocation{block: b.Header.Number, tx: uint64(i), code: codes[i]})); err != nil {
+						return err
+					}
+				}
+				seen[id] = true
+			}
+		}
+		for sk, u := range overlay {
+			var err error
+			if u.delete {
+				err = state.Delete([]byte(sk))
+			} else {
+				err = state.Put([]byte(sk), encodeState(u.ver, u.value))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		flags := make([]byte, len(codes))
+		for i, c := range codes {
+			flags[i] = byte(c)
+		}
+		b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = flags
+		newCommitHash = commitHash(info.commitHash, headerHash, flags)
+		ch, err := proto.Marshal(&common.Metadata{Value: newCommitHash})
+		if err != nil {
+			return err
+		}
+		b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = ch
+		return n.putBlock(btx, b, headerHash, newCommitHash)
+	})
+	if err != nil {
+		return fmt.Errorf("commit block %d: %w", b.Header.Number, err)
+	}
+	n.log.Debug("block committed", "block", b.Header.Number, "txs", len(batch), "took", time.Since(now))
+	n.published(b.Header.Number, headerHash, newCommitHash, txIDs, codes)
+	return nil
+}
+
+// putBlock stores b and advances the chain info, inside the caller's transaction.
+func (n *Node) putBlock(btx *bolt.Tx, b *common.Block, headerHash, commit []byte) error {
+	raw, err := proto.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if err := btx.Bucket(bucketBlocks).Put(u64(b.Header.Number), raw); err != nil {
+		return err
+	}
+	meta := btx.Bucket(bucketMeta)
+	if err := meta.Put(metaHeight, u64(b.Header.Number+1)); err != nil {
+		return err
+	}
+	if err := meta.Put(metaHash, headerHash); err != nil {
+		return err
+	}
+	return meta.Put(metaCommitHash, commit)
+}
+
+// published makes a committed block visible: new height, then waiters and event streams.
+func (n *Node) published(num uint64, hash, commit []byte, txIDs []string, codes []peer.TxValidationCode) {
+	n.chainMu.Lock()
+	n.info = chainInfo{height: num + 1, lastHash: hash, commitHash: commit}
+	close(n.newBlock)
+	n.newBlock = make(chan struct{})
+	n.chainMu.Unlock()
+
+	n.waitMu.Lock()
+	for i, id := range txIDs {
+		if ws, ok := n.waiters[id]; ok {
+			loc := txLocation{block: num, tx: uint64(i), code: codes[i]}
+			for _, w := range ws {
+				w <- loc
+			}
+			delete(n.waiters, id)
+		}
+	}
+	n.waitMu.Unlock()
+}
+
+func (n *Node) chainInfo() chainInfo {
+	n.chainMu.RLock()
+	defer n.chainMu.RUnlock()
+	return n.info
+}
+
+// blockSignal returns the current height and a channel closed when the next block commits.
+func (n *Node) blockSignal() (uint64, <-chan struct{}) {
+	n.chainMu.RLock()
+	defer n.chainMu.RUnlock()
+	return n.info.height, n.newBlock
+}
+
+// checkReads is MVCC validation: every key read must still have the version the simulation
+// saw, and every range must still return the same keys, given the committed state and the
+// writes of the block's earlier valid transactions.
+func (n *Node) checkReads(state *bolt.Bucket, overlay map[string]*stateUpdate, tx *parsedTx) peer.TxValidationCode {
+	for _, ns := range tx.nsRWSets {
+		for _, r := range ns.rw.GetReads() {
+			cur, ok := currentVersion(state, overlay, stateKey(ns.ns, r.GetKey()))
+			if ok != (r.GetVersion() != nil) || ok && (cur.block != r.GetVersion().GetBlockNum() || cur.tx != r.GetVersion().GetTxNum()) {
+				return peer.TxValidationCode_MVCC_READ_CONFLICT
+			}
+		}
+		for _, q := range ns.rw.GetRangeQueriesInfo() {
+			if phantom(state, overlay, ns.ns, q) {
+				return peer.TxValidationCode_PHANTOM_READ_CONFLICT
+			}
+		}
+	}
+	return peer.TxValidationCode_VALID
+}
+
+func currentVersion(state *bolt.Bucket, overlay map[string]*stateUpdate, sk []byte) (version, bool) {
+	if u, ok := overlay[string(sk)]; ok {
+		return u.ver, !u.delete
+	}
+	raw := state.Get(sk)
+	if raw == nil {
+		return version{}, false
+	}
+	v, _, err := decodeState(raw)
+	return v, err == nil
+}
+
+// phantom re-executes a recorded range query and reports whether its results changed. A range
+// the chaincode stopped reading early is re-checked only up to the last key it read.
+func phantom(state *bolt.Bucket, overlay map[string]*stateUpdate, ns string, q *kvrwset.RangeQueryInfo) bool {
+	reads := q.GetRawReads().GetKvReads()
+	if q.GetReadsMerkleHashes() != nil {
+		return true // only produced by Fabric peers for huge ranges; never by this node
+	}
+	end, inclusive := q.GetEndKey(), false
+	if !q.GetItrExhausted() {
+		if len(reads) == 0 {
+			return false
+		}
+		end, inclusive = reads[len(reads)-1].GetKey(), true
+	}
+	inRange := func(key string) bool {
+		if key < q.GetStartKey() {
+			return false
+		}
+		if inclusive {
+			return key <= end
+		}
+		return end == "" || key < end
+	}
+	prefix := stateKey(ns, "")
+	current := map[string]version{}
+	c := state.Cursor()
+	for k, v := c.Seek(stateKey(ns, q.GetStartKey())); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		key := string(k[len(prefix):])
+		if !inRange(key) {
+			break
+		}
+		ver, _, err := decodeState(v)
+		if err != nil {
+			return true
+		}
+		current[key] = ver
+	}
+	for sk, u := range overlay {
+		if !bytes.HasPrefix([]byte(sk), prefix) {
+			continue
+		}
+		key := sk[len(prefix):]
+		if !inRange(key) {
+			continue
+		}
+		if u.delete {
+			delete(current, key)
+		} else {
+			current[key] = u.ver
+		}
+	}
+	if len(current) != len(reads) {
+		return true
+	}
+	keys := sortedKeys(current)
+	for i, r := range reads {
+		if keys[i] != r.GetKey() || current[keys[i]].block != r.GetVersion().GetBlockNum() || current[keys[i]].tx != r.GetVersion().GetTxNum() {
+			return true
+		}
+	}
+	return false
+}
+
+// envelopeTxID extracts the transaction ID of an envelope that failed validation, so that its
+// submitter still learns its fate.
+func envelopeTxID(env *common.Envelope) string {
+	payload := &common.Payload{}
+	if proto.Unmarshal(env.GetPayload(), payload) != nil {
+		return ""
+	}
+	chdr := &common.ChannelHeader{}
+	if proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr) != nil {
+		return ""
+	}
+	return chdr.GetTxId()
+}
+
+// parallel runs fn(0..count-1) on all CPUs.
+func (n *Node) parallel(count int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), count)
+	if workers <= 1 {
+		for i := range count {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, count)
+	for i := range count {
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// lookupCommitted returns where txID was recorded, if it was.
+func (n *Node) lookupCommitted(txID string) (txLocation, bool, error) {
+	var loc txLocation
+	var ok bool
+	err := n.store.db.View(func(btx *bolt.Tx) error {
+		loc, ok = lookupTx(btx, txID)
+		return nil
+	})
+	return loc, ok, err
+}

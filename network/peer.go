@@ -1,0 +1,147 @@
+package network
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+)
+
+// peerIdentity is the signing identity and TLS key pair of an organisation's peer.
+type peerIdentity struct {
+	user       *User
+	tlsCertPEM []byte
+	tlsKeyPEM  []byte
+	tlsCAPEM   []byte
+}
+
+// writePeer creates peers/peer0.<domain> with an MSP and a TLS server certificate whose SANs
+// include the given extra hosts.
+func writePeer(orgDir string, o Org, ca, tlsca *caPair, hosts []string) error {
+	name := PeerName(o)
+	peerDir := filepath.Join(orgDir, "peers", name)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	certPEM, _, err := signCert(leafTemplate(name, "peer"), ca, &key.PublicKey)
+	if err != nil {
+		return err
+	}
+	tlsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := leafTemplate(name, "peer")
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	tmpl.DNSNames = []string{name, "peer0", "localhost"}
+	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	tlsPEM, _, err := signCert(tmpl, tlsca, &tlsKey.PublicKey)
+	if err != nil {
+		return err
+	}
+	return writeFiles(peerDir, map[string][]byte{
+		"msp/signcerts/" + name + "-cert.pem":            certPEM,
+		"msp/keystore/" + keyFileName:                    mustKeyPEM(key),
+		"msp/cacerts/ca." + o.Domain + "-cert.pem":       ca.certPEM,
+		"msp/tlscacerts/tlsca." + o.Domain + "-cert.pem": tlsca.certPEM,
+		"msp/config.yaml":                                nodeOUConfig(o),
+		"tls/ca.crt":                                     tlsca.certPEM,
+		"tls/server.crt":                                 tlsPEM,
+		"tls/server.key":                                 mustKeyPEM(tlsKey),
+	})
+}
+
+// loadPeer reads the peer of organisation o, first regenerating its TLS certificate if extra
+// host names are wanted that it does not cover.
+func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
+	od := OrgDir(dir, o)
+	name := PeerName(o)
+	peerDir := filepath.Join(od, "peers", name)
+	certPEM, err := os.ReadFile(filepath.Join(peerDir, "msp", "signcerts", name+"-cert.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	cert, err := parseCertPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	key, err := readKey(filepath.Join(peerDir, "msp", "keystore", keyFileName))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	tlsCertPEM, err := os.ReadFile(filepath.Join(peerDir, "tls", "server.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	if len(hosts) > 0 {
+		tlsCert, err := parseCertPEM(tlsCertPEM)
+		if err != nil {
+			return nil, fmt.Errorf("load peer %s: %w", name, err)
+		}
+		for _, h := range hosts {
+			if tlsCert.VerifyHostname(h) != nil {
+				if err := reissuePeerTLS(od, o, hosts); err != nil {
+					return nil, fmt.Errorf("load peer %s: reissue tls certificate: %w", name, err)
+				}
+				return loadPeer(dir, o, nil)
+			}
+		}
+	}
+	tlsKeyPEM, err := os.ReadFile(filepath.Join(peerDir, "tls", "server.key"))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	tlsCAPEM, err := os.ReadFile(filepath.Join(peerDir, "tls", "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	return &peerIdentity{
+		user:       &User{MSPID: o.MSPID, Name: name, EnrollmentID: name, Dir: peerDir, CertPEM: certPEM, Cert: cert, Key: key},
+		tlsCertPEM: tlsCertPEM, tlsKeyPEM: tlsKeyPEM, tlsCAPEM: tlsCAPEM,
+	}, nil
+}
+
+func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
+	ca, err := loadCA(filepath.Join(orgDir, "ca"))
+	if err != nil {
+		return err
+	}
+	tlsca, err := loadCA(filepath.Join(orgDir, "tlsca"))
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(orgDir, ".peer-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := writePeer(tmp, o, ca, tlsca, hosts); err != nil {
+		return err
+	}
+	// Keep the peer's signing identity: only the TLS pair changes.
+	src := filepath.Join(tmp, "peers", PeerName(o), "tls")
+	dst := filepath.Join(orgDir, "peers", PeerName(o), "tls")
+	for _, f := range []string{"server.crt", "server.key"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return err
+		}
+		if err := writeFileSync(filepath.Join(dst, f), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrBrokenChain is wrapped by a *BrokenBlockError.
+var ErrBrokenChain = errors.New("block store failed verification")
+
+// BrokenBlockError names the first block that failed verification and why.
+type BrokenBlockError struct {
+	Block  uint64
+	Reason string
+}
+
+// Error describes the broken block.
+func (e *BrokenBlockError) Error() string {
+	return fmt.Sprintf("block %d is broken: %s", e.Block, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrBrokenChain) true.
+func (e *BrokenBlockError) Unwrap() error { return ErrBrokenChain }
+
+// VerifyReport summarises a successful verification.
+type VerifyReport struct {
+	// Blocks is the number of blocks checked (the ledger height).
+	Blocks uint64
+	// Transactions counts the transactions checked, ValidTransactions those flagged valid.
+	Transactions, ValidTransactions uint64
+}
+
+// Verify walks the block store of the node whose data directory is cfg.Dir, which must not be
+// running, and checks every block: number, previous-hash chain, data hash, orderer signature,
+// the chain of validation results, and for every transaction flagged valid the creator's
+// signature, transaction ID and endorsements. It returns a *BrokenBlockError for the first
+// block that fails.
+func Verify(ctx context.Context, cfg Config) (*VerifyReport, error) {
+	cfg.applyDefaults()
+	msps, err := loadMSPs(cfg.Dir, cfg.Consortium)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	st, err := openStore(LedgerPath(cfg.Dir), true)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	defer st.close()
+	return verifyStore(ctx, st, newValidator(msps, cfg.Consortium))
+}
+
+// Verify checks the running node's block store, see the package function Verify.
+func (n *Node) Verify(ctx context.Context) (*VerifyReport, error) {
+	return verifyStore(ctx, n.store, n.validator)
+}
+
+func newValidator(msps *mspSet, c Consortium) *txValidator {
+	peerOrgs := map[string]bool{}
+	for _, o := range c.Orgs {
+		peerOrgs[o.MSPID] = o.Peer
+	}
+	return &txValidator{msps: msps, channel: c.Channel, chaincode: c.Chaincode, peerOrgs: peerOrgs}
+}
+
+func verifyStore(ctx context.Context, st *store, v *txValidator) (*VerifyReport, error) {
+	rep := &VerifyReport{}
+	err := st.db.View(func(btx *bolt.Tx) error {
+		info, err := readChainInfo(btx)
+		if err != nil {
+			return err
+		}
+		var prevHash, prevCommit []byte
+		for num := uint64(0); num < info.height; num++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			raw := btx.Bucket(bucketBlocks).Get(u64(num))
+			broken := func(format string, args ...any) error {
+				return &BrokenBlockError{Block: num, Reason: fmt.Sprintf(format, args...)}
+			}
+			if raw == nil {
+				return broken("missing")
+			}
+			b := &common.Block{}
+			if err := proto.Unmarshal(raw, b); err != nil {
+				return broken("unreadable: %v", err)
+			}
+			if b.GetHeader().GetNumber() != num {
+				return broken("header number is %d", b.GetHeader().GetNumber())
+			}
+			if !bytes.Equal(b.GetHeader().GetPreviousHash(), prevHash) {
+				return broken("previous hash does not match the hash of block %d", num-1)
+			}
+			if !bytes.Equal(b.GetHeader().GetDataHash(), blockDataHash(b.GetData())) {
+				return broken("data hash does not match the transactions")
+			}
+			md := b.GetMetadata().GetMetadata()
+			if len(md) < len(common.BlockMetadataIndex_name) {
+				return broken("metadata is incomplete")
+			}
+			at := blockTime(b)
+			if err := verifyBlockSignature(b, v, at); err != nil {
+				return broken("%v", err)
+			}
+			flags := md[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+			if len(flags) != len(b.GetData().GetData()) {
+				return broken("%d validation flags for %d transactions", len(flags), len(b.GetData().GetData()))
+			}
+			headerHash := blockHeaderHash(b.GetHeader())
+			wantCommit := commitHash(prevCommit, headerHash, flags)
+			ch := &common.Metadata{}
+			if err := proto.Unmarshal(md[common.BlockMetadataIndex_COMMIT_HASH], ch); err != nil || !bytes.Equal(ch.GetValue(), wantCommit) {
+				return broken("commit hash does not match the validation flags")
+			}
+			for i, envRaw := range b.GetData().GetData() {
+				rep.Transactions++
+				if peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+					continue
+				}
+				rep.ValidTransactions++
+				env := &common.Envelope{}
+				if err := proto.Unmarshal(envRaw, env); err != nil {
+					return broken("transaction %d is unreadable", i)
+				}
+				if num == 0 {
+					if err := verifyConfigTx(env, v, at); err != nil {
+						return broken("transaction %d: %v", i, err)
+					}
+					continue
+				}
+				// Certificates are judged at the time of the transaction, not today.
+				if _, code := v.validateEnvelope(env, envelopeTime(env, at)); code != peer.TxValidationCode_VALID {
+					return broken("transaction %d is flagged valid but fails validation with %s", i, code)
+				}
+			}
+			prevHash, prevCommit = headerHash, wantCommit
+			rep.Blocks++
+		}
+		if !bytes.Equal(prevHash, info.lastHash) {
+			return &BrokenBlockError{Block: info.height - 1, Reason: "last block hash does not match the ledger's record"}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
+	return rep, nil
+}
+
+// verifyBlockSignature checks the orderer signature in the SIGNATURES metadata slot.
+func verifyBlockSignature(b *common.Block, v *txValidator, at time.Time) error {
+	md := &common.Metadata{}
+	if err := proto.Unmarshal(b.GetMetadata().GetMetadata()[common.BlockMetadataIndex_SIGNATURES], md); err != nil || len(md.GetSignatures()) == 0 {
+		return errors.New("block is not signed")
+	}
+	for _, sig := range md.GetSignatures() {
+		sh := &common.SignatureHeader{}
+		if err := proto.Unmarshal(sig.GetSignatureHeader(), sh); err != nil {
+			return errors.New("block signature header is unreadable")
+		}
+		id, err := v.msps.deserialize(sh.GetCreator(), at)
+		if err != nil {
+			return fmt.Errorf("block signer: %w", err)
+		}
+		msg := append(append(append([]byte{}, md.GetValue()...), sig.GetSignatureHeader()...), blockHeaderBytes(b.GetHeader())...)
+		if err := id.verify(msg, sig.GetSignature()); err != nil {
+			return fmt.Errorf("block signature: %w", err)
+		}
+	}
+	return nil
+}
+
+// verifyConfigTx checks the genesis configuration transaction's creator and signature.
+func verifyConfigTx(env *common.Envelope, v *txValidator, at time.Time) error {
+	payload := &common.Payload{}
+	shdr := &common.SignatureHeader{}
+	if proto.Unmarshal(env.GetPayload(), payload) != nil || proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr) != nil {
+		return errors.New("config transaction is unreadable")
+	}
+	id, err := v.msps.deserialize(shdr.GetCreator(), at)
+	if err != nil {
+		return err
+	}
+	return id.verify(env.GetPayload(), env.GetSignature())
+}
+
+// blockTime is the timestamp of a block's first transaction, the closest the block format
+// has to a block time; certificates are checked at that moment.
+func blockTime(b *common.Block) time.Time {
+	for _, raw := range b.GetData().GetData() {
+		env := &common.Envelope{}
+		if proto.Unmarshal(raw, env) == nil {
+			return envelopeTime(env, time.Now())
+		}
+	}
+	return time.Now()
+}
+
+// envelopeTime is the client timestamp of an envelope, or fallback if it has none.
+func envelopeTime(env *common.Envelope, fallback time.Time) time.Time {
+	payload := &common.Payload{}
+	chdr := &common.ChannelHeader{}
+	if proto.Unmarshal(env.GetPayload(), payload) != nil || proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr) != nil ||
+		chdr.GetTimestamp() == nil {
+		return fallback
+	}
+	return chdr.GetTimestamp().AsTime()
+}
