@@ -24,6 +24,7 @@ import (
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/wallet/recordkey"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/spf13/cobra"
 )
 
@@ -109,7 +110,11 @@ func registerBenchRecord(ctx context.Context, n *network.Node, u *network.User, 
 	}
 	defer conn.Close()
 	s := &stack{conn: conn}
-	c, err := s.clientFor(u)
+	sign, err := identity.NewPrivateKeySign(u.Key)
+	if err != nil {
+		return err
+	}
+	c, err := s.clientFor(u.MSPID, u.CertPEM, sign)
 	if err != nil {
 		return err
 	}
@@ -226,7 +231,11 @@ func benchRecords(ctx context.Context, out io.Writer, readers, records int, dur 
 	if err != nil {
 		return err
 	}
-	patient, err := s.clientFor(patientUser)
+	sign, err := identity.NewPrivateKeySign(patientUser.Key)
+	if err != nil {
+		return err
+	}
+	patient, err := s.clientFor(patientUser.MSPID, patientUser.CertPEM, sign)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/careledger/careledger/gateway/events"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
 	"github.com/careledger/careledger/wallet/recordkey/vaulttransit"
@@ -28,7 +29,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 )
 
-// stackConfig says how to run the embedded stack.
+// stackConfig says how to run the stack.
 type stackConfig struct {
 	DataDir        string
 	LedgerAddr     string
@@ -38,7 +39,10 @@ type stackConfig struct {
 	// Vault, when set, keeps patients' keys in Vault Transit instead of the local key store.
 	Vault *vaulttransit.Options
 	// S3, when set, keeps ciphertexts in S3-compatible object storage instead of on disk.
-	S3     *blob.S3Config
+	S3 *blob.S3Config
+	// Fabric, when set, runs against that Fabric network (a test-network connection file)
+	// instead of the embedded ledger node.
+	Fabric *connprofile.Profile
 	Logger *slog.Logger
 	// Progress is told each step as it starts.
 	Progress func(step string)
@@ -46,16 +50,21 @@ type stackConfig struct {
 
 // stack is everything `careledger up` runs in one process.
 type stack struct {
-	cfg      stackConfig
-	node     *network.Node
-	conn     *ledger.Conn
-	keys     recordkey.KeyService
-	blobs    blob.Store
-	queue    *audit.Queue
-	flusher  *audit.Flusher
-	listener *events.Listener
-	svc      *gateway.Service
-	wallet   *wallet.Wallet
+	cfg  stackConfig
+	node *network.Node // nil when running against a Fabric network
+	conn *ledger.Conn  // to the embedded node, or to the operator's peer
+	// ledgerDesc says which ledger the stack runs on, for people.
+	ledgerDesc string
+	channel    string
+	chaincode  string
+	operator   string // MSP ID whose gateway follows events
+	keys       recordkey.KeyService
+	blobs      blob.Store
+	queue      *audit.Queue
+	flusher    *audit.Flusher
+	listener   *events.Listener
+	svc        *gateway.Service
+	wallet     *wallet.Wallet
 	// gateways holds each organisation's policy-enforcement identity, by MSP ID.
 	gateways map[string]*ledger.Client
 	cancel   context.CancelFunc
@@ -93,15 +102,18 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	}
 
 	s.step("crypto material")
-	cc, err := contract.NewChaincode()
-	if err != nil {
-		return nil, err
+	var ncfg network.Config
+	if cfg.Fabric == nil {
+		cc, err := contract.NewChaincode()
+		if err != nil {
+			return nil, err
+		}
+		ncfg = network.Config{Dir: filepath.Join(cfg.DataDir, "network"), ListenAddr: cfg.LedgerAddr, Chaincode: cc}
+		if s.node, err = network.New(ncfg, network.WithLogger(log.With("component", "ledger"))); err != nil {
+			return nil, fmt.Errorf("ledger node: %w", err)
+		}
+		s.closers = append(s.closers, s.node.Close)
 	}
-	ncfg := network.Config{Dir: filepath.Join(cfg.DataDir, "network"), ListenAddr: cfg.LedgerAddr, Chaincode: cc}
-	if s.node, err = network.New(ncfg, network.WithLogger(log.With("component", "ledger"))); err != nil {
-		return nil, fmt.Errorf("ledger node: %w", err)
-	}
-	s.closers = append(s.closers, s.node.Close)
 
 	s.step("key store")
 	if cfg.Vault != nil {
@@ -132,39 +144,43 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 
-	s.step("ledger node")
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	if err := s.node.Start(runCtx); err != nil {
-		return nil, fmt.Errorf("start ledger node: %w", err)
+	s.step("ledger node")
+	var users userSource
+	if cfg.Fabric == nil {
+		users, err = s.startEmbedded(runCtx, ncfg)
+	} else {
+		users, err = s.connectFabric(cfg.Fabric)
 	}
-	cons := s.node.Config().Consortium
-	if s.conn, err = ledger.Dial(ledger.Endpoint{Address: s.node.Addr(), TLSCACertPEM: s.node.TLSCACertPEM(), ServerNameOverride: s.node.ServerName()}, cons.Channel, cons.Chaincode, ledger.Timeouts{}); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, s.conn.Close)
 
 	s.step("gateway identities")
-	for _, org := range cons.Orgs {
-		u, err := network.LoadUser(ncfg.Dir, org, "gateway")
-		if errors.Is(err, os.ErrNotExist) {
+	for _, msp := range users.orgs() {
+		u, _, err := loadUser(users, msp, model.RoleGateway)
+		if errors.Is(err, errNoSuchUser) {
 			continue // a client-only organisation without a gateway identity
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load %s gateway identity: %w", org.MSPID, err)
+			return nil, fmt.Errorf("load %s gateway identity: %w", msp, err)
 		}
-		if s.gateways[org.MSPID], err = s.clientFor(u); err != nil {
+		if s.gateways[msp], err = s.clientFor(msp, u.CertificatePEM(), u.Sign); err != nil {
 			return nil, err
 		}
 	}
+	if s.gateways[s.operator] == nil {
+		return nil, fmt.Errorf("no gateway identity for the operator %s", s.operator)
+	}
 
 	s.step("role policy")
-	if err := s.ensureRolePolicy(ctx, ncfg.Dir, cons); err != nil {
+	if err := s.ensureRolePolicy(ctx, users); err != nil {
 		return nil, err
 	}
 
 	s.step("demo wallets")
-	if err := s.ensureDemoWallet(ncfg.Dir, cons); err != nil {
+	if err := s.ensureDemoWallet(users); err != nil {
 		return nil, err
 	}
 
@@ -181,8 +197,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if s.svc, err = gateway.New(gateway.Config{Blobs: s.blobs, Keys: s.keys, Audit: s.queue, Flusher: s.flusher, DecisionTTL: cfg.DecisionTTL, Logger: log.With("component", "gateway")}); err != nil {
 		return nil, err
 	}
-	operator := s.gateways[cons.Operator().MSPID]
-	if s.listener, err = events.NewListener(operator.Network(), cons.Chaincode, filepath.Join(cfg.DataDir, "events.checkpoint"), log.With("component", "events")); err != nil {
+	if s.listener, err = events.NewListener(s.gateways[s.operator].Network(), s.chaincode, filepath.Join(cfg.DataDir, "events.checkpoint"), log.With("component", "events")); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.listener.Close)
@@ -215,12 +230,9 @@ func (s *stack) Close() error {
 	return errors.Join(errs...)
 }
 
-func (s *stack) clientFor(u *network.User) (*ledger.Client, error) {
-	sign, err := identity.NewPrivateKeySign(u.Key)
-	if err != nil {
-		return nil, err
-	}
-	id, err := ledger.NewIdentity(u.MSPID, u.CertPEM, sign)
+// clientFor returns a ledger client signing with sign as the identity in certPEM.
+func (s *stack) clientFor(mspID string, certPEM []byte, sign identity.Sign) (*ledger.Client, error) {
+	id, err := ledger.NewIdentity(mspID, certPEM, sign)
 	if err != nil {
 		return nil, err
 	}
@@ -230,13 +242,12 @@ func (s *stack) clientFor(u *network.User) (*ledger.Client, error) {
 // ensureRolePolicy sets, on first start, which organisation may issue which role: patients and
 // the anonymiser come from the operator, clinicians from the other care organisations,
 // manufacturers from the client-only organisations; every organisation has admins and gateways.
-func (s *stack) ensureRolePolicy(ctx context.Context, dir string, cons network.Consortium) error {
-	op := cons.Operator()
-	admin, err := network.LoadUser(dir, op, "Admin")
+func (s *stack) ensureRolePolicy(ctx context.Context, users userSource) error {
+	admin, _, err := loadUser(users, s.operator, model.RoleAdmin)
 	if err != nil {
 		return fmt.Errorf("load operator admin: %w", err)
 	}
-	c, err := s.clientFor(admin)
+	c, err := s.clientFor(s.operator, admin.CertificatePEM(), admin.Sign)
 	if err != nil {
 		return err
 	}
@@ -247,20 +258,20 @@ func (s *stack) ensureRolePolicy(ctx context.Context, dir string, cons network.C
 		return fmt.Errorf("read role policy: %w", err)
 	}
 	var all, care, clients []string
-	for _, o := range cons.Orgs {
-		all = append(all, o.MSPID)
+	for _, msp := range users.orgs() {
+		all = append(all, msp)
 		switch {
-		case !o.Peer:
-			clients = append(clients, o.MSPID)
-		case o.MSPID != op.MSPID:
-			care = append(care, o.MSPID)
+		case !users.hasPeer(msp):
+			clients = append(clients, msp)
+		case msp != s.operator:
+			care = append(care, msp)
 		}
 	}
 	rules := []model.RoleRule{
-		{Role: model.RolePatient, MSPs: []string{op.MSPID}},
+		{Role: model.RolePatient, MSPs: []string{s.operator}},
 		{Role: model.RoleClinician, MSPs: care},
 		{Role: model.RoleManufacturer, MSPs: clients},
-		{Role: model.RoleAnonymizer, MSPs: []string{op.MSPID}},
+		{Role: model.RoleAnonymizer, MSPs: []string{s.operator}},
 		{Role: model.RoleAdmin, MSPs: all},
 		{Role: model.RoleGateway, MSPs: all},
 	}
@@ -271,17 +282,11 @@ func (s *stack) ensureRolePolicy(ctx context.Context, dir string, cons network.C
 	return nil
 }
 
-// demoUsers are the identities `up` puts in the demo wallet, by wallet label.
-var demoUsers = []struct{ label, msp, name string }{
-	{"patient", network.PatientsMSP, "patient1"},
-	{"clinician", network.ClinicMSP, "clinician1"},
-	{"manufacturer", network.PharmaMSP, "manufacturer1"},
-	{"anonymizer", network.PatientsMSP, "anonymizer"},
-	{"admin", network.PatientsMSP, "Admin"},
-}
+// demoRoles are the identities `up` puts in the demo wallet, labelled by role.
+var demoRoles = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer, model.RoleAnonymizer, model.RoleAdmin}
 
-// ensureDemoWallet imports the demo users' identities into the encrypted wallet once.
-func (s *stack) ensureDemoWallet(dir string, cons network.Consortium) error {
+// ensureDemoWallet imports one identity per role into the encrypted wallet, once.
+func (s *stack) ensureDemoWallet(users userSource) error {
 	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
 	if err != nil {
 		return err
@@ -291,24 +296,23 @@ func (s *stack) ensureDemoWallet(dir string, cons network.Consortium) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range demoUsers {
-		if slices.Contains(have, d.label) {
+	for _, role := range demoRoles {
+		if slices.Contains(have, string(role)) {
 			continue
 		}
-		org, ok := cons.Org(d.msp)
-		if !ok {
+		msp := users.demoOrg(role, s.operator)
+		if msp == "" {
 			continue
 		}
-		u, err := network.LoadUser(dir, org, d.name)
-		if err != nil {
-			return fmt.Errorf("load demo user %s: %w", d.name, err)
+		id, _, err := loadUser(users, msp, role)
+		if errors.Is(err, errNoSuchUser) {
+			continue
 		}
-		id, err := wallet.ImportMSP(filepath.Join(u.Dir, "msp"), d.msp)
 		if err != nil {
-			return fmt.Errorf("import demo user %s: %w", d.name, err)
+			return fmt.Errorf("load demo %s: %w", role, err)
 		}
-		if err := w.Put(d.label, id, s.cfg.WalletPassword); err != nil {
-			return fmt.Errorf("store demo user %s: %w", d.name, err)
+		if err := w.Put(string(role), id, s.cfg.WalletPassword); err != nil {
+			return fmt.Errorf("store demo %s: %w", role, err)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -16,6 +17,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var ledgerAddr string
 	var ttl time.Duration
 	var ext externalFlags
+	var fabricFile string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
@@ -32,9 +34,15 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			if err != nil {
 				return err
 			}
+			var fabric *connprofile.Profile
+			if fabricFile != "" {
+				if fabric, err = connprofile.Load(fabricFile); err != nil {
+					return err
+				}
+			}
 			progress, finish := stepReporter(out, len(startSteps))
 			s, err := startStack(ctx, stackConfig{
-				Vault: vault, S3: s3,
+				Vault: vault, S3: s3, Fabric: fabric,
 				DataDir: g.dataDir, LedgerAddr: ledgerAddr, DecisionTTL: ttl, Logger: log,
 				KeyPassphrase:  []byte(os.Getenv("CARELEDGER_KEYSTORE_PASSPHRASE")),
 				WalletPassword: []byte(envOr("CARELEDGER_WALLET_PASSPHRASE", demoWalletPassphrase)),
@@ -53,6 +61,7 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	}
 	cmd.Flags().StringVar(&ledgerAddr, "ledger-listen", envOr("CARELEDGER_LEDGER_LISTEN", "127.0.0.1:7051"), "listen address of the ledger's Fabric Gateway service (env CARELEDGER_LEDGER_LISTEN)")
 	ext.register(cmd)
+	cmd.Flags().StringVar(&fabricFile, "fabric", os.Getenv("CARELEDGER_FABRIC_CONNECTION"), "run against a Fabric network described by this connection file (test-network/build/careledger-connection.json) instead of the embedded ledger (env CARELEDGER_FABRIC_CONNECTION)")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
 }
@@ -84,12 +93,17 @@ func stepReporter(w io.Writer, steps int) (progress func(string), finish func())
 }
 
 func printWelcome(w io.Writer, g *globals, s *stack) {
-	cons := s.node.Config().Consortium
 	fmt.Fprintf(w, "CareLedger is running.\n\n")
-	fmt.Fprintf(w, "  ledger     %s (Fabric Gateway, TLS; channel %s, chaincode %s, height %d)\n", s.node.Addr(), cons.Channel, cons.Chaincode, s.node.Height())
-	fmt.Fprintf(w, "  TLS CA     %s\n", filepath.Join(g.dataDir, "network", "organizations", "peerOrganizations", cons.Operator().Domain, "tlsca"))
+	fmt.Fprintf(w, "  ledger     %s; channel %s, chaincode %s\n", s.ledgerDesc, s.channel, s.chaincode)
+	if s.node != nil {
+		cons := s.node.Config().Consortium
+		fmt.Fprintf(w, "             height %d\n", s.node.Height())
+		fmt.Fprintf(w, "  TLS CA     %s\n", filepath.Join(g.dataDir, "network", "organizations", "peerOrganizations", cons.Operator().Domain, "tlsca"))
+	}
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
 	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
-	fmt.Fprintf(w, "Verify the ledger's hash chain and signatures (after stopping): careledger ledger verify --data-dir %s\n", g.dataDir)
+	if s.node != nil {
+		fmt.Fprintf(w, "Verify the ledger's hash chain and signatures (after stopping): careledger ledger verify --data-dir %s\n", g.dataDir)
+	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop; everything is kept for the next start.\n")
 }

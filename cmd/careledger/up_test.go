@@ -97,8 +97,8 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 		for sc.Scan() {
 			line := sc.Text()
 			lines = append(lines, line)
-			if strings.Contains(line, "height ") {
-				height = line[strings.LastIndex(line, "height ")+7:]
+			if i := strings.Index(line, "height "); i >= 0 {
+				height = line[i+7:]
 			}
 			if strings.HasPrefix(line, "Press Ctrl-C") {
 				break
