@@ -58,17 +58,16 @@ func (u *User) LogValue() slog.Value {
 // Signer returns the user's private key as a crypto.Signer.
 func (u *User) Signer() crypto.Signer { return u.Key }
 
+// defaultUsers are the users generated with an organisation's material. Every organisation,
+// client-only ones included, has a gateway identity: the API acts for its members through it
+// (a client-only organisation's gateway talks to another organisation's peer).
 func defaultUsers(o Org, operator bool) []UserSpec {
-	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}}
+	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}, {Name: "gateway", Role: RoleGateway}}
 	switch {
 	case o.MSPID == PharmaMSP || !o.Peer:
 		users = append(users, UserSpec{Name: "manufacturer1", Role: RoleManufacturer})
 	case o.MSPID == ClinicMSP:
-		users = append(users,
-			UserSpec{Name: "gateway", Role: RoleGateway},
-			UserSpec{Name: "clinician1", Role: RoleClinician})
-	default:
-		users = append(users, UserSpec{Name: "gateway", Role: RoleGateway})
+		users = append(users, UserSpec{Name: "clinician1", Role: RoleClinician})
 	}
 	if operator {
 		users = append(users,

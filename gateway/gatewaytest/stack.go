@@ -24,7 +24,7 @@ type Stack struct {
 	Flusher *audit.Flusher
 	Keys    *recordkey.Local
 	BlobDir string
-	// Gateways are each peer organisation's policy-enforcement identity, by MSP ID.
+	// Gateways are each organisation's policy-enforcement identity, by MSP ID.
 	Gateways map[string]*ledger.Client
 }
 
@@ -44,9 +44,6 @@ func StartStack(t testing.TB, ttl time.Duration) *Stack {
 	t.Cleanup(func() { s.Queue.Close() })
 	writers := map[string]audit.Writer{}
 	for _, org := range s.Node.Config().Consortium.Orgs {
-		if !org.Peer {
-			continue
-		}
 		gw := s.Client(t, s.User(t, org.MSPID, "gateway"))
 		s.Gateways[org.MSPID] = gw
 		writers[org.MSPID] = gw
