@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -20,6 +21,9 @@ type Writer interface {
 // Flusher moves queued reports to the ledger. Reports are written by the gateway identity of
 // the accessor's organisation (a gateway may only report its own organisation's accesses).
 type Flusher struct {
+	// mu serialises flushes: two concurrent flushes would send the same reports in two
+	// transactions, and the later would fail on a read conflict.
+	mu       sync.Mutex
 	queue    *Queue
 	writers  map[string]Writer // by MSP ID
 	batch    int
@@ -84,6 +88,8 @@ func (f *Flusher) Run(ctx context.Context) {
 // rest queued; a batch the ledger refuses is split until the refused reports are isolated and
 // set aside as rejected.
 func (f *Flusher) Flush(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for {
 		items, err := f.queue.Pending(f.batch * 4)
 		if err != nil {
@@ -136,6 +142,11 @@ func (f *Flusher) write(ctx context.Context, items []Item) error {
 		batch[i], seqs[i] = it.Report, it.Seq
 	}
 	_, err := w.RecordAccesses(ctx, batch)
+	// A read conflict means another writer (another gateway process, say) recorded some of
+	// these reports first; sending the batch again is safe, the ledger skips what it holds.
+	for attempt := 0; attempt < 3 && errors.Is(err, &model.Error{Code: model.CodeConflict}); attempt++ {
+		_, err = w.RecordAccesses(ctx, batch)
+	}
 	var refused *model.Error
 	switch {
 	case err == nil:

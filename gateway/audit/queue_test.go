@@ -106,3 +106,26 @@ func TestFlusherIsolatesRefusedReportsAndRoutesByOrganisation(t *testing.T) {
 	require.Len(t, patients.accepted, 10)
 	require.Less(t, clinic.calls, 12, "batches, not one transaction per report")
 }
+
+func TestConcurrentFlushesSendEachReportOnce(t *testing.T) {
+	q, err := audit.Open(filepath.Join(t.TempDir(), "audit.db"))
+	require.NoError(t, err)
+	defer q.Close()
+	for i := 0; i < 30; i++ {
+		require.NoError(t, q.Enqueue(context.Background(), report(i, "ClinicMSP")))
+	}
+	w := &refusingWriter{refuse: map[string]bool{}}
+	f := audit.NewFlusher(q, map[string]audit.Writer{"ClinicMSP": w}, audit.WithBatchSize(4))
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); require.NoError(t, f.Flush(context.Background())) }()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, id := range w.accepted {
+		seen[id]++
+		require.Equal(t, 1, seen[id], "report %s sent twice", id)
+	}
+	require.Len(t, seen, 30)
+}
