@@ -17,8 +17,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/audit"
+	"github.com/careledger/careledger/gateway/blob"
+	"github.com/careledger/careledger/gateway/ledger"
+	"github.com/careledger/careledger/gateway/scenario"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
+	"github.com/careledger/careledger/wallet/recordkey"
 )
 
 // EnvConnection points the end-to-end suite at a running network's connection file, e.g.
@@ -140,12 +146,76 @@ func TestGatewayGathersBothEndorsements(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestUserStories runs the user stories of the embedded-ledger end-to-end suite against the
-// real network.
+// TestUserStories runs the user stories of the embedded-ledger end-to-end suite (the same
+// gateway/scenario functions, not a copy) against the real network: the gateway service runs
+// here with temporary stores, and clinicians and manufacturers act through their
+// organisation's gateway identity as they do behind the API.
 func TestUserStories(t *testing.T) {
-	loadNetwork(t)
-	// TODO(lead): run the shared user-story scenarios here, with a CareLedger started by
-	// `careledger up --fabric $CARELEDGER_FABRIC_CONNECTION`, once they are exported by the
-	// embedded end-to-end suite; the scenarios are shared, not copied.
-	t.Skip("TODO: shared user-story scenarios are not wired yet")
+	p := loadNetwork(t)
+	dir := t.TempDir()
+	blobs, err := blob.NewDisk(filepath.Join(dir, "blobs"))
+	require.NoError(t, err)
+	keys, err := recordkey.OpenLocal(filepath.Join(dir, "keys"), []byte("e2e"), recordkey.WithLocalKDFCost(1, 64, 1))
+	require.NoError(t, err)
+	t.Cleanup(func() { keys.Close() })
+	queue, err := audit.Open(filepath.Join(dir, "audit.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { queue.Close() })
+
+	writers := map[string]audit.Writer{}
+	gateways := map[string]*ledger.Client{}
+	for msp := range p.Organizations {
+		if id, ok := p.Identity(msp, "gateway"); ok {
+			gateways[msp] = ledgerClient(t, p, msp, id)
+			writers[msp] = gateways[msp]
+		}
+	}
+	flusher := audit.NewFlusher(queue, writers)
+	svc, err := gateway.New(gateway.Config{Blobs: blobs, Keys: keys, Audit: queue})
+	require.NoError(t, err)
+
+	member := func(role string) (string, []byte, *ledger.Client) {
+		for msp := range p.Organizations {
+			if id, ok := p.Identity(msp, role); ok {
+				ident, err := wallet.ImportMSP(id.MSPDir, msp)
+				require.NoError(t, err)
+				return msp, ident.CertificatePEM(), ledgerClient(t, p, msp, id)
+			}
+		}
+		t.Fatalf("the connection file has no %s identity", role)
+		return "", nil, nil
+	}
+	_, _, patient := member("patient")
+	clinicMSP, clinicianCert, _ := member("clinician")
+	pharmaMSP, manufacturerCert, manufacturer := member("manufacturer")
+	require.Contains(t, gateways, clinicMSP)
+	asManufacturer := manufacturer
+	if gw, ok := gateways[pharmaMSP]; ok {
+		asManufacturer = gw.For(manufacturerCert)
+	}
+	scenario.Run(t, scenario.Env{
+		Service: svc, Flush: flusher.Flush, Patient: patient,
+		Clinician: gateways[clinicMSP].For(clinicianCert), Manufacturer: asManufacturer,
+	})
+}
+
+// ledgerClient is CareLedger's typed client signing as id, through the peer its organisation
+// uses.
+func ledgerClient(t *testing.T, p *connprofile.Profile, mspID string, id connprofile.Identity) *ledger.Client {
+	t.Helper()
+	ident, err := wallet.ImportMSP(id.MSPDir, mspID)
+	require.NoError(t, err)
+	pe, org, ok := p.GatewayPeer(mspID)
+	require.True(t, ok, "no peer for %s", mspID)
+	caPEM, err := os.ReadFile(org.TLSCACert)
+	require.NoError(t, err)
+	conn, err := ledger.Dial(ledger.Endpoint{Address: pe.Endpoint, TLSCACertPEM: caPEM, ServerNameOverride: pe.TLSServerName}, p.Channel, p.Chaincode,
+		ledger.Timeouts{Evaluate: 30 * time.Second, Endorse: 30 * time.Second, Submit: 30 * time.Second, CommitStatus: time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	lid, err := ledger.NewIdentity(mspID, ident.CertificatePEM(), ident.Sign)
+	require.NoError(t, err)
+	c, err := conn.As(lid)
+	require.NoError(t, err)
+	return c
 }
