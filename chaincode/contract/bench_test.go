@@ -1,0 +1,34 @@
+package contract_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/careledger/careledger/chaincode/model"
+)
+
+// BenchmarkInvoke measures the contract's own cost per transaction (dispatch, identity,
+// state access, JSON), without a ledger around it. CheckAccess runs first: a decision loads
+// every grant the patient made to the caller, so it is measured before the Grant benchmark
+// piles thousands of them onto one pair.
+func BenchmarkInvoke(b *testing.B) {
+	w := newWorld(b)
+	cs := newCast(w)
+	p := cs.patient
+	w.registerRecord(p, "rec", p.id(), "lab")
+	w.grant(p, model.GrantRequest{ID: "g", Grantee: model.Grantee{ID: cs.clinician.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+	b.Run("CheckAccess", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := cs.clinician.evaluate("CheckAccess", "rec", "read", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Grant", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := p.submit("Grant", js(model.GrantRequest{ID: fmt.Sprintf("b%d", i), Grantee: model.Grantee{ID: cs.clinician.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
