@@ -50,9 +50,12 @@ type stackConfig struct {
 
 // stack is everything `careledger up` runs in one process.
 type stack struct {
-	cfg  stackConfig
-	node *network.Node // nil when running against a Fabric network
-	conn *ledger.Conn  // to the embedded node, or to the operator's peer
+	cfg     stackConfig
+	node    *network.Node // nil when running against a Fabric network
+	conn    *ledger.Conn  // to the embedded node, or to the operator's peer
+	users   userSource
+	log     *slog.Logger
+	apiAddr string // where the API listens, once serveAPI ran
 	// ledgerDesc says which ledger the stack runs on, for people.
 	ledgerDesc string
 	channel    string
@@ -97,6 +100,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	s.log = log
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -156,6 +160,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.users = users
 
 	s.step("gateway identities")
 	for _, msp := range users.orgs() {

@@ -17,7 +17,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var ledgerAddr string
 	var ttl time.Duration
 	var ext externalFlags
-	var fabricFile string
+	var fabricFile, apiAddr string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
@@ -53,6 +53,9 @@ starts reuse everything. Stop it with Ctrl-C.`,
 				return err
 			}
 			defer s.Close()
+			if err := s.serveAPI(apiAddr); err != nil {
+				return err
+			}
 			printWelcome(out, g, s)
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nstopping: flushing the audit trail and closing the ledger")
@@ -61,6 +64,7 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	}
 	cmd.Flags().StringVar(&ledgerAddr, "ledger-listen", envOr("CARELEDGER_LEDGER_LISTEN", "127.0.0.1:7051"), "listen address of the ledger's Fabric Gateway service (env CARELEDGER_LEDGER_LISTEN)")
 	ext.register(cmd)
+	cmd.Flags().StringVar(&apiAddr, "api-listen", envOr("CARELEDGER_API_LISTEN", defaultAPIAddr), "HTTPS listen address of the API (env CARELEDGER_API_LISTEN)")
 	cmd.Flags().StringVar(&fabricFile, "fabric", os.Getenv("CARELEDGER_FABRIC_CONNECTION"), "run against a Fabric network described by this connection file (test-network/build/careledger-connection.json) instead of the embedded ledger (env CARELEDGER_FABRIC_CONNECTION)")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
@@ -100,10 +104,27 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 		fmt.Fprintf(w, "             height %d\n", s.node.Height())
 		fmt.Fprintf(w, "  TLS CA     %s\n", filepath.Join(g.dataDir, "network", "organizations", "peerOrganizations", cons.Operator().Domain, "tlsca"))
 	}
+	caFile, _, _ := apiTLSFiles(g.dataDir)
+	fmt.Fprintf(w, "  API        https://%s (OpenAPI: /openapi.yaml; TLS CA %s; clients authenticate with their certificate)\n", s.apiAddr, caFile)
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
 	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
 	if s.node != nil {
 		fmt.Fprintf(w, "Verify the ledger's hash chain and signatures (after stopping): careledger ledger verify --data-dir %s\n", g.dataDir)
 	}
-	fmt.Fprintf(w, "Press Ctrl-C to stop; everything is kept for the next start.\n")
+	dd := ""
+	if g.dataDir != defaultDataDir() {
+		dd = " --data-dir " + g.dataDir
+	}
+	api := ""
+	if s.apiAddr != defaultAPIAddr {
+		api = " --api https://" + s.apiAddr
+	}
+	fmt.Fprintf(w, "Try, in another terminal (wallet passphrase: CARELEDGER_WALLET_PASSPHRASE, %q for the demo wallet):\n", demoWalletPassphrase)
+	for _, ex := range []string{
+		"patient whoami", "patient upload --file lab.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
+		"patient audit", "clinician patients", "clinician history <patient pseudonym>", "manufacturer cohorts",
+	} {
+		fmt.Fprintf(w, "  careledger%s%s %s\n", dd, api, ex)
+	}
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop; everything is kept for the next start.\n")
 }

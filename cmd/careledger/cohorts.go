@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/careledger/careledger/anonymizer"
+	"github.com/careledger/careledger/anonymizer/cohort"
+	api "github.com/careledger/careledger/app-api"
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/blob"
+)
+
+// cohortStore serves published cohorts' files from the blob store, and answers aggregate
+// count queries on them with minimum cell size and secondary suppression: the adapter between
+// the API and the anonymiser.
+type cohortStore struct {
+	blobs blob.Store
+}
+
+var _ api.CohortFiles = cohortStore{}
+var _ api.Aggregator = cohortStore{}
+
+func cohortFileSpecs(id string) map[string]string {
+	csv, pq, rep := cohort.Files(id)
+	return map[string]string{"cohort.csv": csv, "cohort.parquet": pq, "report.json": rep}
+}
+
+var mediaTypes = map[string]string{
+	"cohort.csv": "text/csv", "cohort.parquet": "application/vnd.apache.parquet", "report.json": "application/json",
+}
+
+// Files implements api.CohortFiles.
+func (c cohortStore) Files(ctx context.Context, co model.Cohort) ([]api.CohortFile, error) {
+	var out []api.CohortFile
+	for _, name := range []string{"cohort.csv", "cohort.parquet", "report.json"} {
+		_, f, err := c.read(ctx, co, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// Open implements api.CohortFiles. The dataset is checked against the hash on the ledger
+// before a byte is served.
+func (c cohortStore) Open(ctx context.Context, co model.Cohort, name string) (io.ReadCloser, api.CohortFile, error) {
+	data, f, err := c.read(ctx, co, name)
+	if err != nil {
+		return nil, api.CohortFile{}, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), f, nil
+}
+
+func (c cohortStore) read(ctx context.Context, co model.Cohort, name string) ([]byte, api.CohortFile, error) {
+	key, ok := cohortFileSpecs(co.Publication.ID)[name]
+	if !ok {
+		return nil, api.CohortFile{}, fmt.Errorf("cohort file %q: %w", name, api.ErrCohortNotFound)
+	}
+	data, err := c.blobs.Get(ctx, key)
+	if err != nil {
+		return nil, api.CohortFile{}, fmt.Errorf("cohort file %q: %w", name, api.ErrCohortNotFound)
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	if name == "cohort.csv" && digest != co.Publication.DatasetHash {
+		return nil, api.CohortFile{}, fmt.Errorf("cohort %s: stored dataset does not match the ledger's hash", co.Publication.ID)
+	}
+	return data, api.CohortFile{Name: name, MediaType: mediaTypes[name], Size: int64(len(data)), SHA256: digest}, nil
+}
+
+// Aggregate implements api.Aggregator: counts by up to four attributes of the cohort, with
+// cells below the minimum size suppressed and enough others suppressed that no suppressed
+// count can be recovered from the margins.
+func (c cohortStore) Aggregate(ctx context.Context, co model.Cohort, q api.AggregateQuery) (*api.AggregateResult, error) {
+	if q.Statistic != "count" {
+		return nil, fmt.Errorf("%w: only counts are released from cohorts", api.ErrQueryRefused)
+	}
+	data, _, err := c.read(ctx, co, "cohort.csv")
+	if err != nil {
+		return nil, err
+	}
+	t, err := anonymizer.ReadCSV(bytes.NewReader(data), anonymizer.CSVOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range q.GroupBy {
+		if _, ok := t.ColumnIndex(d); !ok || d == "row_id" {
+			return nil, fmt.Errorf("%w: the cohort has no attribute %q", api.ErrQueryRefused, d)
+		}
+	}
+	rel, err := anonymizer.Counts(t, q.GroupBy, anonymizer.CountOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", api.ErrQueryRefused, err)
+	}
+	tab, ok := rel.Table(q.GroupBy...)
+	if !ok {
+		return nil, fmt.Errorf("%w: no table over %v", api.ErrQueryRefused, q.GroupBy)
+	}
+	res := &api.AggregateResult{Columns: append(append([]string{}, q.GroupBy...), "count"), Mechanism: "min-cell-size"}
+	for _, cell := range tab.Cells {
+		if cell.Suppressed {
+			res.SuppressedCells++
+			continue
+		}
+		res.Rows = append(res.Rows, api.AggregateRow{Values: cell.Values, Value: float64(cell.Count)})
+	}
+	return res, nil
+}
