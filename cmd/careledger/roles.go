@@ -309,12 +309,22 @@ func historyCmd(g *globals, f *clientFlags) *cobra.Command {
 	var category, purpose string
 	cmd := &cobra.Command{Use: "history <patient>", Short: "Read a patient's whole history you may see (each read audited)", Args: cobra.ExactArgs(1),
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
-			page, err := s.c.PatientContent(cmd.Context(), args[0], category, purpose, client.Page{Size: 200})
-			if err != nil {
-				return err
+			// Content is released a page at a time (each read is audited); follow every page.
+			all := &client.ReleasePage{}
+			page := client.Page{Size: 20}
+			for {
+				p, err := s.c.PatientContent(cmd.Context(), args[0], category, purpose, page)
+				if err != nil {
+					return err
+				}
+				all.Releases = append(all.Releases, p.Releases...)
+				if p.Bookmark == "" {
+					break
+				}
+				page.Bookmark = p.Bookmark
 			}
 			var rows [][]string
-			for _, r := range page.Releases {
+			for _, r := range all.Releases {
 				body := string(r.Resource)
 				if len(body) > 60 {
 					body = body[:60] + "…"
@@ -324,7 +334,7 @@ func historyCmd(g *globals, f *clientFlags) *cobra.Command {
 				}
 				rows = append(rows, []string{day(r.Version.CreatedAt), r.Record.ID, r.Record.Category, strconv.Itoa(r.Version.Number), r.Basis, body})
 			}
-			return s.print(page, []string{"WHEN", "RECORD", "CATEGORY", "VERSION", "BASIS", "CONTENT"}, rows)
+			return s.print(all, []string{"WHEN", "RECORD", "CATEGORY", "VERSION", "BASIS", "CONTENT"}, rows)
 		})}
 	cmd.Flags().StringVar(&category, "category", "", "only this category")
 	cmd.Flags().StringVar(&purpose, "purpose", "", "purpose of use")

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/stretchr/testify/require"
+)
+
+// cli runs careledger commands against a stack started in-process, as a user would in a second
+// terminal.
+type cli struct {
+	t       *testing.T
+	dataDir string
+	api     string
+}
+
+func startCLIStack(t *testing.T) *cli {
+	dir := t.TempDir()
+	cfg := testStackConfig(dir)
+	cfg.WalletPassword = []byte("wallet pass")
+	s, err := startStack(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, s.serveAPI("127.0.0.1:0"))
+	t.Setenv("CARELEDGER_WALLET_PASSPHRASE", "wallet pass")
+	return &cli{t: t, dataDir: dir, api: "https://" + s.apiAddr}
+}
+
+func (c *cli) run(args ...string) (string, error) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"--data-dir", c.dataDir}, append(args[:1:1], append([]string{"--api", c.api}, args[1:]...)...)...))
+	err := root.Execute()
+	return out.String(), err
+}
+
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.run(args...)
+	require.NoError(c.t, err, "careledger %s: %s", strings.Join(args, " "), out)
+	return out
+}
+
+func (c *cli) jsonOf(v any, args ...string) {
+	c.t.Helper()
+	require.NoError(c.t, json.Unmarshal([]byte(c.must(append(args, "--json")...)), v))
+}
+
+func TestCLIWalksEachRolesStory(t *testing.T) {
+	c := startCLIStack(t)
+	var patient, doctor model.Caller
+	c.jsonOf(&patient, "patient", "whoami")
+	c.jsonOf(&doctor, "clinician", "whoami")
+	require.Equal(t, model.RolePatient, patient.Role)
+
+	lab := filepath.Join(t.TempDir(), "lab.json")
+	require.NoError(t, os.WriteFile(lab, []byte(`{"resourceType":"Observation","status":"final","code":{"text":"Hb"},"valueQuantity":{"value":13.2,"unit":"g/dL"}}`), 0o600))
+	var rec model.Record
+	c.jsonOf(&rec, "patient", "upload", "--file", lab)
+	require.Equal(t, "lab", rec.Category)
+
+	_, err := c.run("clinician", "read", rec.ID)
+	require.Error(t, err, "no grant yet")
+
+	c.must("patient", "grant", "--to", doctor.ID, "--category", "lab", "--days", "30")
+	require.Contains(t, c.must("clinician", "patients"), patient.ID)
+	history := c.must("clinician", "history", patient.ID)
+	require.Contains(t, history, rec.ID)
+	require.Contains(t, c.must("clinician", "read", rec.ID), "Hb")
+
+	var trail model.AccessPage
+	require.Eventually(t, func() bool {
+		c.jsonOf(&trail, "patient", "audit")
+		return len(trail.Entries) >= 2
+	}, 10e9, 50e6, "the clinician's reads reach the patient's audit trail")
+	require.Equal(t, doctor.ID, trail.Entries[0].Accessor.ID)
+
+	var grants model.GrantPage
+	c.jsonOf(&grants, "patient", "grants", "--active")
+	require.Len(t, grants.Grants, 1)
+	c.must("patient", "revoke", grants.Grants[0].ID)
+	_, err = c.run("clinician", "read", rec.ID)
+	require.ErrorContains(t, err, "revoked")
+
+	// The manufacturer sees cohorts and nothing else.
+	require.Contains(t, c.must("manufacturer", "cohorts"), "COHORT")
+	root := newRoot()
+	root.SetArgs([]string{"--data-dir", c.dataDir, "patient", "--api", c.api, "--as", "manufacturer", "records"})
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	require.Error(t, root.Execute(), "a manufacturer's identity is refused patients' records: %s", out.String())
+
+	// A wrong passphrase unlocks nothing.
+	t.Setenv("CARELEDGER_WALLET_PASSPHRASE", "wrong")
+	_, err = c.run("patient", "whoami")
+	require.Error(t, err)
+}
