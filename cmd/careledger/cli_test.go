@@ -38,7 +38,11 @@ func (c *cli) run(args ...string) (string, error) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append([]string{"--data-dir", c.dataDir}, append(args[:1:1], append([]string{"--api", c.api}, args[1:]...)...)...))
+	full := append([]string{"--data-dir", c.dataDir}, args...)
+	if args[0] == "patient" || args[0] == "clinician" || args[0] == "manufacturer" {
+		full = append([]string{"--data-dir", c.dataDir, args[0], "--api", c.api}, args[1:]...)
+	}
+	root.SetArgs(full)
 	err := root.Execute()
 	return out.String(), err
 }
