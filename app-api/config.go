@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/ledger"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Org is one consortium organisation as the API knows it.
+type Org struct {
+	// CACerts are the organisation's root CA certificates (its MSP's cacerts): a client
+	// certificate that chains to them belongs to this organisation's MSP. Certificates rather
+	// than an x509.CertPool, because pools cannot be merged for the TLS handshake.
+	CACerts []*x509.Certificate
+	// IntermediateCerts are the organisation's intermediate CA certificates, if any.
+	IntermediateCerts []*x509.Certificate
+	// Gateway is the organisation's policy-enforcement identity (role gateway). Requests of the
+	// organisation's members run through Gateway.For(member certificate). Nil means this server
+	// does not serve the organisation's members yet (they get 503 NO_ORG_GATEWAY), except for
+	// the offline-signing flow, which needs no gateway identity.
+	Gateway *ledger.Client
+}
+
+// Config wires the API to its parts. Orgs, Service and Conn are required.
+type Config struct {
+	// Orgs are the organisations whose members may call the API, by MSP ID.
+	Orgs map[string]Org
+	// Service is the policy enforcement point that stores and releases record content.
+	Service *gateway.Service
+	// Conn is the shared ledger connection. Offline signing builds, per request, an SDK
+	// gateway for the caller's own identity with no signer on it.
+	Conn *ledger.Conn
+	// Channel and Chaincode name the CareLedger chaincode ("careledger" when empty).
+	Channel, Chaincode string
+	// Revoked, if set, is asked about every client certificate that verified; true means 401.
+	// Wire it to the organisations' CRLs or an OCSP responder.
+	Revoked func(*x509.Certificate) bool
+	// CohortFiles serves the data files of published cohorts; nil means 501 on downloads.
+	CohortFiles CohortFiles
+	// Aggregator answers aggregate queries on cohorts; nil means 501 on queries.
+	Aggregator Aggregator
+	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).
+	Ready func(ctx context.Context) error
+	// Logger receives structured request logs; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the API's Prometheus metrics and is served on /metrics; nil means a
+	// fresh registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	// MaxDocumentBytes bounds an uploaded document (default 32 MiB). FHIR resources are bounded
+	// by fhir.MaxResourceBytes, JSON request bodies by 1 MiB.
+	MaxDocumentBytes int64
+	// Now is the clock used to check certificate validity; nil means time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultChannel     = "careledger"
+	defaultChaincode   = "careledger"
+	defaultMaxDocument = 32 << 20
+	maxJSONBody        = 1 << 20
+)
+
+// server holds what every handler needs.
+type server struct {
+	cfg     Config
+	mspIDs  []string // sorted, so certificate matching is deterministic
+	roots   map[string]*x509.CertPool
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New returns the API as an http.Handler. Serve it over TLS with ServerTLSConfig so that
+// clients can present their certificates.
+func New(cfg Config) (http.Handler, error) {
+	if len(cfg.Orgs) == 0 {
+		return nil, errors.New("new api: no organisations configured")
+	}
+	if cfg.Service == nil || cfg.Conn == nil {
+		return nil, errors.New("new api: gateway service and ledger connection are required")
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, now: cfg.Now, roots: map[string]*x509.CertPool{}}
+	for id, org := range cfg.Orgs {
+		if len(org.CACerts) == 0 {
+			return nil, fmt.Errorf("new api: organisation %s has no CA certificates", id)
+		}
+		pool := x509.NewCertPool()
+		for _, c := range org.CACerts {
+			pool.AddCert(c)
+		}
+		s.roots[id] = pool
+		s.mspIDs = append(s.mspIDs, id)
+	}
+	slices.Sort(s.mspIDs)
+	if s.cfg.Channel == "" {
+		s.cfg.Channel = defaultChannel
+	}
+	if s.cfg.Chaincode == "" {
+		s.cfg.Chaincode = defaultChaincode
+	}
+	if s.cfg.MaxDocumentBytes <= 0 {
+		s.cfg.MaxDocumentBytes = defaultMaxDocument
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = newRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+	s.metrics = m
+	return s.routes(), nil
+}
+
+// NewHTTPServer returns an http.Server for the API with the timeouts and limits a server
+// facing clinic networks needs: slow or idle clients cannot hold connections for ever, and
+// headers are bounded. Body sizes are bounded by the handler itself.
+func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Uploads of large documents over slow links need time; commits wait for a block.
+		ReadTimeout:    5 * time.Minute,
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       errorLog,
+	}
+}
