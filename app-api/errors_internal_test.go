@@ -74,10 +74,10 @@ func TestClassify(t *testing.T) {
 func TestFromSDK(t *testing.T) {
 	ccErr := status.Error(codes.Aborted, "failed to endorse transaction: chaincode response 500, FORBIDDEN: only the patient may grant")
 	var me *model.Error
-	require.ErrorAs(t, fromSDK("endorse Grant", ccErr), &me)
+	require.ErrorAs(t, ledger.Translate("endorse Grant", ccErr), &me)
 	require.Equal(t, model.CodeForbidden, me.Code)
-	require.ErrorIs(t, fromSDK("submit", status.Error(codes.Unavailable, "connection refused")), ledger.ErrUnavailable)
-	require.NotErrorIs(t, fromSDK("submit", status.Error(codes.InvalidArgument, "bad")), ledger.ErrUnavailable)
+	require.ErrorIs(t, ledger.Translate("submit", status.Error(codes.Unavailable, "connection refused")), ledger.ErrUnavailable)
+	require.NotErrorIs(t, ledger.Translate("submit", status.Error(codes.InvalidArgument, "bad")), ledger.ErrUnavailable)
 }
 
 func TestWriteErrorSetsRetryAfterAndRequestID(t *testing.T) {

@@ -17,8 +17,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // SelfSignedTransactions are the transactions a person signs with their own key, through
@@ -306,7 +304,7 @@ func (s *server) endorse(w http.ResponseWriter, r *http.Request) {
 	}
 	tx, err := prop.EndorseWithContext(r.Context())
 	if err != nil {
-		s.writeError(w, r, fromSDK("endorse "+p.Function, err))
+		s.writeError(w, r, ledger.Translate("endorse "+p.Function, err))
 		return
 	}
 	b, err := tx.Bytes()
@@ -353,7 +351,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	commit, err := tx.SubmitWithContext(r.Context())
 	if err != nil {
-		s.writeError(w, r, fromSDK("submit", err))
+		s.writeError(w, r, ledger.Translate("submit", err))
 		return
 	}
 	b, err := commit.Bytes()
@@ -396,7 +394,7 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := commit.StatusWithContext(r.Context())
 	if err != nil {
-		s.writeError(w, r, fromSDK("commit status", err))
+		s.writeError(w, r, ledger.Translate("commit status", err))
 		return
 	}
 	if !st.Successful {
@@ -459,31 +457,4 @@ func (s *server) anyGateway(mspID string) *ledger.Client {
 		}
 	}
 	return nil
-}
-
-// fromSDK turns an error of the fabric-gateway SDK into the errors the mapper knows: the
-// chaincode's *model.Error, ledger.ErrUnavailable, or *ledger.CommitError, as the ledger
-// package does for its own calls.
-func fromSDK(op string, err error) error {
-	if st, ok := status.FromError(err); ok {
-		if me, ok := model.ParseError(st.Message()); ok {
-			return me
-		}
-		for _, d := range st.Details() {
-			if detail, ok := d.(interface{ GetMessage() string }); ok {
-				if me, ok := model.ParseError(detail.GetMessage()); ok {
-					return me
-				}
-			}
-		}
-		switch st.Code() {
-		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
-			return fmt.Errorf("%s: %w: %w", op, ledger.ErrUnavailable, err)
-		}
-	}
-	var ce *client.CommitError
-	if errors.As(err, &ce) {
-		return &ledger.CommitError{TxID: ce.TransactionID, Code: ce.Code}
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

@@ -34,6 +34,11 @@ func (e *CommitError) Is(target error) bool {
 		(e.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || e.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT)
 }
 
+// Translate turns an error of the fabric-gateway SDK (or of gRPC under it) from the operation
+// op into the errors this package documents. Code that drives the SDK directly, such as the
+// API's offline-signing flow, uses it to report failures the same way the Client does.
+func Translate(op string, err error) error { return translate(op, err) }
+
 // translate turns an SDK or gRPC error into the chaincode's *model.Error when the chaincode
 // refused, ErrUnavailable when the endpoint is down, *CommitError when the transaction was
 // invalidated, and a wrapped error otherwise. The original error stays reachable via Unwrap.
