@@ -145,7 +145,8 @@ func (s *Service) store(ctx context.Context, owner, recordID string, version int
 		defer cancel()
 		for _, k := range []string{ck, ek} {
 			if err := s.blobs.Delete(ctx, k); err != nil {
-				s.log.Warn("remove unregistered blob", "key", k, "err", err)
+				// Blob keys and their errors name the patient's pseudonym: log neither.
+				s.log.Warn("could not remove the blob of a refused write; it is never served", "record", recordID, "version", version)
 			}
 		}
 	}
