@@ -197,3 +197,61 @@ func (s *server) cohortQuery(w http.ResponseWriter, r *http.Request) {
 	res, err := s.cfg.Aggregator.Aggregate(r.Context(), *c, q)
 	s.reply(w, r, http.StatusOK, res, err)
 }
+
+// CohortRequest asks the anonymiser to build and publish a cohort from the records of the
+// patients whose research consent covers Purpose.
+type CohortRequest struct {
+	// ID names the cohort; the server picks a UUID when empty.
+	ID string `json:"id,omitempty"`
+	// Purpose is the research purpose.
+	Purpose string `json:"purpose"`
+	// K is the k of k-anonymity over the quasi-identifiers (2 to 1000).
+	K int `json:"k"`
+	// L, if at least 2, adds distinct l-diversity of the diagnosis.
+	L int `json:"l,omitempty"`
+	// SuppressionLimit is the share of rows that may be suppressed (0 to 1).
+	SuppressionLimit float64 `json:"suppressionLimit"`
+}
+
+// CohortPublisher builds and publishes cohorts. It reads and publishes as the caller (as),
+// so the ledger decides: only the anonymiser may list consents, read for research and publish.
+// Refusals by the privacy model wrap ErrCohortRefused.
+type CohortPublisher interface {
+	Publish(ctx context.Context, as *ledger.Client, req CohortRequest) (*model.Cohort, error)
+}
+
+// publishCohort builds and publishes a cohort (anonymiser only; the ledger enforces it).
+func (s *server) publishCohort(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Publisher == nil {
+		s.writeError(w, r, errNotImplemented)
+		return
+	}
+	var req CohortRequest
+	err := decodeJSON(w, r, &req)
+	if err == nil {
+		err = queryParams(r).err
+	}
+	if err == nil {
+		err = firstErr(
+			checkField(req.ID == "" || model.ValidID(req.ID), "id", "must be 1-128 letters, digits, '.', '_' or '-'"),
+			checkField(slices.Contains(model.ResearchPurposes, req.Purpose), "purpose", "must be one of the research purposes"),
+			checkField(req.K >= 2 && req.K <= 1000, "k", "must be from 2 to 1000"),
+			checkField(req.L == 0 || (req.L >= 2 && req.L <= 100), "l", "must be 0 or from 2 to 100"),
+			checkField(req.SuppressionLimit >= 0 && req.SuppressionLimit <= 1, "suppressionLimit", "must be from 0 to 1"),
+		)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	as, err := s.ledgerFor(callerFrom(r.Context()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.cfg.Publisher.Publish(r.Context(), as, req)
+	if err == nil {
+		w.Header().Set("Location", "/v1/cohorts/"+c.Publication.ID)
+	}
+	s.reply(w, r, http.StatusCreated, c, err)
+}

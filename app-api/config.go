@@ -50,6 +50,8 @@ type Config struct {
 	CohortFiles CohortFiles
 	// Aggregator answers aggregate queries on cohorts; nil means 501 on queries.
 	Aggregator Aggregator
+	// Publisher builds and publishes cohorts for the anonymiser; nil means 501.
+	Publisher CohortPublisher
 	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).
 	Ready func(ctx context.Context) error
 	// Logger receives structured request logs; nil discards them.

@@ -32,6 +32,7 @@ const (
 	CodeBadSignature       = "BAD_SIGNATURE"
 	CodeCreatorMismatch    = "CREATOR_MISMATCH"
 	CodeQueryRefused       = "QUERY_REFUSED"
+	CodeCohortRefused      = "COHORT_REFUSED"
 	CodePayloadTooLarge    = "PAYLOAD_TOO_LARGE"
 	CodeUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
@@ -46,6 +47,10 @@ var (
 	// ErrQueryRefused: disclosure control refused the query; the error's text says why and is
 	// shown to the caller (422 QUERY_REFUSED).
 	ErrQueryRefused = errors.New("query refused by disclosure control")
+	// ErrCohortRefused: no cohort meeting the privacy model could be built (too few
+	// consenting patients, or the model cannot be met within the suppression limit); the
+	// error's text says why (422 COHORT_REFUSED).
+	ErrCohortRefused = errors.New("cohort refused by its privacy model")
 )
 
 // ErrorBody is the JSON body of every error response.
@@ -148,6 +153,8 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusNotFound, string(model.CodeNotFound), "not found", false
 	case errors.Is(err, ErrQueryRefused):
 		return http.StatusUnprocessableEntity, CodeQueryRefused, err.Error(), false
+	case errors.Is(err, ErrCohortRefused):
+		return http.StatusUnprocessableEntity, CodeCohortRefused, err.Error(), false
 	case errors.Is(err, offline.ErrBadSignature):
 		return http.StatusUnprocessableEntity, CodeBadSignature, err.Error(), false
 	case errors.As(err, &ccErr):

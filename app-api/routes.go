@@ -67,6 +67,7 @@ func (s *server) routes() http.Handler {
 		r.Post("/transactions/commit", s.commit)
 
 		r.Get("/cohorts", s.cohorts)
+		r.Post("/cohorts", s.publishCohort)
 		r.Get("/cohorts/{cohortID}", s.cohort)
 		r.Get("/cohorts/{cohortID}/files", s.cohortFiles)
 		r.Get("/cohorts/{cohortID}/files/{fileName}", s.cohortFile)

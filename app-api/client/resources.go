@@ -286,3 +286,23 @@ func (c *Client) Query(ctx context.Context, cohortID string, q AggregateQuery) (
 	}
 	return &out, nil
 }
+
+// CohortRequest asks for a cohort from the patients consenting to Purpose, k-anonymous (and,
+// with L of 2 or more, l-diverse in the diagnosis) within the suppression limit.
+type CohortRequest struct {
+	ID               string  `json:"id,omitempty"`
+	Purpose          string  `json:"purpose"`
+	K                int     `json:"k"`
+	L                int     `json:"l,omitempty"`
+	SuppressionLimit float64 `json:"suppressionLimit"`
+}
+
+// PublishCohort asks the anonymiser service to build and publish a cohort (the caller must be
+// the anonymiser).
+func (c *Client) PublishCohort(ctx context.Context, req CohortRequest) (*model.Cohort, error) {
+	var out model.Cohort
+	if err := c.call(ctx, http.MethodPost, "/v1/cohorts", nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -145,7 +145,8 @@ func (s *stack) serveAPI(addr string) error {
 	cfg := api.Config{
 		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode,
 		CohortFiles: cohortStore{blobs: s.blobs}, Aggregator: cohortStore{blobs: s.blobs},
-		Logger: s.log.With("component", "api"),
+		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
+		Logger:    s.log.With("component", "api"),
 	}
 	handler, err := api.New(cfg)
 	if err != nil {

@@ -39,7 +39,7 @@ func (c *cli) run(args ...string) (string, error) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	full := append([]string{"--data-dir", c.dataDir}, args...)
-	if args[0] == "patient" || args[0] == "clinician" || args[0] == "manufacturer" {
+	if args[0] == "patient" || args[0] == "clinician" || args[0] == "manufacturer" || args[0] == "anonymizer" {
 		full = append([]string{"--data-dir", c.dataDir, args[0], "--api", c.api}, args[1:]...)
 	}
 	root.SetArgs(full)

@@ -5,14 +5,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/careledger/careledger/anonymizer"
 	"github.com/careledger/careledger/anonymizer/cohort"
 	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/blob"
+	"github.com/careledger/careledger/gateway/ledger"
 )
 
 // cohortStore serves published cohorts' files from the blob store, and answers aggregate
@@ -111,4 +115,27 @@ func (c cohortStore) Aggregate(ctx context.Context, co model.Cohort, q api.Aggre
 		res.Rows = append(res.Rows, api.AggregateRow{Values: cell.Values, Value: float64(cell.Count)})
 	}
 	return res, nil
+}
+
+// cohortPublisher builds and publishes cohorts as the calling anonymiser.
+type cohortPublisher struct {
+	svc   *gateway.Service
+	blobs blob.Store
+	log   *slog.Logger
+}
+
+var _ api.CohortPublisher = cohortPublisher{}
+
+// Publish implements api.CohortPublisher.
+func (p cohortPublisher) Publish(ctx context.Context, as *ledger.Client, req api.CohortRequest) (*model.Cohort, error) {
+	res, err := cohort.NewPublisher(p.svc, as, p.blobs, p.log).Publish(ctx, cohort.Spec{
+		ID: req.ID, Purpose: req.Purpose, K: req.K, L: req.L, SuppressionLimit: req.SuppressionLimit,
+	})
+	if errors.Is(err, cohort.ErrNoCohort) {
+		return nil, fmt.Errorf("%w: %v", api.ErrCohortRefused, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Cohort, nil
 }

@@ -50,6 +50,31 @@ func newManufacturerCmd(g *globals) *cobra.Command {
 		whoamiCmd, cohortsCmd, downloadCmd, queryCmd)
 }
 
+func newAnonymizerCmd(g *globals) *cobra.Command {
+	return roleCmd(g, "anonymizer", "Act as the anonymiser: build and publish cohorts from consenting patients",
+		whoamiCmd, cohortsCmd, publishCmd)
+}
+
+func publishCmd(g *globals, f *clientFlags) *cobra.Command {
+	var req client.CohortRequest
+	cmd := &cobra.Command{Use: "publish", Short: "Build a cohort from consenting patients, check its privacy model and publish it", Args: cobra.NoArgs,
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			co, err := s.c.PublishCohort(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			p := co.Publication
+			return s.print(co, []string{"COHORT", "ROWS", "SUPPRESSED", "MODELS", "DATASET SHA-256"}, [][]string{{p.ID, strconv.Itoa(p.RowCount), strconv.Itoa(p.SuppressedRows), strings.Join(p.Models, ","), p.DatasetHash}})
+		})}
+	cmd.Flags().StringVar(&req.ID, "id", "", "cohort ID (default: a random UUID)")
+	cmd.Flags().StringVar(&req.Purpose, "purpose", "", "research purpose the patients consented to")
+	cmd.Flags().IntVar(&req.K, "k", 5, "k of k-anonymity")
+	cmd.Flags().IntVar(&req.L, "l", 0, "distinct l-diversity of the diagnosis (0: none)")
+	cmd.Flags().Float64Var(&req.SuppressionLimit, "suppression", 0.05, "share of rows that may be suppressed")
+	cmd.MarkFlagRequired("purpose")
+	return cmd
+}
+
 func whoamiCmd(g *globals, f *clientFlags) *cobra.Command {
 	return &cobra.Command{Use: "whoami", Short: "Show your pseudonym, organisation and role", Args: cobra.NoArgs,
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
