@@ -22,7 +22,15 @@ func TestS3Conformance(t *testing.T) {
 	cfg := s3Server(t)
 	cfg.Bucket = "careledger-test"
 	cfg.Prefix = fmt.Sprintf("run-%d/", time.Now().UnixNano())
-	s, err := blob.NewS3(context.Background(), cfg)
+	// MinIO answers its readiness probe a moment before it accepts requests; retry the first
+	// call for a bounded time.
+	var s *blob.S3
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		if s, err = blob.NewS3(context.Background(), cfg); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	require.NoError(t, err)
 	blobtest.Run(t, s)
 }
