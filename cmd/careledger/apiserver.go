@@ -20,6 +20,7 @@ import (
 	"time"
 
 	api "github.com/careledger/careledger/app-api"
+	"github.com/careledger/careledger/app-api/web"
 	"github.com/careledger/careledger/chaincode/model"
 )
 
@@ -148,10 +149,29 @@ func (s *stack) serveAPI(addr string) error {
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),
 	}
-	handler, err := api.New(cfg)
+	apiHandler, err := api.New(cfg)
 	if err != nil {
 		return err
 	}
+	webOrgs := map[string]web.Org{}
+	for msp, o := range orgs {
+		webOrgs[msp] = web.Org{Name: msp, CACerts: o.CACerts, Gateway: o.Gateway}
+	}
+	ui, err := web.New(web.Config{
+		Wallet: s.wallet, Conn: s.conn, Service: s.svc, Orgs: webOrgs,
+		CohortFiles: webCohorts{store: cohortStore{blobs: s.blobs}}, Aggregator: webCohorts{store: cohortStore{blobs: s.blobs}},
+		Logger: s.log.With("component", "web"),
+	})
+	if err != nil {
+		return err
+	}
+	// The API owns /v1 and its operational endpoints; the web UI everything else.
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+		mux.Handle(p, apiHandler)
+	}
+	mux.Handle("/", ui)
+	handler := mux
 	cert, err := ensureAPITLS(s.cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("api TLS certificate: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/careledger/careledger/anonymizer"
 	"github.com/careledger/careledger/anonymizer/cohort"
 	api "github.com/careledger/careledger/app-api"
+	"github.com/careledger/careledger/app-api/web"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/blob"
@@ -80,31 +81,14 @@ func (c cohortStore) read(ctx context.Context, co model.Cohort, name string) ([]
 
 // Aggregate implements api.Aggregator: counts by up to four attributes of the cohort, with
 // cells below the minimum size suppressed and enough others suppressed that no suppressed
-// count can be recovered from the margins.
+// count can be recovered from the margins. Suppressed cells are left out.
 func (c cohortStore) Aggregate(ctx context.Context, co model.Cohort, q api.AggregateQuery) (*api.AggregateResult, error) {
 	if q.Statistic != "count" {
 		return nil, fmt.Errorf("%w: only counts are released from cohorts", api.ErrQueryRefused)
 	}
-	data, _, err := c.read(ctx, co, "cohort.csv")
+	tab, err := c.counts(ctx, co, q.GroupBy, api.ErrQueryRefused)
 	if err != nil {
 		return nil, err
-	}
-	t, err := anonymizer.ReadCSV(bytes.NewReader(data), anonymizer.CSVOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range q.GroupBy {
-		if _, ok := t.ColumnIndex(d); !ok || d == "row_id" {
-			return nil, fmt.Errorf("%w: the cohort has no attribute %q", api.ErrQueryRefused, d)
-		}
-	}
-	rel, err := anonymizer.Counts(t, q.GroupBy, anonymizer.CountOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", api.ErrQueryRefused, err)
-	}
-	tab, ok := rel.Table(q.GroupBy...)
-	if !ok {
-		return nil, fmt.Errorf("%w: no table over %v", api.ErrQueryRefused, q.GroupBy)
 	}
 	res := &api.AggregateResult{Columns: append(append([]string{}, q.GroupBy...), "count"), Mechanism: "min-cell-size"}
 	for _, cell := range tab.Cells {
@@ -113,6 +97,79 @@ func (c cohortStore) Aggregate(ctx context.Context, co model.Cohort, q api.Aggre
 			continue
 		}
 		res.Rows = append(res.Rows, api.AggregateRow{Values: cell.Values, Value: float64(cell.Count)})
+	}
+	return res, nil
+}
+
+// counts is the disclosure-controlled count table of a cohort; refusals wrap refused.
+func (c cohortStore) counts(ctx context.Context, co model.Cohort, groupBy []string, refused error) (*anonymizer.CountTable, error) {
+	data, _, err := c.read(ctx, co, "cohort.csv")
+	if err != nil {
+		return nil, err
+	}
+	t, err := anonymizer.ReadCSV(bytes.NewReader(data), anonymizer.CSVOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(groupBy) == 0 || len(groupBy) > 4 {
+		return nil, fmt.Errorf("%w: group by one to four attributes", refused)
+	}
+	for _, d := range groupBy {
+		if _, ok := t.ColumnIndex(d); !ok || d == "row_id" {
+			return nil, fmt.Errorf("%w: the cohort has no attribute %q", refused, d)
+		}
+	}
+	rel, err := anonymizer.Counts(t, groupBy, anonymizer.CountOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", refused, err)
+	}
+	tab, ok := rel.Table(groupBy...)
+	if !ok {
+		return nil, fmt.Errorf("%w: no table over %v", refused, groupBy)
+	}
+	return tab, nil
+}
+
+// webCohorts adapts the cohort store to the web UI, which marks each withheld cell.
+type webCohorts struct{ store cohortStore }
+
+var _ web.CohortFiles = webCohorts{}
+var _ web.Aggregator = webCohorts{}
+
+// Files implements web.CohortFiles.
+func (w webCohorts) Files(ctx context.Context, co model.Cohort) ([]web.CohortFile, error) {
+	files, err := w.store.Files(ctx, co)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.CohortFile, len(files))
+	for i, f := range files {
+		out[i] = web.CohortFile(f)
+	}
+	return out, nil
+}
+
+// Open implements web.CohortFiles.
+func (w webCohorts) Open(ctx context.Context, co model.Cohort, name string) (io.ReadCloser, web.CohortFile, error) {
+	rc, f, err := w.store.Open(ctx, co, name)
+	if errors.Is(err, api.ErrCohortNotFound) {
+		return nil, web.CohortFile{}, fmt.Errorf("%w: %v", web.ErrNoSuchFile, err)
+	}
+	return rc, web.CohortFile(f), err
+}
+
+// Aggregate implements web.Aggregator.
+func (w webCohorts) Aggregate(ctx context.Context, co model.Cohort, q web.AggregateQuery) (*web.AggregateResult, error) {
+	if q.Statistic != "" && q.Statistic != "count" {
+		return nil, fmt.Errorf("%w: only counts are released from cohorts", web.ErrQueryRefused)
+	}
+	tab, err := w.store.counts(ctx, co, q.GroupBy, web.ErrQueryRefused)
+	if err != nil {
+		return nil, err
+	}
+	res := &web.AggregateResult{Columns: append(append([]string{}, q.GroupBy...), "count"), Mechanism: "min-cell-size"}
+	for _, cell := range tab.Cells {
+		res.Rows = append(res.Rows, web.AggregateRow{Values: cell.Values, Value: float64(cell.Count), Suppressed: cell.Suppressed})
 	}
 	return res, nil
 }

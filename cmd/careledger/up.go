@@ -105,7 +105,8 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 		fmt.Fprintf(w, "  TLS CA     %s\n", filepath.Join(g.dataDir, "network", "organizations", "peerOrganizations", cons.Operator().Domain, "tlsca"))
 	}
 	caFile, _, _ := apiTLSFiles(g.dataDir)
-	fmt.Fprintf(w, "  API        https://%s (OpenAPI: /openapi.yaml; TLS CA %s; clients authenticate with their certificate)\n", s.apiAddr, caFile)
+	fmt.Fprintf(w, "  web UI     https://%s/ (sign in with a wallet identity; trust the TLS CA %s)\n", s.apiAddr, caFile)
+	fmt.Fprintf(w, "  API        https://%s/v1 (OpenAPI: /openapi.yaml; clients authenticate with their certificate)\n", s.apiAddr)
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
 	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
 	if s.node != nil {
