@@ -133,32 +133,25 @@ func decideAt(rec *model.Record, who model.Party, action, purpose string, at tim
 	}
 
 	reason := model.DenyNoGrant
-	rank := map[string]int{model.DenyNoGrant: 0, model.DenyGrantNotYetValid: 1, model.DenyGrantExpired: 2, model.DenyGrantRevoked: 3}
 	var chosen *model.Grant
 	for i := range grants {
 		g := &grants[i]
 		if !grantCovers(g, rec, who, action, purpose) {
 			continue
 		}
-		switch g.StatusAt(at) {
-		case model.GrantActive:
-			// Prefer a consent grant to a break-glass one, so routine reads are not logged as
-			// emergencies when the patient has granted access.
-			if chosen == nil || (chosen.Emergency && !g.Emergency) {
-				chosen = g
+		status := g.StatusAt(at)
+		if status != model.GrantActive {
+			// Explain the refusal by the most telling grant: revoked, then expired, then
+			// not yet valid.
+			if r := statusRefusal[status]; refusalRank(r) > refusalRank(reason) {
+				reason = r
 			}
-		case model.GrantRevoked:
-			if rank[model.DenyGrantRevoked] > rank[reason] {
-				reason = model.DenyGrantRevoked
-			}
-		case model.GrantExpired:
-			if rank[model.DenyGrantExpired] > rank[reason] {
-				reason = model.DenyGrantExpired
-			}
-		case model.GrantPending:
-			if rank[model.DenyGrantNotYetValid] > rank[reason] {
-				reason = model.DenyGrantNotYetValid
-			}
+			continue
+		}
+		// Prefer a consent grant to a break-glass one, so routine reads are not logged as
+		// emergencies when the patient has granted access.
+		if chosen == nil || (chosen.Emergency && !g.Emergency) {
+			chosen = g
 		}
 	}
 	if chosen == nil {
@@ -170,6 +163,18 @@ func decideAt(rec *model.Record, who model.Party, action, purpose string, at tim
 		d.Basis = model.BasisEmergency
 	}
 	return d
+}
+
+// statusRefusal is the refusal reason a grant in each inactive status gives.
+var statusRefusal = map[string]string{
+	model.GrantPending: model.DenyGrantNotYetValid,
+	model.GrantExpired: model.DenyGrantExpired,
+	model.GrantRevoked: model.DenyGrantRevoked,
+}
+
+// refusalRank orders refusal reasons from least to most telling.
+func refusalRank(reason string) int {
+	return slices.Index([]string{model.DenyNoGrant, model.DenyGrantNotYetValid, model.DenyGrantExpired, model.DenyGrantRevoked}, reason)
 }
 
 // grantCovers reports whether g, whatever its status, speaks about this accessor, record, action

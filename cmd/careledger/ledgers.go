@@ -31,16 +31,13 @@ type userSource interface {
 	demoOrg(role model.Role, operator string) string
 }
 
-func loadUser(src userSource, msp string, role model.Role) (*wallet.Identity, string, error) {
+// loadUser loads the organisation's identity with role, ready to sign.
+func loadUser(src userSource, msp string, role model.Role) (*wallet.Identity, error) {
 	dir, err := src.mspDir(msp, role)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	id, err := wallet.ImportMSP(dir, msp)
-	if err != nil {
-		return nil, "", err
-	}
-	return id, dir, nil
+	return wallet.ImportMSP(dir, msp)
 }
 
 // embeddedUsers are the users the embedded node generates, by role.

@@ -164,7 +164,7 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 
 	s.step("gateway identities")
 	for _, msp := range users.orgs() {
-		u, _, err := loadUser(users, msp, model.RoleGateway)
+		u, err := loadUser(users, msp, model.RoleGateway)
 		if errors.Is(err, errNoSuchUser) {
 			continue // a client-only organisation without a gateway identity
 		}
@@ -248,7 +248,7 @@ func (s *stack) clientFor(mspID string, certPEM []byte, sign identity.Sign) (*le
 // the anonymiser come from the operator, clinicians from the other care organisations,
 // manufacturers from the client-only organisations; every organisation has admins and gateways.
 func (s *stack) ensureRolePolicy(ctx context.Context, users userSource) error {
-	admin, _, err := loadUser(users, s.operator, model.RoleAdmin)
+	admin, err := loadUser(users, s.operator, model.RoleAdmin)
 	if err != nil {
 		return fmt.Errorf("load operator admin: %w", err)
 	}
@@ -309,7 +309,7 @@ func (s *stack) ensureDemoWallet(users userSource) error {
 		if msp == "" {
 			continue
 		}
-		id, _, err := loadUser(users, msp, role)
+		id, err := loadUser(users, msp, role)
 		if errors.Is(err, errNoSuchUser) {
 			continue
 		}
