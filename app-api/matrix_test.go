@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/careledger/careledger/app-api"
+	"github.com/careledger/careledger/app-api/client"
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/network"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+// The callers of the matrix, one letter each.
+var matrixCallers = []struct{ letter, name string }{
+	{"o", "owner patient"}, {"p", "other patient"}, {"g", "clinician with a grant"},
+	{"r", "clinician whose grant was revoked"}, {"c", "clinician without a grant"},
+	{"m", "manufacturer"}, {"a", "anonymiser"}, {"n", "no certificate"}, {"f", "certificate from an unknown CA"},
+}
+
+// matrixRoute is one route's request and the callers who may get a 2xx for it. Every other
+// caller must get a refusal (4xx, or a TLS refusal for a foreign certificate); nobody may get a
+// 5xx. The request is built so that the allowed callers can succeed.
+type matrixRoute struct {
+	query, body, mediaType string
+	allowed                string
+	why                    string // for the less obvious rows
+	// status, when set, is the one status every caller with a certificate must get.
+	status int
+}
+
+func matrixRoutes() map[string]matrixRoute {
+	anyCert := "opgrcma"
+	prepare := "a prepared transaction is only bytes to sign; the ledger refuses who may not commit it"
+	return map[string]matrixRoute{
+		"GET /healthz":                                {allowed: anyCert + "nf", why: "operational, no certificate needed"},
+		"GET /readyz":                                 {allowed: anyCert + "nf"},
+		"GET /metrics":                                {allowed: anyCert + "nf"},
+		"GET /openapi.yaml":                           {allowed: anyCert + "nf"},
+		"GET /v1/me":                                  {allowed: anyCert},
+		"GET /v1/me/grants":                           {allowed: "opgrc", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
+		"POST /v1/records":                            {query: "owner={owner}", body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
+		"GET /v1/records/{recordID}":                  {allowed: "oga"},
+		"GET /v1/records/{recordID}/content":          {allowed: "og"},
+		"GET /v1/records/{recordID}/versions":         {allowed: "oga"},
+		"POST /v1/records/{recordID}/versions":        {body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
+		"GET /v1/records/{recordID}/verify":           {query: "hash={hash}", allowed: "oga"},
+		"GET /v1/patients/{patientID}/records":        {allowed: "opgrca", why: "other patients and clinicians without a grant get an empty list"},
+		"GET /v1/patients/{patientID}/history":        {allowed: "opgrca", why: "likewise"},
+		"GET /v1/patients/{patientID}/content":        {allowed: "opgrc", why: "the anonymiser reads content only for a research purpose"},
+		"GET /v1/patients/{patientID}/erasure":        {allowed: "", why: "the patient is not erased: 404 for everyone"},
+		"GET /v1/grants":                              {allowed: "op", why: "each patient their own grants"},
+		"POST /v1/grants":                             {body: `{"grantee":{"msp":"ClinicMSP"},"actions":["read"],"categories":["note"],"purpose":"TREAT"}`, allowed: anyCert, why: prepare},
+		"GET /v1/grants/{grantID}":                    {allowed: "og", why: "the patient and the grantee"},
+		"DELETE /v1/grants/{grantID}":                 {allowed: anyCert, why: prepare},
+		"GET /v1/grants/{grantID}/consent":            {allowed: "og"},
+		"GET /v1/consents":                            {allowed: "op"},
+		"POST /v1/emergency-access":                   {body: `{"patient":"{owner}","reason":"life-threatening","durationMinutes":5}`, allowed: "grc"},
+		"GET /v1/audit":                               {allowed: "op", why: "each patient their own trail"},
+		"GET /v1/research-consent":                    {allowed: "o", why: "only the owner has one"},
+		"PUT /v1/research-consent":                    {body: `{"optIn":true,"purposes":["drug-safety"]}`, allowed: anyCert, why: prepare},
+		"GET /v1/delegates":                           {allowed: "op"},
+		"POST /v1/delegates":                          {body: `{"delegate":"{other}"}`, allowed: anyCert, why: prepare},
+		"DELETE /v1/delegates/{delegateID}":           {allowed: anyCert, why: prepare},
+		"POST /v1/erasure":                            {allowed: anyCert, why: prepare},
+		"POST /v1/erasure/complete":                   {allowed: "", why: "nobody is erased"},
+		"POST /v1/transactions/endorse":               {body: `{"proposal":"AAAA","signature":"AAAA"}`, allowed: "", why: "not a signed proposal"},
+		"POST /v1/transactions/submit":                {body: `{"transaction":"AAAA","signature":"AAAA"}`, allowed: ""},
+		"POST /v1/transactions/commit":                {body: `{"commit":"AAAA","signature":"AAAA"}`, allowed: ""},
+		"GET /v1/cohorts":                             {allowed: anyCert, why: "publications name nobody"},
+		"POST /v1/cohorts":                            {body: `{"purpose":"drug-safety","k":5}`, allowed: "", status: http.StatusNotImplemented, why: "no publisher is configured here (careledger up configures one; its story is tested in cmd/careledger)"},
+		"GET /v1/cohorts/{cohortID}":                  {allowed: anyCert},
+		"GET /v1/cohorts/{cohortID}/files":            {allowed: anyCert},
+		"GET /v1/cohorts/{cohortID}/files/{fileName}": {allowed: anyCert},
+		"POST /v1/cohorts/{cohortID}/query":           {body: `{"groupBy":["age"],"statistic":"count"}`, allowed: anyCert},
+	}
+}
+
+// documentedOperations reads "METHOD /path" for every operation in openapi.yaml, which
+// TestOpenAPIMatchesRoutes keeps equal to the router's routes.
+func documentedOperations(t *testing.T) []string {
+	raw, err := os.ReadFile("openapi.yaml")
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	var ops []string
+	for path, methods := range doc.Paths {
+		for m := range methods {
+			if slices.Contains([]string{"get", "post", "put", "delete", "patch"}, m) {
+				ops = append(ops, strings.ToUpper(m)+" "+path)
+			}
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// TestEveryRouteAgainstEveryCaller tries every documented route as every kind of caller and
+// fails on any 2xx the table does not allow, on any 5xx, and on a route the table lacks.
+func TestEveryRouteAgainstEveryCaller(t *testing.T) {
+	routes := matrixRoutes()
+	ops := documentedOperations(t)
+	var listed []string
+	for op := range routes {
+		listed = append(listed, op)
+	}
+	slices.Sort(listed)
+	require.Equal(t, ops, listed, "every route needs a row in the matrix")
+
+	e := startEnv(t, func(c *api.Config) {
+		c.CohortFiles = memCohorts{"c-matrix/dataset.csv": []byte(dataset)}
+		c.Aggregator = countAggregator{}
+	})
+	ctx := context.Background()
+	st := e.stack
+	owner := st.Client(t, e.patient)
+	me, err := owner.WhoAmI(ctx)
+	require.NoError(t, err)
+	rec, err := st.Service.Upload(ctx, owner, gateway.Upload{Owner: me.ID, Content: gateway.Content{MediaType: client.FHIRMediaType, Data: []byte(labResult)}})
+	require.NoError(t, err)
+	otherUser := st.Issue(t, network.PatientsMSP, network.UserSpec{Name: "matrix-other", Role: network.RolePatient})
+	revokedUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-revoked", Role: network.RoleClinician})
+	plainUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-plain", Role: network.RoleClinician})
+	anonUser := st.User(t, network.PatientsMSP, "anonymizer")
+	other, err := st.Client(t, otherUser).WhoAmI(ctx)
+	require.NoError(t, err)
+	grant := func(id string, u *network.User) {
+		who, err := st.Client(t, u).WhoAmI(ctx)
+		require.NoError(t, err)
+		_, err = owner.Grant(ctx, model.GrantRequest{ID: id, Grantee: model.Grantee{ID: who.ID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+		require.NoError(t, err)
+	}
+	grant("g-matrix", e.clinician)
+	grant("g-revoked", revokedUser)
+	_, err = owner.RevokeGrant(ctx, "g-revoked")
+	require.NoError(t, err)
+	_, err = owner.SetResearchConsent(ctx, model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety"}})
+	require.NoError(t, err)
+	_, err = st.Client(t, anonUser).PublishCohort(ctx, model.CohortPublication{
+		ID: "c-matrix", DatasetHash: strings.Repeat("ab", 32), RowCount: 10, Purpose: "drug-safety", Models: []string{"k-anonymity"},
+		Parameters: model.PrivacyParameters{K: 5}, QuasiIdentifiers: []string{"age"}, ConsentSnapshotHash: strings.Repeat("cd", 32),
+	})
+	require.NoError(t, err)
+
+	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "c": plainUser, "m": e.manufacturer, "a": anonUser}
+	clients := map[string]*http.Client{"n": e.rawHTTP(nil), "f": e.rawHTTP(foreignCert(t))}
+	for letter, u := range users {
+		clients[letter] = e.rawHTTP(tlsCert(u))
+	}
+	fill := strings.NewReplacer("{recordID}", rec.ID, "{patientID}", me.ID, "{grantID}", "g-matrix", "{delegateID}", other.ID,
+		"{cohortID}", "c-matrix", "{fileName}", "dataset.csv", "{owner}", me.ID, "{other}", other.ID, "{hash}", rec.LatestHash)
+	pathParam := regexp.MustCompile(`\{[A-Za-z]+\}`)
+
+	for _, op := range ops {
+		route := routes[op]
+		method, path, _ := strings.Cut(op, " ")
+		url := e.srv.URL + fill.Replace(path)
+		require.False(t, pathParam.MatchString(fill.Replace(path)), "unfilled parameter in %s", op)
+		if route.query != "" {
+			url += "?" + fill.Replace(route.query)
+		}
+		for _, caller := range matrixCallers {
+			t.Run(op+"/"+caller.name, func(t *testing.T) {
+				var body io.Reader
+				if route.body != "" {
+					body = strings.NewReader(fill.Replace(route.body))
+				}
+				req, err := http.NewRequest(method, url, body)
+				require.NoError(t, err)
+				if route.body != "" {
+					mt := route.mediaType
+					if mt == "" {
+						mt = "application/json"
+					}
+					req.Header.Set("Content-Type", mt)
+				}
+				resp, err := clients[caller.letter].Do(req)
+				if caller.letter == "f" && err != nil {
+					require.NotContains(t, route.allowed, "f", "a foreign certificate was refused at the handshake for an open route")
+					return // refused during the TLS handshake
+				}
+				require.NoError(t, err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if route.status != 0 && caller.letter != "n" && caller.letter != "f" {
+					require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
+					return
+				}
+				require.Less(t, resp.StatusCode, 500, "%s as %s: server error", op, caller.name)
+				if !strings.Contains(route.allowed, caller.letter) {
+					require.False(t, resp.StatusCode < 300, "%s as %s: unexpected %d (%s)", op, caller.name, resp.StatusCode, route.why)
+				}
+			})
+		}
+	}
+}
+
+// foreignCert is a client certificate from a CA no organisation of the consortium knows.
+func foreignCert(t *testing.T) *tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "intruder"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
