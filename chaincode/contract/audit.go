@@ -71,7 +71,11 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 			}
 			views[vk] = v
 		}
-		if !reportBacked(v, rec, r) {
+		backed, err := reportBacked(v, rec, r)
+		if err != nil {
+			return nil, err
+		}
+		if !backed {
 			return nil, model.Errorf(model.CodeForbidden, "report %d: the ledger does not show that access as allowed on basis %s at %s", i, r.Basis, r.AccessedAt.Format(time.RFC3339))
 		}
 		entry := model.AccessEntry{
@@ -136,21 +140,30 @@ func (t *txn) checkReport(i int, r *model.AccessReport, gatewayForAll bool) erro
 
 // reportBacked re-decides the reported access at the time it happened and checks that the
 // ledger allowed it on the basis, and under the grant, the report names.
-func reportBacked(v *view, rec *model.Record, r *model.AccessReport) bool {
+func reportBacked(v *view, rec *model.Record, r *model.AccessReport) (bool, error) {
 	switch r.Basis {
 	case model.BasisOwner, model.BasisResearch:
-		d := v.decide(rec, r.Action, r.Purpose, r.AccessedAt)
-		return d.Allowed && d.Basis == r.Basis
+		d, err := v.decide(rec, r.Action, r.Purpose, r.AccessedAt)
+		return d.Allowed && d.Basis == r.Basis, err
 	}
-	for i := range v.grants {
-		g := &v.grants[i]
+	// Look among the grants not revoked first; the grant may have been revoked since the
+	// access, so look among all of them if it is not there.
+	grants := v.grants
+	if !slices.ContainsFunc(grants, func(g model.Grant) bool { return g.ID == r.GrantID }) {
+		var err error
+		if grants, err = v.allGrants(); err != nil {
+			return false, err
+		}
+	}
+	for i := range grants {
+		g := &grants[i]
 		if g.ID != r.GrantID || g.Emergency != (r.Basis == model.BasisEmergency) {
 			continue
 		}
 		erased := v.erased != nil && !r.AccessedAt.Before(v.erased.RequestedAt)
-		return !erased && grantCovers(g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive
+		return !erased && grantCovers(g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive, nil
 	}
-	return false
+	return false, nil
 }
 
 // ListAccessLog returns a patient's audit trail, oldest first: who read or wrote which record

@@ -36,7 +36,10 @@ func (c *Contract) CheckAccess(ctx contractapi.TransactionContextInterface, reco
 	if err != nil {
 		return nil, err
 	}
-	d := v.decide(rec, action, purpose, t.now)
+	d, err := v.decide(rec, action, purpose, t.now)
+	if err != nil {
+		return nil, err
+	}
 	if !d.Allowed {
 		// A refused caller learns nothing about the record, not even whose it is.
 		d.Owner, d.Category = "", ""
@@ -47,15 +50,23 @@ func (c *Contract) CheckAccess(ctx contractapi.TransactionContextInterface, reco
 // view is what the ledger says about one patient that bears on one accessor's access: the
 // patient's erasure, research consent and grants naming the accessor. It is loaded once and
 // then decides for any number of the patient's records.
+//
+// Revoked grants are kept apart: a decision scans only the grants not revoked, so however many
+// grants a patient revoked over the years, an allowed access costs the same. The revoked ones
+// are loaded only to explain a refusal or to check an access reported for a past time.
 type view struct {
+	t       *txn
+	patient string
 	who     model.Party
 	erased  *model.Erasure
 	consent *model.ResearchConsent
-	grants  []model.Grant
+	grants  []model.Grant // not revoked
+	revoked []model.Grant // loaded on first need
+	loaded  bool
 }
 
 func (t *txn) view(patient string, who model.Party) (*view, error) {
-	v := &view{who: who}
+	v := &view{t: t, patient: patient, who: who}
 	var err error
 	if v.erased, err = t.erasure(patient); err != nil {
 		return nil, err
@@ -65,27 +76,51 @@ func (t *txn) view(patient string, who model.Party) (*view, error) {
 			return nil, err
 		}
 	}
-	if v.grants, err = t.grantsFor(patient, who); err != nil {
+	if v.grants, err = t.grantsFor(kindGranteeIdx, patient, who); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func (v *view) decide(rec *model.Record, action, purpose string, at time.Time) model.Decision {
-	return decideAt(rec, v.who, action, purpose, at, v.grants, v.erased, v.consent)
+// allGrants returns every grant naming the accessor, revoked ones included.
+func (v *view) allGrants() ([]model.Grant, error) {
+	if !v.loaded {
+		var err error
+		if v.revoked, err = v.t.grantsFor(kindGranteeRev, v.patient, v.who); err != nil {
+			return nil, err
+		}
+		v.loaded = true
+	}
+	return append(slices.Clip(v.grants), v.revoked...), nil
+}
+
+func (v *view) decide(rec *model.Record, action, purpose string, at time.Time) (model.Decision, error) {
+	d := decideAt(rec, v.who, action, purpose, at, v.grants, v.erased, v.consent)
+	if d.Allowed || d.Reason != model.DenyNoGrant && d.Reason != model.DenyGrantExpired && d.Reason != model.DenyGrantNotYetValid {
+		return d, nil
+	}
+	// Refused: a revoked grant, if one covers the access, explains it best.
+	all, err := v.allGrants()
+	if err != nil {
+		return model.Decision{}, err
+	}
+	return decideAt(rec, v.who, action, purpose, at, all, v.erased, v.consent), nil
 }
 
 // mayRead reports whether the accessor may see the record's metadata: with any action, for
 // any purpose, now.
 func (v *view) mayRead(rec *model.Record, now time.Time) bool {
+	allowed := func(action, purpose string) bool {
+		return decideAt(rec, v.who, action, purpose, now, v.grants, v.erased, v.consent).Allowed
+	}
 	for _, action := range model.Actions {
-		if v.decide(rec, action, "", now).Allowed {
+		if allowed(action, "") {
 			return true
 		}
 	}
 	if v.who.Role == model.RoleAnonymizer && v.consent != nil {
 		for _, p := range model.ResearchPurposes {
-			if v.decide(rec, model.ActionRead, p, now).Allowed {
+			if allowed(model.ActionRead, p) {
 				return true
 			}
 		}
@@ -201,9 +236,9 @@ func grantCovers(g *model.Grant, rec *model.Record, who model.Party, action, pur
 	return slices.Contains(g.Categories, rec.Category)
 }
 
-// grantsFor loads every grant (of any status) from patient that names who or, for clinicians,
-// who's organisation.
-func (t *txn) grantsFor(patient string, who model.Party) ([]model.Grant, error) {
+// grantsFor loads the grants from patient in the grantee index kind (kindGranteeIdx: not
+// revoked; kindGranteeRev: revoked) that name who or, for clinicians, who's organisation.
+func (t *txn) grantsFor(kind, patient string, who model.Party) ([]model.Grant, error) {
 	if who.Role != model.RolePatient && who.Role != model.RoleClinician {
 		return nil, nil
 	}
@@ -213,7 +248,7 @@ func (t *txn) grantsFor(patient string, who model.Party) ([]model.Grant, error) 
 	}
 	var out []model.Grant
 	for _, gk := range keys {
-		err := t.each(kindGranteeIdx, []string{gk, patient}, func(key string, _ []byte) (bool, error) {
+		err := t.each(kind, []string{gk, patient}, func(key string, _ []byte) (bool, error) {
 			id, err := t.lastAttr(key)
 			if err != nil {
 				return false, err

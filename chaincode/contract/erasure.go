@@ -37,7 +37,9 @@ func (c *Contract) RequestErasure(ctx contractapi.TransactionContextInterface) (
 		if g.Revoked {
 			return true, nil
 		}
-		t.revoke(g)
+		if err := t.revoke(g); err != nil {
+			return false, err
+		}
 		return true, t.put(t.key(kindGrant, g.ID), g)
 	})
 	if err != nil {

@@ -184,7 +184,9 @@ func (c *Contract) RevokeGrant(ctx contractapi.TransactionContextInterface, gran
 	if g.Revoked {
 		return nil, model.Errorf(model.CodeConflict, "grant %s is already revoked", g.ID)
 	}
-	t.revoke(g)
+	if err := t.revoke(g); err != nil {
+		return nil, err
+	}
 	if err := t.put(t.key(kindGrant, g.ID), g); err != nil {
 		return nil, err
 	}
@@ -193,9 +195,15 @@ func (c *Contract) RevokeGrant(ctx contractapi.TransactionContextInterface, gran
 	return g, t.emit(model.EventGrantRevoked, model.Event{Patient: g.Patient, GrantID: g.ID, Grantee: &grantee, Actor: t.caller.ID})
 }
 
-func (t *txn) revoke(g *model.Grant) {
+// revoke marks the grant revoked and moves it from the grantee index to the revoked one, so
+// access decisions no longer scan it. The caller writes the grant.
+func (t *txn) revoke(g *model.Grant) error {
 	now := t.now
 	g.Revoked, g.RevokedAt, g.RevokedBy, g.RevokedTxID = true, &now, t.caller.ID, t.id
+	if err := t.stub.DelState(t.key(kindGranteeIdx, g.Grantee.Key(), g.Patient, g.ID)); err != nil {
+		return model.Errorf(model.CodeInternal, "delete index: %v", err)
+	}
+	return t.index(t.key(kindGranteeRev, g.Grantee.Key(), g.Patient, g.ID))
 }
 
 func (t *txn) grant(id string) (*model.Grant, error) {
@@ -297,17 +305,32 @@ func (c *Contract) ListGrantsToMe(ctx contractapi.TransactionContextInterface, a
 	if err != nil {
 		return nil, err
 	}
-	phases := [][]string{{model.Grantee{ID: t.caller.ID}.Key()}}
-	if t.caller.Role == model.RoleClinician {
-		phases = append(phases, []string{model.Grantee{MSP: t.caller.MSP}.Key()})
+	// Grants not revoked first, then (unless activeOnly) revoked ones; identity grants before
+	// organisation grants. The bookmark says which phase to resume in.
+	type phase struct {
+		kind  string
+		attrs []string
 	}
-	// The bookmark says which phase to resume in.
+	keys := []string{model.Grantee{ID: t.caller.ID}.Key()}
+	if t.caller.Role == model.RoleClinician {
+		keys = append(keys, model.Grantee{MSP: t.caller.MSP}.Key())
+	}
+	kinds := []string{kindGranteeIdx}
+	if !activeOnly {
+		kinds = append(kinds, kindGranteeRev)
+	}
+	var phases []phase
+	for _, k := range kinds {
+		for _, gk := range keys {
+			phases = append(phases, phase{k, []string{gk}})
+		}
+	}
 	first := 0
 	if bookmark != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(bookmark)
 		first = -1
 		for i, ph := range phases {
-			if err == nil && strings.HasPrefix(string(raw), t.key(kindGranteeIdx, ph...)) {
+			if err == nil && strings.HasPrefix(string(raw), t.key(ph.kind, ph.attrs...)) {
 				first = i
 			}
 		}
@@ -323,10 +346,10 @@ func (c *Contract) ListGrantsToMe(ctx contractapi.TransactionContextInterface, a
 		}
 		if len(out.Grants) == size {
 			// This page is full exactly at a phase boundary: resume at the next phase's start.
-			out.Bookmark = base64.RawURLEncoding.EncodeToString([]byte(t.key(kindGranteeIdx, phases[i]...)))
+			out.Bookmark = base64.RawURLEncoding.EncodeToString([]byte(t.key(phases[i].kind, phases[i].attrs...)))
 			return out, nil
 		}
-		next, err := t.page(kindGranteeIdx, phases[i], bm, size-len(out.Grants), t.collectGrant(activeOnly, &out.Grants))
+		next, err := t.page(phases[i].kind, phases[i].attrs, bm, size-len(out.Grants), t.collectGrant(activeOnly, &out.Grants))
 		if err != nil {
 			return nil, err
 		}

@@ -3,20 +3,21 @@ package contract
 // Composite-key object types. Each names one kind of document or index; all are prefixed so
 // that CareLedger's keys never collide with another contract's on a shared channel.
 const (
-	kindRecord      = "cl.rec"    // [recordID] -> model.Record
-	kindVersion     = "cl.ver"    // [recordID, version%010d] -> model.Version
-	kindHash        = "cl.hash"   // [hash] -> hashEntry
-	kindOwnerRecord = "cl.prec"   // [owner, recordID] -> index
-	kindGrant       = "cl.grant"  // [grantID] -> model.Grant
-	kindOwnerGrant  = "cl.pgrant" // [patient, grantID] -> index
-	kindGranteeIdx  = "cl.ggrant" // [granteeKey, patient, grantID] -> index
-	kindAudit       = "cl.audit"  // [patient, accessedAt, accessID] -> model.AccessEntry
-	kindAccessID    = "cl.access" // [accessID] -> index
-	kindResearch    = "cl.rc"     // [patient] -> model.ResearchConsent
-	kindCohort      = "cl.cohort" // [cohortID] -> model.Cohort
-	kindDelegate    = "cl.dlg"    // [patient, delegate] -> model.Delegate
-	kindErasure     = "cl.erased" // [patient] -> model.Erasure
-	kindPolicy      = "cl.policy" // [] -> model.RolePolicy
+	kindRecord      = "cl.rec"     // [recordID] -> model.Record
+	kindVersion     = "cl.ver"     // [recordID, version%010d] -> model.Version
+	kindHash        = "cl.hash"    // [hash] -> hashEntry
+	kindOwnerRecord = "cl.prec"    // [owner, recordID] -> index
+	kindGrant       = "cl.grant"   // [grantID] -> model.Grant
+	kindOwnerGrant  = "cl.pgrant"  // [patient, grantID] -> index
+	kindGranteeIdx  = "cl.ggrant"  // [granteeKey, patient, grantID] -> index of grants not revoked
+	kindGranteeRev  = "cl.ggrantr" // [granteeKey, patient, grantID] -> index of revoked grants
+	kindAudit       = "cl.audit"   // [patient, accessedAt, accessID] -> model.AccessEntry
+	kindAccessID    = "cl.access"  // [accessID] -> index
+	kindResearch    = "cl.rc"      // [patient] -> model.ResearchConsent
+	kindCohort      = "cl.cohort"  // [cohortID] -> model.Cohort
+	kindDelegate    = "cl.dlg"     // [patient, delegate] -> model.Delegate
+	kindErasure     = "cl.erased"  // [patient] -> model.Erasure
+	kindPolicy      = "cl.policy"  // [] -> model.RolePolicy
 )
 
 // sortableTime is a fixed-width UTC time, so keys sort in time order.

@@ -153,7 +153,10 @@ func (t *txn) authorizeWrite(rec *model.Record, isNew bool) error {
 	if isNew {
 		target.ID = "" // a record grant cannot name a record that does not exist yet
 	}
-	d := v.decide(&target, model.ActionAppend, "", t.now)
+	d, err := v.decide(&target, model.ActionAppend, "", t.now)
+	if err != nil {
+		return err
+	}
 	if !d.Allowed {
 		return model.Errorf(model.CodeForbidden, "no append permission for this record (%s)", d.Reason)
 	}

@@ -10,7 +10,7 @@ package memstub
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +26,7 @@ import (
 type Ledger struct {
 	mu     sync.Mutex
 	state  map[string][]byte
+	keys   []string // the keys of state, sorted, so range queries cost what they return
 	events []Event
 	txSeq  int
 }
@@ -68,9 +69,15 @@ func (l *Ledger) Invoke(cc shim.Chaincode, call Call, commit bool) *Result {
 	res := &Result{TxID: stub.txID, Response: resp, Writes: stub.writes, Event: stub.event}
 	if commit && resp.GetStatus() == shim.OK {
 		for k, v := range stub.writes {
-			if v == nil {
+			i, found := slices.BinarySearch(l.keys, k)
+			switch {
+			case v == nil && found:
 				delete(l.state, k)
-			} else {
+				l.keys = slices.Delete(l.keys, i, i+1)
+			case v != nil:
+				if !found {
+					l.keys = slices.Insert(l.keys, i, k)
+				}
 				l.state[k] = v
 			}
 		}
@@ -182,14 +189,15 @@ func (s *Stub) SetStateValidationParameter(string, []byte) error   { return errU
 func (s *Stub) GetStateValidationParameter(string) ([]byte, error) { return nil, errUnsupported }
 
 func (s *Stub) rangeKeys(start, end string) []string {
-	var keys []string
-	for k := range s.ledger.state {
-		if k >= start && (end == "" || k < end) {
-			keys = append(keys, k)
-		}
+	i, _ := slices.BinarySearch(s.ledger.keys, start)
+	j := len(s.ledger.keys)
+	if end != "" {
+		j, _ = slices.BinarySearch(s.ledger.keys, end)
 	}
-	sort.Strings(keys)
-	return keys
+	if j < i {
+		return nil
+	}
+	return slices.Clone(s.ledger.keys[i:j])
 }
 
 func (s *Stub) iterator(keys []string) *iter {
