@@ -34,7 +34,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure CareLedger and print figures",
 		Long:  "Each benchmark runs against fresh embedded components in a temporary directory and prints its figures with the machine's core count.",
 	}
-	cmd.AddCommand(newBenchLedgerCmd(), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd())
+	cmd.AddCommand(newBenchLedgerCmd(), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd())
 	return cmd
 }
 

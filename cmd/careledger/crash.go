@@ -53,18 +53,7 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 	}
 	pass := "crash-test"
 	env := append(append(os.Environ(), o.Env...), "CARELEDGER_WALLET_PASSPHRASE="+pass, "CARELEDGER_KEYSTORE_PASSPHRASE="+pass)
-	start := func() (*exec.Cmd, error) {
-		cmd := exec.Command(o.Exe, "up", "--data-dir", dataDir, "--ledger-listen", "127.0.0.1:0", "--api-listen", apiAddr)
-		cmd.Env = env
-		logf, err := os.OpenFile(filepath.Join(dataDir, "..", filepath.Base(dataDir)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err == nil {
-			cmd.Stdout, cmd.Stderr = logf, logf
-		}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		return cmd, waitReady(ctx, dataDir, apiAddr)
-	}
+	start := func() (*exec.Cmd, error) { return startUp(ctx, o.Exe, env, dataDir, apiAddr) }
 	rep := &crashReport{}
 	child, err := start()
 	if err != nil {
@@ -235,6 +224,25 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 		fmt.Fprintln(w, "  LOST:", p)
 	}
 	return rep, nil
+}
+
+// startUp starts `careledger up` on dataDir as a child process, logging beside dataDir, and
+// waits until its API is ready.
+func startUp(ctx context.Context, exe string, env []string, dataDir, apiAddr string) (*exec.Cmd, error) {
+	cmd := exec.Command(exe, "up", "--data-dir", dataDir, "--ledger-listen", "127.0.0.1:0", "--api-listen", apiAddr)
+	cmd.Env = env
+	if logf, err := os.OpenFile(dataDir+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		cmd.Stdout, cmd.Stderr = logf, logf
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, dataDir, apiAddr); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	return cmd, nil
 }
 
 func countClinicianReads(ctx context.Context, patient *client.Client, clinicianID string) int {
