@@ -30,8 +30,10 @@ import (
 // The callers of the matrix, one letter each.
 var matrixCallers = []struct{ letter, name string }{
 	{"o", "owner patient"}, {"p", "other patient"}, {"g", "clinician with a grant"},
-	{"r", "clinician whose grant was revoked"}, {"c", "clinician without a grant"},
+	{"r", "clinician whose grant was revoked"}, {"x", "clinician whose grant expired"},
+	{"e", "clinician under emergency access"}, {"c", "clinician without a grant"},
 	{"m", "manufacturer"}, {"a", "anonymiser"}, {"n", "no certificate"}, {"f", "certificate from an unknown CA"},
+	{"d", "expired certificate"}, {"v", "revoked certificate"},
 }
 
 // matrixRoute is one route's request and the callers who may get a 2xx for it. Every other
@@ -46,24 +48,24 @@ type matrixRoute struct {
 }
 
 func matrixRoutes() map[string]matrixRoute {
-	anyCert := "opgrcma"
+	anyCert := "opgrxecma"
 	prepare := "a prepared transaction is only bytes to sign; the ledger refuses who may not commit it"
 	return map[string]matrixRoute{
-		"GET /healthz":                                {allowed: anyCert + "nf", why: "operational, no certificate needed"},
-		"GET /readyz":                                 {allowed: anyCert + "nf"},
-		"GET /metrics":                                {allowed: anyCert + "nf"},
-		"GET /openapi.yaml":                           {allowed: anyCert + "nf"},
+		"GET /healthz":                                {allowed: anyCert + "nfdv", why: "operational, no certificate needed"},
+		"GET /readyz":                                 {allowed: anyCert + "nfdv"},
+		"GET /metrics":                                {allowed: anyCert + "nfdv"},
+		"GET /openapi.yaml":                           {allowed: anyCert + "nfdv"},
 		"GET /v1/me":                                  {allowed: anyCert},
-		"GET /v1/me/grants":                           {allowed: "opgrc", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
+		"GET /v1/me/grants":                           {allowed: "opgrxec", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
 		"POST /v1/records":                            {query: "owner={owner}", body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
-		"GET /v1/records/{recordID}":                  {allowed: "oga"},
-		"GET /v1/records/{recordID}/content":          {allowed: "og"},
-		"GET /v1/records/{recordID}/versions":         {allowed: "oga"},
+		"GET /v1/records/{recordID}":                  {allowed: "ogea"},
+		"GET /v1/records/{recordID}/content":          {allowed: "oge"},
+		"GET /v1/records/{recordID}/versions":         {allowed: "ogea"},
 		"POST /v1/records/{recordID}/versions":        {body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
-		"GET /v1/records/{recordID}/verify":           {query: "hash={hash}", allowed: "oga"},
-		"GET /v1/patients/{patientID}/records":        {allowed: "opgrca", why: "other patients and clinicians without a grant get an empty list"},
-		"GET /v1/patients/{patientID}/history":        {allowed: "opgrca", why: "likewise"},
-		"GET /v1/patients/{patientID}/content":        {allowed: "opgrc", why: "the anonymiser reads content only for a research purpose"},
+		"GET /v1/records/{recordID}/verify":           {query: "hash={hash}", allowed: "ogea"},
+		"GET /v1/patients/{patientID}/records":        {allowed: "opgrxeca", why: "other patients and clinicians without a grant get an empty list"},
+		"GET /v1/patients/{patientID}/history":        {allowed: "opgrxeca", why: "likewise"},
+		"GET /v1/patients/{patientID}/content":        {allowed: "opgrxec", why: "the anonymiser reads content only for a research purpose"},
 		"GET /v1/patients/{patientID}/erasure":        {allowed: "", why: "the patient is not erased: 404 for everyone"},
 		"GET /v1/grants":                              {allowed: "op", why: "each patient their own grants"},
 		"POST /v1/grants":                             {body: `{"grantee":{"msp":"ClinicMSP"},"actions":["read"],"categories":["note"],"purpose":"TREAT"}`, allowed: anyCert, why: prepare},
@@ -71,7 +73,7 @@ func matrixRoutes() map[string]matrixRoute {
 		"DELETE /v1/grants/{grantID}":                 {allowed: anyCert, why: prepare},
 		"GET /v1/grants/{grantID}/consent":            {allowed: "og"},
 		"GET /v1/consents":                            {allowed: "op"},
-		"POST /v1/emergency-access":                   {body: `{"patient":"{owner}","reason":"life-threatening","durationMinutes":5}`, allowed: "grc"},
+		"POST /v1/emergency-access":                   {body: `{"patient":"{owner}","reason":"life-threatening","durationMinutes":5}`, allowed: "grxec"},
 		"GET /v1/audit":                               {allowed: "op", why: "each patient their own trail"},
 		"GET /v1/research-consent":                    {allowed: "o", why: "only the owner has one"},
 		"PUT /v1/research-consent":                    {body: `{"optIn":true,"purposes":["drug-safety"]}`, allowed: anyCert, why: prepare},
@@ -125,9 +127,13 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	slices.Sort(listed)
 	require.Equal(t, ops, listed, "every route needs a row in the matrix")
 
+	var revokedSerial *big.Int
 	e := startEnv(t, func(c *api.Config) {
 		c.CohortFiles = memCohorts{"c-matrix/dataset.csv": []byte(dataset)}
 		c.Aggregator = countAggregator{}
+		c.Revoked = func(cert *x509.Certificate) bool {
+			return revokedSerial != nil && cert.SerialNumber.Cmp(revokedSerial) == 0
+		}
 	})
 	ctx := context.Background()
 	st := e.stack
@@ -139,6 +145,10 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	otherUser := st.Issue(t, network.PatientsMSP, network.UserSpec{Name: "matrix-other", Role: network.RolePatient})
 	revokedUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-revoked", Role: network.RoleClinician})
 	plainUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-plain", Role: network.RoleClinician})
+	expiredUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-expired", Role: network.RoleClinician})
+	emergencyUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-emergency", Role: network.RoleClinician})
+	certRevokedUser := st.Issue(t, network.ClinicMSP, network.UserSpec{Name: "matrix-cert-revoked", Role: network.RoleClinician})
+	revokedSerial = certRevokedUser.Cert.SerialNumber
 	anonUser := st.User(t, network.PatientsMSP, "anonymizer")
 	other, err := st.Client(t, otherUser).WhoAmI(ctx)
 	require.NoError(t, err)
@@ -149,6 +159,13 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		require.NoError(t, err)
 	}
 	grant("g-matrix", e.clinician)
+	expiring, err := st.Client(t, expiredUser).WhoAmI(ctx)
+	require.NoError(t, err)
+	until := time.Now().Add(1500 * time.Millisecond)
+	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-expiring", Grantee: model.Grantee{ID: expiring.ID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT", ValidUntil: &until})
+	require.NoError(t, err)
+	_, err = st.As(t, emergencyUser).OpenEmergencyAccess(ctx, model.EmergencyRequest{ID: "e-matrix", Patient: me.ID, Reason: "patient-unconscious", DurationMinutes: 30})
+	require.NoError(t, err)
 	grant("g-revoked", revokedUser)
 	_, err = owner.RevokeGrant(ctx, "g-revoked")
 	require.NoError(t, err)
@@ -160,8 +177,12 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "c": plainUser, "m": e.manufacturer, "a": anonUser}
-	clients := map[string]*http.Client{"n": e.rawHTTP(nil), "f": e.rawHTTP(foreignCert(t))}
+	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "x": expiredUser,
+		"e": emergencyUser, "c": plainUser, "m": e.manufacturer, "a": anonUser, "v": certRevokedUser}
+	pca, pkey := orgCA(t, e, network.PatientsMSP)
+	expiredCert := issue(t, pca, pkey, "old-patient", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	clients := map[string]*http.Client{"n": e.rawHTTP(nil), "f": e.rawHTTP(foreignCert(t)), "d": e.rawHTTP(expiredCert)}
+	time.Sleep(time.Until(until)) // the expiring grant has now expired
 	for letter, u := range users {
 		clients[letter] = e.rawHTTP(tlsCert(u))
 	}
@@ -193,14 +214,13 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 					req.Header.Set("Content-Type", mt)
 				}
 				resp, err := clients[caller.letter].Do(req)
-				if caller.letter == "f" && err != nil {
-					require.NotContains(t, route.allowed, "f", "a foreign certificate was refused at the handshake for an open route")
-					return // refused during the TLS handshake
+				if err != nil && (caller.letter == "f" || caller.letter == "d") {
+					return // a certificate the server cannot verify is refused during the TLS handshake
 				}
 				require.NoError(t, err)
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if route.status != 0 && caller.letter != "n" && caller.letter != "f" {
+				if route.status != 0 && !strings.Contains("nfdv", caller.letter) {
 					require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
 					return
 				}
