@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 
 	"github.com/careledger/careledger/app-api/offline"
 	"github.com/careledger/careledger/chaincode/model"
@@ -171,7 +172,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestID(r.Context())
 	if internal {
 		// The text of internal errors names operations and IDs, never content.
-		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", id), slog.String("err", err.Error()))
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", id), slog.String("err", redact(err.Error())))
 	}
 	if status == http.StatusServiceUnavailable && code == CodeLedgerUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
@@ -191,3 +192,10 @@ func writeJSONAs(w http.ResponseWriter, status int, contentType string, v any) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
+
+// pseudonymPattern matches a ledger pseudonym standing alone (32 hex digits, not part of a
+// 64-digit hash). Internal errors can carry one, for example in a blob key.
+var pseudonymPattern = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
+
+// redact keeps pseudonyms out of logged error text.
+func redact(s string) string { return pseudonymPattern.ReplaceAllString(s, "<pseudonym>") }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/careledger/careledger/app-api/offline"
@@ -141,4 +142,13 @@ func FuzzQueryParams(f *testing.F) {
 			require.Equal(t, "INVALID_ARGUMENT", code)
 		}
 	})
+}
+
+func TestRedactKeepsPseudonymsOutOfLogs(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	in := "get blob records/0123456789abcdef0123456789abcdef/" + hash + ": connection reset"
+	out := redact(in)
+	require.NotContains(t, out, "0123456789abcdef0123456789abcdef")
+	require.Contains(t, out, hash, "64-digit hashes are not pseudonyms and stay for the operator")
+	require.Equal(t, "get blob records/<pseudonym>/"+hash+": connection reset", out)
 }
