@@ -124,7 +124,8 @@ func (p *Publisher) Publish(ctx context.Context, spec Spec) (*Result, error) {
 		}
 		if err := rb.Add(row); err != nil {
 			skipped++
-			p.log.Warn("cohort: record not usable", "err", err)
+			// The error quotes the offending value (a postal code, say): keep it out of the log.
+			p.log.Warn("cohort: a consenting patient's demographics could not be used")
 		}
 	}
 	table := rb.Table()
