@@ -11,17 +11,32 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "careledger:", err)
 		os.Exit(1)
+	}
+}
+
+// tuneGC trades memory for CPU: CareLedger's hot paths (signatures, JSON, protobuf) allocate
+// a lot of short-lived garbage, and on a small machine collecting it less often lifts ledger
+// throughput by about a quarter (see the README). A soft memory limit makes the collector work
+// harder before memory runs short. GOGC and GOMEMLIMIT still override both.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(2 << 30)
 	}
 }
 
