@@ -47,41 +47,16 @@ type crashReport struct {
 // acknowledged operation is in force: uploads readable with their hash, grants and revokes on
 // the ledger, every released read in the patient's audit trail, and the block store intact.
 func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) (*crashReport, error) {
-	apiAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	pass := "crash-test"
-	env := append(append(os.Environ(), o.Env...), "CARELEDGER_WALLET_PASSPHRASE="+pass, "CARELEDGER_KEYSTORE_PASSPHRASE="+pass)
-	start := func() (*exec.Cmd, error) { return startUp(ctx, o.Exe, env, dataDir, apiAddr) }
-	rep := &crashReport{}
-	child, err := start()
+	d, err := startDriven(ctx, dataDir, o.Exe, o.Env)
 	if err != nil {
 		return nil, fmt.Errorf("first start: %w", err)
 	}
-	defer func() {
-		if child != nil && child.Process != nil {
-			child.Process.Kill()
-			child.Wait()
-		}
-	}()
-	patient, err := walletClient(dataDir, apiAddr, "patient", pass)
-	if err != nil {
-		return nil, err
-	}
-	clinician, err := walletClient(dataDir, apiAddr, "clinician", pass)
-	if err != nil {
-		return nil, err
-	}
-	me, err := patient.Me(ctx)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := clinician.Me(ctx)
-	if err != nil {
-		return nil, err
-	}
-	base, _, err := patient.Grant(ctx, model.GrantRequest{ID: "crash-base", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+	defer d.stop()
+	rep := &crashReport{}
+	patient, clinician, me, doc := d.patient, d.clinician, d.patientID, d.clinicianID
+	child := d.child
+	start := func() (*exec.Cmd, error) { return startUp(ctx, o.Exe, d.env, dataDir, d.apiAddr) }
+	base, _, err := patient.Grant(ctx, model.GrantRequest{ID: "crash-base", Grantee: model.Grantee{ID: doc}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
 	if err != nil {
 		return nil, fmt.Errorf("base grant: %w", err)
 	}
@@ -99,7 +74,7 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 			defer wg.Done()
 			for i := 0; loadCtx.Err() == nil; i++ {
 				body := []byte(fmt.Sprintf(`{"resourceType":"Observation","status":"final","code":{"text":"crash %d-%d"},"valueQuantity":{"value":%d,"unit":"mg/dL"}}`, round, i, i))
-				rec, err := patient.Upload(loadCtx, client.Upload{Owner: me.ID, MediaType: fhir.MediaType, Data: body})
+				rec, err := patient.Upload(loadCtx, client.Upload{Owner: me, MediaType: fhir.MediaType, Data: body})
 				if err == nil {
 					mu.Lock()
 					uploads[rec.ID] = sha256.Sum256(body)
@@ -160,6 +135,7 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 		if child, err = start(); err != nil {
 			return nil, fmt.Errorf("restart %d: %w", round+1, err)
 		}
+		d.child = child
 		rep.Restarts++
 	}
 
@@ -194,7 +170,7 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 	}
 	got := 0
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		got = countClinicianReads(ctx, patient, doc.ID)
+		got = countClinicianReads(ctx, patient, doc)
 		if got >= want || time.Now().After(deadline) {
 			break
 		}
@@ -210,11 +186,9 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 		}
 	}
 	// Stop cleanly and verify the block store.
-	child.Process.Signal(os.Interrupt)
-	child.Wait()
-	child = nil
+	d.stop()
 	verify := exec.Command(o.Exe, "ledger", "verify", "--data-dir", dataDir)
-	verify.Env = env
+	verify.Env = d.env
 	if out, err := verify.CombinedOutput(); err != nil {
 		problem("ledger verify: %v: %s", err, bytes.TrimSpace(out))
 	}
@@ -243,6 +217,60 @@ func startUp(ctx context.Context, exe string, env []string, dataDir, apiAddr str
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// driven is a `careledger up` child process and the demo patient and clinician talking to its
+// API, for the crash and load runs.
+type driven struct {
+	child                  *exec.Cmd
+	env                    []string
+	apiAddr                string
+	patient, clinician     *client.Client
+	patientID, clinicianID string
+}
+
+const drivenPassphrase = "careledger-driven"
+
+// startDriven starts `careledger up` on dataDir on a free loopback API port and connects the
+// demo patient and clinician.
+func startDriven(ctx context.Context, dataDir, exe string, extraEnv []string) (*driven, error) {
+	apiAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	d := &driven{apiAddr: apiAddr, env: append(append(os.Environ(), extraEnv...),
+		"CARELEDGER_WALLET_PASSPHRASE="+drivenPassphrase, "CARELEDGER_KEYSTORE_PASSPHRASE="+drivenPassphrase)}
+	if d.child, err = startUp(ctx, exe, d.env, dataDir, apiAddr); err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		label string
+		c     **client.Client
+		id    *string
+	}{{"patient", &d.patient, &d.patientID}, {"clinician", &d.clinician, &d.clinicianID}} {
+		c, err := walletClient(dataDir, apiAddr, p.label, drivenPassphrase)
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		me, err := c.Me(ctx)
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		*p.c, *p.id = c, me.ID
+	}
+	return d, nil
+}
+
+// stop stops the child cleanly (SIGINT), if it still runs.
+func (d *driven) stop() {
+	if d.child == nil || d.child.Process == nil {
+		return
+	}
+	d.child.Process.Signal(os.Interrupt)
+	d.child.Wait()
+	d.child = nil
 }
 
 func countClinicianReads(ctx context.Context, patient *client.Client, clinicianID string) int {

@@ -36,37 +36,13 @@ type loadInterval struct {
 // interval it prints operations per second, the error rate, the reads' p99 latency and the
 // server's resident memory; at the end, the peak and the growth after warm-up.
 func loadRun(ctx context.Context, w io.Writer, dataDir, exe string, env []string, dur, every time.Duration, readers int) ([]loadInterval, error) {
-	apiAddr, err := freeLoopbackAddr()
+	d, err := startDriven(ctx, dataDir, exe, env)
 	if err != nil {
 		return nil, err
 	}
-	pass := "load-test"
-	env = append(append(os.Environ(), env...), "CARELEDGER_WALLET_PASSPHRASE="+pass, "CARELEDGER_KEYSTORE_PASSPHRASE="+pass)
-	child, err := startUp(ctx, exe, env, dataDir, apiAddr)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		child.Process.Signal(os.Interrupt)
-		child.Wait()
-	}()
-	patient, err := walletClient(dataDir, apiAddr, "patient", pass)
-	if err != nil {
-		return nil, err
-	}
-	clinician, err := walletClient(dataDir, apiAddr, "clinician", pass)
-	if err != nil {
-		return nil, err
-	}
-	me, err := patient.Me(ctx)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := clinician.Me(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, _, err := patient.Grant(ctx, model.GrantRequest{ID: "load-base", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"}); err != nil {
+	defer d.stop()
+	child, patient, clinician := d.child, d.patient, d.clinician
+	if _, _, err := patient.Grant(ctx, model.GrantRequest{ID: "load-base", Grantee: model.Grantee{ID: d.clinicianID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"}); err != nil {
 		return nil, err
 	}
 	var ops, errs atomic.Int64
@@ -86,7 +62,7 @@ func loadRun(ctx context.Context, w io.Writer, dataDir, exe string, env []string
 	wg.Go(func() {
 		for i := 0; runCtx.Err() == nil; i++ {
 			body := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"load ` + strconv.Itoa(i) + `"},"valueQuantity":{"value":1,"unit":"mg/dL"}}`)
-			rec, err := patient.Upload(runCtx, client.Upload{Owner: me.ID, MediaType: fhir.MediaType, Data: body})
+			rec, err := patient.Upload(runCtx, client.Upload{Owner: d.patientID, MediaType: fhir.MediaType, Data: body})
 			count(err)
 			if err == nil {
 				mu.Lock()
