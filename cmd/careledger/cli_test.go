@@ -109,3 +109,27 @@ func TestCLIWalksEachRolesStory(t *testing.T) {
 	_, err = c.run("patient", "whoami")
 	require.Error(t, err)
 }
+
+func TestCLIDelegateManagesGrantsForThePatient(t *testing.T) {
+	c := startCLIStack(t)
+	c.must("admin", "enrol", "--role", "patient", "--label", "daughter")
+	var patient, daughter, doctor model.Caller
+	c.jsonOf(&patient, "patient", "whoami")
+	c.jsonOf(&daughter, "patient", "whoami", "--as", "daughter")
+	c.jsonOf(&doctor, "clinician", "whoami")
+
+	_, err := c.run("patient", "grant", "--as", "daughter", "--for", patient.ID, "--to", doctor.ID, "--category", "lab")
+	require.Error(t, err, "not a delegate yet")
+
+	c.must("patient", "delegate", "add", daughter.ID, "--days", "30")
+	require.Contains(t, c.must("patient", "delegate", "list"), daughter.ID)
+	c.must("patient", "grant", "--as", "daughter", "--for", patient.ID, "--to", doctor.ID, "--category", "lab")
+	var grants model.GrantPage
+	c.jsonOf(&grants, "patient", "grants", "--active")
+	require.Len(t, grants.Grants, 1)
+	require.Equal(t, daughter.ID, grants.Grants[0].GrantedBy.ID, "the ledger records who granted on the patient's behalf")
+
+	c.must("patient", "delegate", "remove", daughter.ID)
+	_, err = c.run("patient", "grant", "--as", "daughter", "--for", patient.ID, "--to", doctor.ID, "--category", "note")
+	require.Error(t, err, "the delegation was withdrawn")
+}

@@ -37,7 +37,7 @@ func run(g *globals, f *clientFlags, fn func(cmd *cobra.Command, s *session, arg
 
 func newPatientCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "patient", "Act as a patient: records, grants, audit trail, research consent, erasure",
-		whoamiCmd, uploadCmd, recordsCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd)
+		whoamiCmd, uploadCmd, recordsCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd)
 }
 
 func newClinicianCmd(g *globals) *cobra.Command {
@@ -172,14 +172,14 @@ func readCmd(g *globals, f *clientFlags) *cobra.Command {
 }
 
 func grantCmd(g *globals, f *clientFlags) *cobra.Command {
-	var to, org, purpose string
+	var to, org, purpose, forPatient string
 	var categories, records []string
 	var write bool
 	var days int
 	cmd := &cobra.Command{Use: "grant", Short: "Let a clinician (or a whole organisation's clinicians) read your records", Args: cobra.NoArgs,
 		Long: "The grant is signed here with your own key; the server never sees it.",
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
-			req := model.GrantRequest{ID: "g-" + uuid.NewString(), Grantee: model.Grantee{ID: to, MSP: org}, Actions: []string{model.ActionRead},
+			req := model.GrantRequest{ID: "g-" + uuid.NewString(), Patient: forPatient, Grantee: model.Grantee{ID: to, MSP: org}, Actions: []string{model.ActionRead},
 				Categories: categories, RecordIDs: records, Purpose: purpose}
 			if write {
 				req.Actions = append(req.Actions, model.ActionAppend)
@@ -201,6 +201,48 @@ func grantCmd(g *globals, f *clientFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&write, "append", false, "also let them add versions and records")
 	cmd.Flags().StringVar(&purpose, "purpose", "TREAT", "purpose of use: TREAT, CAREMGT, PATRQT, HRESCH, CLINTRCH, PUBHLTH")
 	cmd.Flags().IntVar(&days, "days", 0, "days the grant lasts (default: until revoked)")
+	cmd.Flags().StringVar(&forPatient, "for", "", "grant on behalf of this patient, who named you their delegate")
+	return cmd
+}
+
+func delegateCmd(g *globals, f *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "delegate", Short: "Name, list or remove people who may manage your grants and research consent"}
+	var days int
+	add := &cobra.Command{Use: "add <pseudonym>", Short: "Name a delegate (signed with your own key)", Args: cobra.ExactArgs(1),
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
+			req := model.DelegateRequest{Delegate: args[0]}
+			if days > 0 {
+				u := time.Now().Add(time.Duration(days) * 24 * time.Hour)
+				req.ValidUntil = &u
+			}
+			d, _, err := s.c.AddDelegate(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return s.print(d, []string{"DELEGATE", "UNTIL"}, [][]string{{d.Delegate, until(d.ValidUntil)}})
+		})}
+	add.Flags().IntVar(&days, "days", 0, "days the delegation lasts (default: until removed)")
+	remove := &cobra.Command{Use: "remove <pseudonym>", Short: "Withdraw a delegation (signed with your own key)", Args: cobra.ExactArgs(1),
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
+			if _, err := s.c.RemoveDelegate(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.out, "removed delegate %s\n", args[0])
+			return nil
+		})}
+	list := &cobra.Command{Use: "list", Short: "Your delegates", Args: cobra.NoArgs,
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			page, err := s.c.Delegates(cmd.Context(), client.Page{Size: 200})
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, d := range page.Delegates {
+				rows = append(rows, []string{d.Delegate, until(d.ValidUntil), day(d.CreatedAt)})
+			}
+			return s.print(page, []string{"DELEGATE", "UNTIL", "SINCE"}, rows)
+		})}
+	cmd.AddCommand(add, remove, list)
 	return cmd
 }
 
