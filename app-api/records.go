@@ -130,17 +130,7 @@ func (s *server) withRecord(w http.ResponseWriter, r *http.Request, allowed []st
 		s.writeError(w, r, err)
 		return
 	}
-	as, err := s.ledgerFor(callerFrom(r.Context()))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := queryParams(r, allowed...)
-	v, err := fn(as, id, q)
-	if q.err != nil {
-		err = q.err
-	}
-	s.reply(w, r, http.StatusOK, v, err)
+	s.withCaller(w, r, allowed, func(as *ledger.Client, q *params) (any, error) { return fn(as, id, q) })
 }
 
 // record returns a record's metadata.
@@ -223,17 +213,7 @@ func (s *server) withPatient(w http.ResponseWriter, r *http.Request, allowed []s
 		s.writeError(w, r, err)
 		return
 	}
-	as, err := s.ledgerFor(callerFrom(r.Context()))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := queryParams(r, allowed...)
-	v, err := fn(as, patient, q)
-	if q.err != nil {
-		err = q.err
-	}
-	s.reply(w, r, http.StatusOK, v, err)
+	s.withCaller(w, r, allowed, func(as *ledger.Client, q *params) (any, error) { return fn(as, patient, q) })
 }
 
 // patientRecords lists the patient's records the caller may read.
