@@ -46,13 +46,7 @@ func IntervalHierarchy(values []string, widths ...float64) (*Hierarchy, error) {
 			integral = false
 		}
 	}
-	rows := make([][]string, 0, len(values))
-	seen := map[string]bool{}
-	for i, v := range values {
-		if seen[v] {
-			continue
-		}
-		seen[v] = true
+	return distinctRows(values, func(i int, v string) ([]string, error) {
 		row := []string{v}
 		for _, w := range widths {
 			lo := math.Floor(nums[i]/w) * w
@@ -62,9 +56,8 @@ func IntervalHierarchy(values []string, widths ...float64) (*Hierarchy, error) {
 				row = append(row, fmt.Sprintf("[%s, %s)", fmtNum(lo), fmtNum(lo+w)))
 			}
 		}
-		rows = append(rows, append(row, "*"))
-	}
-	return NewHierarchy(rows)
+		return append(row, "*"), nil
+	})
 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -72,21 +65,14 @@ func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // DateHierarchy builds day → month → quarter → year → * for dates written
 // in layout (e.g. time.DateOnly).
 func DateHierarchy(values []string, layout string) (*Hierarchy, error) {
-	rows := make([][]string, 0, len(values))
-	seen := map[string]bool{}
-	for i, v := range values {
-		if seen[v] {
-			continue
-		}
-		seen[v] = true
+	return distinctRows(values, func(i int, v string) ([]string, error) {
 		d, err := time.Parse(layout, strings.TrimSpace(v))
 		if err != nil {
 			return nil, rowErr("values", i+1, "%q is not a date in layout %q", v, layout)
 		}
 		q := (int(d.Month())-1)/3 + 1
-		rows = append(rows, []string{v, d.Format("2006-01"), fmt.Sprintf("%d-Q%d", d.Year(), q), strconv.Itoa(d.Year()), "*"})
-	}
-	return NewHierarchy(rows)
+		return []string{v, d.Format("2006-01"), fmt.Sprintf("%d-Q%d", d.Year(), q), strconv.Itoa(d.Year()), "*"}, nil
+	})
 }
 
 // HIPAARestrictedZIP3 lists the three-digit ZIP code areas with 20,000 or
@@ -104,14 +90,8 @@ var HIPAARestrictedZIP3 = map[string]bool{
 // HIPAARestrictedZIP3; nil for none) show that prefix as "000" at every
 // level that reveals at most three characters, as Safe Harbor requires.
 func PostalCodeHierarchy(values []string, restricted map[string]bool) (*Hierarchy, error) {
-	rows := make([][]string, 0, len(values))
-	seen := map[string]bool{}
 	width := -1
-	for i, v := range values {
-		if seen[v] {
-			continue
-		}
-		seen[v] = true
+	return distinctRows(values, func(i int, v string) ([]string, error) {
 		if v == "" || strings.ContainsAny(v, "* ") {
 			return nil, rowErr("values", i+1, "%q is not a postal code", v)
 		}
@@ -129,9 +109,8 @@ func PostalCodeHierarchy(values []string, restricted map[string]bool) (*Hierarch
 			}
 			row = append(row, p+strings.Repeat("*", masked))
 		}
-		rows = append(rows, append(row, "*"))
-	}
-	return NewHierarchy(rows)
+		return append(row, "*"), nil
+	})
 }
 
 // NormalizeICD10 upper-cases an ICD-10 code and checks its form: a letter,
@@ -166,13 +145,7 @@ func isAlnum(b byte) bool { return isDigit(b) || (b >= 'A' && b <= 'Z') }
 // → * for ICD-10 (WHO) codes; "E11.9" becomes "E11", "E10-E14", "E00-E90",
 // "*". Codes outside every chapter are rejected.
 func ICD10Hierarchy(values []string) (*Hierarchy, error) {
-	rows := make([][]string, 0, len(values))
-	seen := map[string]bool{}
-	for i, v := range values {
-		if seen[v] {
-			continue
-		}
-		seen[v] = true
+	return distinctRows(values, func(i int, v string) ([]string, error) {
 		c, err := NormalizeICD10(v)
 		if err != nil {
 			return nil, &RowError{Source: "values", Row: i + 1, Err: err}
@@ -186,9 +159,8 @@ func ICD10Hierarchy(values []string) (*Hierarchy, error) {
 		if block == "" {
 			block = chapter
 		}
-		rows = append(rows, []string{v, cat, block, chapter, "*"})
-	}
-	return NewHierarchy(rows)
+		return []string{v, cat, block, chapter, "*"}, nil
+	})
 }
 
 func findRange(ranges []string, cat string) string {
@@ -274,13 +246,7 @@ func NormalizeATC(code string) (string, error) {
 // therapeutic subgroup → anatomical main group → * for ATC codes
 // ("C10AA05" → "C10AA" → "C10A" → "C10" → "C" → "*").
 func ATCHierarchy(values []string) (*Hierarchy, error) {
-	rows := make([][]string, 0, len(values))
-	seen := map[string]bool{}
-	for i, v := range values {
-		if seen[v] {
-			continue
-		}
-		seen[v] = true
+	return distinctRows(values, func(i int, v string) ([]string, error) {
 		c, err := NormalizeATC(v)
 		if err != nil {
 			return nil, &RowError{Source: "values", Row: i + 1, Err: err}
@@ -289,7 +255,25 @@ func ATCHierarchy(values []string) (*Hierarchy, error) {
 		for _, n := range []int{5, 4, 3, 1} {
 			row = append(row, c[:min(n, len(c))])
 		}
-		rows = append(rows, append(row, "*"))
+		return append(row, "*"), nil
+	})
+}
+
+// distinctRows builds a hierarchy with one row per distinct value, in the order values are
+// first seen; row makes the row of value v at input position i (for errors naming the row).
+func distinctRows(values []string, row func(i int, v string) ([]string, error)) (*Hierarchy, error) {
+	rows := make([][]string, 0, len(values))
+	seen := map[string]bool{}
+	for i, v := range values {
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		r, err := row(i, v)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
 	}
 	return NewHierarchy(rows)
 }
