@@ -174,13 +174,7 @@ func (c *Contract) ListAccessLog(ctx contractapi.TransactionContextInterface, pa
 	if err != nil {
 		return nil, err
 	}
-	if patientID == "" {
-		patientID = t.caller.ID
-	}
-	if err := checkPseudonym("patientId", patientID); err != nil {
-		return nil, err
-	}
-	if err := t.mayManage(patientID); err != nil {
+	if patientID, err = t.managedPatient(patientID); err != nil {
 		return nil, err
 	}
 	size, err := checkPageSize(pageSize)

@@ -265,6 +265,18 @@ func (t *txn) mayManage(patient string) error {
 	return model.Errorf(model.CodeForbidden, "only the patient or a delegate the patient named may do this")
 }
 
+// managedPatient resolves the patient a read of someone's own documents is about ("" means
+// the caller) and checks that the caller is that patient or their delegate.
+func (t *txn) managedPatient(patientID string) (string, error) {
+	if patientID == "" {
+		patientID = t.caller.ID
+	}
+	if err := checkPseudonym("patientId", patientID); err != nil {
+		return "", err
+	}
+	return patientID, t.mayManage(patientID)
+}
+
 // ListGrants lists the grants a patient made, including emergency accesses opened on their
 // records; activeOnly leaves out revoked, expired and pending ones. patientID "" means the
 // caller. Evaluate it; do not submit it.
@@ -273,13 +285,7 @@ func (c *Contract) ListGrants(ctx contractapi.TransactionContextInterface, patie
 	if err != nil {
 		return nil, err
 	}
-	if patientID == "" {
-		patientID = t.caller.ID
-	}
-	if err := checkPseudonym("patientId", patientID); err != nil {
-		return nil, err
-	}
-	if err := t.mayManage(patientID); err != nil {
+	if patientID, err = t.managedPatient(patientID); err != nil {
 		return nil, err
 	}
 	size, err := checkPageSize(pageSize)

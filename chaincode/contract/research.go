@@ -49,13 +49,7 @@ func (c *Contract) GetResearchConsent(ctx contractapi.TransactionContextInterfac
 	if err != nil {
 		return nil, err
 	}
-	if patientID == "" {
-		patientID = t.caller.ID
-	}
-	if err := checkPseudonym("patientId", patientID); err != nil {
-		return nil, err
-	}
-	if err := t.mayManage(patientID); err != nil {
+	if patientID, err = t.managedPatient(patientID); err != nil {
 		return nil, err
 	}
 	rc, err := t.researchConsent(patientID)
