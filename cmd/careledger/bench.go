@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -34,7 +35,32 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure CareLedger and print figures",
 		Long:  "Each benchmark runs against fresh embedded components in a temporary directory and prints its figures with the machine's core count.",
 	}
-	cmd.AddCommand(newBenchLedgerCmd(), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd())
+	var cpuProfile string
+	var profile *os.File
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		profile = f
+		return nil
+	}
+	cmd.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if profile == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		return profile.Close()
+	}
+	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd())
 	return cmd
 }
 
@@ -43,7 +69,7 @@ func machineLine(w io.Writer) {
 	fmt.Fprintf(w, "machine: %s, %d CPUs (runtime.NumCPU), %s\n", host, numCPU(), goVersion())
 }
 
-func newBenchLedgerCmd() *cobra.Command {
+func newBenchLedgerCmd(g *globals) *cobra.Command {
 	var clients int
 	var submitDur, evalDur time.Duration
 	cmd := &cobra.Command{
@@ -63,7 +89,7 @@ Grant transactions (endorse, order, wait for commit); evaluates are CheckAccess 
 			if err != nil {
 				return err
 			}
-			n, err := network.New(network.Config{Dir: dir, ListenAddr: "127.0.0.1:0", Chaincode: cc})
+			n, err := network.New(network.Config{Dir: dir, ListenAddr: "127.0.0.1:0", Chaincode: cc}, network.WithLogger(g.logger()))
 			if err != nil {
 				return err
 			}
