@@ -3,7 +3,8 @@
 // runs the embedded ledger node: a single process that speaks the real Hyperledger Fabric Gateway
 // gRPC protocol, executes a chaincode in-process through the shim interfaces, validates
 // transactions the way a Fabric peer does, orders them into Fabric-format blocks and commits them
-// atomically to a durable embedded store.
+// durably: an append-only block log, synced before a block is acknowledged, and a bbolt index
+// (world state, history, transaction IDs) derived from it and recovered from it after a crash.
 //
 // The node exists so that CareLedger runs on one machine, in demos and in CI, with the unmodified
 // fabric-gateway client SDK: code written against the node works unchanged against a real Fabric

@@ -2,8 +2,10 @@ package network_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +16,6 @@ import (
 
 	"github.com/careledger/careledger/network"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestRestartKeepsCommittedData(t *testing.T) {
@@ -161,54 +162,64 @@ func TestVerifyDetectsModifiedBlock(t *testing.T) {
 	require.EqualValues(t, 5, rep.Blocks)
 	require.EqualValues(t, 5, rep.ValidTransactions)
 
-	// Flip one byte in each part of block 2 in turn: every change is caught at block 2.
+	// Flip one byte in each part of block 2 in turn: every change is caught at block 2, by the
+	// record's checksum, and with the checksum forged to match, by the hash chain and signatures.
 	raw := readRawBlock(t, dir, 2)
-	for _, off := range []int{10, len(raw) / 2, len(raw) - 3} {
-		t.Run(fmt.Sprintf("byte %d of %d", off, len(raw)), func(t *testing.T) {
-			tampered := append([]byte{}, raw...)
-			tampered[off] ^= 0x01
-			writeRawBlock(t, dir, 2, tampered)
-			defer writeRawBlock(t, dir, 2, raw)
-			_, err := network.Verify(context.Background(), cfg)
-			var broken *network.BrokenBlockError
-			require.ErrorAs(t, err, &broken)
-			require.True(t, errors.Is(err, network.ErrBrokenChain))
-			require.EqualValues(t, 2, broken.Block, "reason: %s", broken.Reason)
-		})
+	for _, fixCRC := range []bool{false, true} {
+		for _, off := range []int{10, len(raw) / 2, len(raw) - 3} {
+			t.Run(fmt.Sprintf("byte %d of %d, checksum forged %v", off, len(raw), fixCRC), func(t *testing.T) {
+				tampered := append([]byte{}, raw...)
+				tampered[off] ^= 0x01
+				writeRawBlock(t, dir, 2, tampered, fixCRC)
+				defer writeRawBlock(t, dir, 2, raw, true)
+				_, err := network.Verify(context.Background(), cfg)
+				var broken *network.BrokenBlockError
+				require.ErrorAs(t, err, &broken)
+				require.True(t, errors.Is(err, network.ErrBrokenChain))
+				require.EqualValues(t, 2, broken.Block, "reason: %s", broken.Reason)
+				if !fixCRC {
+					require.Contains(t, broken.Reason, "checksum")
+				} else {
+					require.NotContains(t, broken.Reason, "checksum")
+				}
+			})
+		}
 	}
 	_, err = network.Verify(context.Background(), cfg)
 	require.NoError(t, err)
 }
 
-func readRawBlock(t *testing.T, dir string, num uint64) []byte {
-	db, err := bolt.Open(network.LedgerPath(dir), 0o600, nil)
+// blockRecord finds block num in the block log: the offset of its record and its bytes.
+func blockRecord(t *testing.T, dir string, num uint64) (int64, []byte) {
+	log, err := os.ReadFile(filepath.Join(network.LedgerDir(dir), "blocks.log"))
 	require.NoError(t, err)
-	defer db.Close()
-	var out []byte
-	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		out = append([]byte{}, tx.Bucket([]byte("blocks")).Get(u64be(num))...)
-		return nil
-	}))
-	require.NotEmpty(t, out)
-	return out
-}
-
-func writeRawBlock(t *testing.T, dir string, num uint64, raw []byte) {
-	db, err := bolt.Open(network.LedgerPath(dir), 0o600, nil)
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("blocks")).Put(u64be(num), raw)
-	}))
-}
-
-func u64be(n uint64) []byte {
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(n)
-		n >>= 8
+	off := int64(0)
+	for range num {
+		off += 8 + int64(binary.LittleEndian.Uint32(log[off:]))
 	}
-	return b
+	n := int64(binary.LittleEndian.Uint32(log[off:]))
+	return off, log[off+8 : off+8+n]
+}
+
+func readRawBlock(t *testing.T, dir string, num uint64) []byte {
+	_, raw := blockRecord(t, dir, num)
+	return raw
+}
+
+// writeRawBlock replaces block num's bytes by raw, of the same length. With fixCRC it also
+// rewrites the record's checksum, as someone who knows the format would.
+func writeRawBlock(t *testing.T, dir string, num uint64, raw []byte, fixCRC bool) {
+	off, old := blockRecord(t, dir, num)
+	require.Len(t, raw, len(old))
+	f, err := os.OpenFile(filepath.Join(network.LedgerDir(dir), "blocks.log"), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.WriteAt(raw, off+8)
+	require.NoError(t, err)
+	if fixCRC {
+		_, err = f.WriteAt(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli))), off+4)
+		require.NoError(t, err)
+	}
 }
 
 func TestLedgerBelongsToItsChannel(t *testing.T) {

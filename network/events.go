@@ -15,7 +15,7 @@ func (n *Node) readBlock(num uint64) (*common.Block, error) {
 	var raw []byte
 	err := n.store.db.View(func(btx *bolt.Tx) error {
 		var err error
-		raw, err = readBlockBytes(btx, num)
+		raw, err = n.store.readBlockBytes(btx, num)
 		return err
 	})
 	if err != nil {

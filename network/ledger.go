@@ -147,99 +147,182 @@ func (n *Node) commitBlock(batch []*pendingTx) error {
 		}
 	}
 
-	var newCommitHash []byte
+	c := &blockCommit{num: b.Header.Number, headerHash: headerHash, txs: parsed, txIDs: txIDs, codes: codes}
 	err := n.store.db.Update(func(btx *bolt.Tx) error {
-		state := btx.Bucket(bucketState)
-		hist := btx.Bucket(bucketHistory)
-		idx := btx.Bucket(bucketTxIDs)
-		overlay := map[string]*stateUpdate{}
-		seen := map[string]bool{}
-		for i := range batch {
-			id := txIDs[i]
-			if codes[i] == peer.TxValidationCode_VALID {
-				if _, dup := lookupTx(btx, id); dup || seen[id] {
-					codes[i] = peer.TxValidationCode_DUPLICATE_TXID
-				} else {
-					codes[i] = n.checkReads(state, overlay, parsed[i])
-				}
-			}
-			if codes[i] == peer.TxValidationCode_VALID {
-				ver := version{block: b.Header.Number, tx: uint64(i)}
-				for _, ns := range parsed[i].nsRWSets {
-					for _, w := range ns.rw.GetWrites() {
-						sk := string(stateKey(ns.ns, w.GetKey()))
-						overlay[sk] = &stateUpdate{ver: ver, value: w.GetValue(), delete: w.GetIsDelete()}
-						km, err := proto.Marshal(&queryresult.KeyModification{
-							TxId: id, Value: w.GetValue(), Timestamp: parsed[i].chdr.GetTimestamp(), IsDelete: w.GetIsDelete(),
-						})
-						if err != nil {
-							return err
-						}
-						hk := append(append(historyPrefix(ns.ns, w.GetKey()), u64(ver.block)...), u64(ver.tx)...)
-						if err := hist.Put(hk, km); err != nil {
-							return err
-						}
-					}
-				}
-			}
-			if id != "" && len(id) <= maxTxIDSize && !seen[id] {
-				if _, dup := lookupTx(btx, id); !dup {
-					if err := idx.Put([]byte(id), encodeTxLocation(txLocation{block: b.Header.Number, tx: uint64(i), code: codes[i]})); err != nil {
-						return err
-					}
-				}
-				seen[id] = true
-			}
-		}
-		for sk, u := range overlay {
-			var err error
-			if u.delete {
-				err = state.Delete([]byte(sk))
-			} else {
-				err = state.Put([]byte(sk), encodeState(u.ver, u.value))
-			}
-			if err != nil {
-				return err
-			}
-		}
+		c.overlay = n.decide(btx, c)
 		flags := make([]byte, len(codes))
-		for i, c := range codes {
-			flags[i] = byte(c)
+		for i, code := range codes {
+			flags[i] = byte(code)
 		}
 		b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = flags
-		newCommitHash = commitHash(info.commitHash, headerHash, flags)
-		ch, err := proto.Marshal(&common.Metadata{Value: newCommitHash})
+		c.commitHash = commitHash(info.commitHash, headerHash, flags)
+		ch, err := proto.Marshal(&common.Metadata{Value: c.commitHash})
 		if err != nil {
 			return err
 		}
 		b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = ch
-		return n.putBlock(btx, b, headerHash, newCommitHash)
+		raw, err := proto.Marshal(b)
+		if err != nil {
+			return err
+		}
+		// The block is durable, and may be acknowledged, once its record is synced; the
+		// index commit that follows is replayed from the log if it does not happen.
+		if c.pos, err = n.store.log.append(raw); err != nil {
+			return err
+		}
+		return writeBlock(btx, c)
 	})
 	if err != nil {
 		return fmt.Errorf("commit block %d: %w", b.Header.Number, err)
 	}
 	n.log.Debug("block committed", "block", b.Header.Number, "txs", len(batch), "took", time.Since(now))
-	n.published(b.Header.Number, headerHash, newCommitHash, txIDs, codes)
+	n.published(b.Header.Number, headerHash, c.commitHash, txIDs, codes)
 	return nil
 }
 
-// putBlock stores b and advances the chain info, inside the caller's transaction.
-func (n *Node) putBlock(btx *bolt.Tx, b *common.Block, headerHash, commit []byte) error {
-	raw, err := proto.Marshal(b)
-	if err != nil {
-		return err
+// decide sets the final validation code of each transaction of c that passed the stateless
+// checks: a transaction ID seen before is a duplicate, and reads must not conflict with the
+// committed state or the block's earlier valid transactions. It returns the block's writes.
+func (n *Node) decide(btx *bolt.Tx, c *blockCommit) map[string]*stateUpdate {
+	state := btx.Bucket(bucketState)
+	overlay := map[string]*stateUpdate{}
+	seen := map[string]bool{}
+	for i, id := range c.txIDs {
+		if c.codes[i] == peer.TxValidationCode_VALID {
+			if _, dup := lookupTx(btx, id); dup || seen[id] {
+				c.codes[i] = peer.TxValidationCode_DUPLICATE_TXID
+			} else {
+				c.codes[i] = n.checkReads(state, overlay, c.txs[i])
+			}
+		}
+		if c.codes[i] == peer.TxValidationCode_VALID {
+			addWrites(overlay, version{block: c.num, tx: uint64(i)}, c.txs[i])
+		}
+		if id != "" && len(id) <= maxTxIDSize {
+			seen[id] = true
+		}
 	}
-	if err := btx.Bucket(bucketBlocks).Put(u64(b.Header.Number), raw); err != nil {
+	return overlay
+}
+
+func addWrites(overlay map[string]*stateUpdate, ver version, tx *parsedTx) {
+	for _, ns := range tx.nsRWSets {
+		for _, w := range ns.rw.GetWrites() {
+			overlay[string(stateKey(ns.ns, w.GetKey()))] = &stateUpdate{ver: ver, value: w.GetValue(), delete: w.GetIsDelete()}
+		}
+	}
+}
+
+// blockCommit is what committing one block writes into the index.
+type blockCommit struct {
+	num                    uint64
+	pos                    blockPos
+	headerHash, commitHash []byte
+	// txs, txIDs and codes are per transaction; txs[i] is used only where codes[i] is VALID.
+	txs     []*parsedTx
+	txIDs   []string
+	codes   []peer.TxValidationCode
+	overlay map[string]*stateUpdate
+}
+
+// writeBlock writes into the index everything block c changes: history and world state for its
+// valid transactions, the transaction ID index, the block's position and the chain info. The
+// live commit and the replay of the block log both come here, so they cannot differ.
+func writeBlock(btx *bolt.Tx, c *blockCommit) error {
+	hist, idx := btx.Bucket(bucketHistory), btx.Bucket(bucketTxIDs)
+	seen := map[string]bool{}
+	for i, id := range c.txIDs {
+		if c.codes[i] == peer.TxValidationCode_VALID {
+			for _, ns := range c.txs[i].nsRWSets {
+				for _, w := range ns.rw.GetWrites() {
+					km, err := proto.Marshal(&queryresult.KeyModification{
+						TxId: id, Value: w.GetValue(), Timestamp: c.txs[i].chdr.GetTimestamp(), IsDelete: w.GetIsDelete(),
+					})
+					if err != nil {
+						return err
+					}
+					hk := append(append(historyPrefix(ns.ns, w.GetKey()), u64(c.num)...), u64(uint64(i))...)
+					if err := hist.Put(hk, km); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if id != "" && len(id) <= maxTxIDSize && !seen[id] {
+			if _, dup := lookupTx(btx, id); !dup {
+				if err := idx.Put([]byte(id), encodeTxLocation(txLocation{block: c.num, tx: uint64(i), code: c.codes[i]})); err != nil {
+					return err
+				}
+			}
+			seen[id] = true
+		}
+	}
+	state := btx.Bucket(bucketState)
+	for sk, u := range c.overlay {
+		var err error
+		if u.delete {
+			err = state.Delete([]byte(sk))
+		} else {
+			err = state.Put([]byte(sk), encodeState(u.ver, u.value))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := btx.Bucket(bucketBlocks).Put(u64(c.num), c.pos.encode()); err != nil {
 		return err
 	}
 	meta := btx.Bucket(bucketMeta)
-	if err := meta.Put(metaHeight, u64(b.Header.Number+1)); err != nil {
+	if err := meta.Put(metaHeight, u64(c.num+1)); err != nil {
 		return err
 	}
-	if err := meta.Put(metaHash, headerHash); err != nil {
+	if err := meta.Put(metaHash, c.headerHash); err != nil {
 		return err
 	}
-	return meta.Put(metaCommitHash, commit)
+	return meta.Put(metaCommitHash, c.commitHash)
+}
+
+// committedFromLog rebuilds the index writes of a block read back from the log, which must
+// continue the chain described by info.
+func committedFromLog(raw []byte, pos blockPos, info chainInfo) (*blockCommit, error) {
+	b := &common.Block{}
+	if err := proto.Unmarshal(raw, b); err != nil {
+		return nil, fmt.Errorf("unreadable block: %w", err)
+	}
+	if b.GetHeader().GetNumber() != info.height || !bytes.Equal(b.GetHeader().GetPreviousHash(), info.lastHash) {
+		return nil, fmt.Errorf("the log holds block %d where block %d should follow: the ledger is damaged", b.GetHeader().GetNumber(), info.height)
+	}
+	md := b.GetMetadata().GetMetadata()
+	if len(md) < len(common.BlockMetadataIndex_name) {
+		return nil, errors.New("block metadata is incomplete")
+	}
+	flags, data := md[common.BlockMetadataIndex_TRANSACTIONS_FILTER], b.GetData().GetData()
+	ch := &common.Metadata{}
+	if err := proto.Unmarshal(md[common.BlockMetadataIndex_COMMIT_HASH], ch); err != nil || len(flags) != len(data) {
+		return nil, errors.New("block metadata is malformed")
+	}
+	c := &blockCommit{num: info.height, pos: pos, headerHash: blockHeaderHash(b.GetHeader()), commitHash: ch.GetValue(), overlay: map[string]*stateUpdate{}}
+	if c.num == 0 {
+		return c, nil // the genesis block's configuration transaction is not indexed
+	}
+	c.txs, c.txIDs, c.codes = make([]*parsedTx, len(data)), make([]string, len(data)), make([]peer.TxValidationCode, len(data))
+	for i, envRaw := range data {
+		c.codes[i] = peer.TxValidationCode(flags[i])
+		env := &common.Envelope{}
+		if proto.Unmarshal(envRaw, env) == nil {
+			c.txIDs[i] = envelopeTxID(env)
+		}
+		if c.codes[i] != peer.TxValidationCode_VALID {
+			continue
+		}
+		tx, err := decodeCommitted(env)
+		if err != nil {
+			return nil, fmt.Errorf("transaction %d: %w", i, err)
+		}
+		c.txs[i] = tx
+		addWrites(c.overlay, version{block: c.num, tx: uint64(i)}, tx)
+	}
+	return c, nil
 }
 
 // published makes a committed block visible: new height, then waiters and event streams.

@@ -110,10 +110,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	}
 	n.validator = newValidator(n.msps, cfg.Consortium)
 	n.validator.issued = newIssuedEndorsements(n.peerCreator)
-	if err := os.MkdirAll(filepath.Join(cfg.Dir, "ledger"), 0o700); err != nil {
+	if err := os.MkdirAll(LedgerDir(cfg.Dir), 0o700); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
-	if n.store, err = openStore(LedgerPath(cfg.Dir), false); err != nil {
+	if n.store, err = openStore(LedgerDir(cfg.Dir), false, n.log); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
 	if err := n.loadChain(); err != nil {
@@ -123,8 +123,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	return n, nil
 }
 
-// LedgerPath is the ledger file of a node whose data directory is dir.
-func LedgerPath(dir string) string { return filepath.Join(dir, "ledger", "ledger.db") }
+// LedgerDir is the ledger directory (block log and index) of a node whose data directory is dir.
+func LedgerDir(dir string) string { return filepath.Join(dir, "ledger") }
 
 func (n *Node) now() time.Time { return n.clock() }
 
@@ -168,7 +168,18 @@ func (n *Node) loadChain() error {
 			return err
 		}
 		g.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = md
-		if err := n.store.db.Update(func(btx *bolt.Tx) error { return n.putBlock(btx, g, hash, ch) }); err != nil {
+		raw, err := proto.Marshal(g)
+		if err != nil {
+			return err
+		}
+		err = n.store.db.Update(func(btx *bolt.Tx) error {
+			pos, err := n.store.log.append(raw)
+			if err != nil {
+				return err
+			}
+			return writeBlock(btx, &blockCommit{num: 0, pos: pos, headerHash: hash, commitHash: ch})
+		})
+		if err != nil {
 			return fmt.Errorf("write genesis block: %w", err)
 		}
 		info = chainInfo{height: 1, lastHash: hash, commitHash: ch}

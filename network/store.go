@@ -5,26 +5,38 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Bucket layout of the ledger file. Everything a block changes is written in one bbolt
-// transaction, fsynced on commit, so a crash leaves either the whole block applied or none of it.
+// Bucket layout of the index file. The block log (blocklog.go) is the ledger of record; the
+// index holds what the node looks up (world state, history, transaction IDs, where each block
+// is in the log, chain info) and is derived from the log. Everything a block changes in the
+// index is written in one bbolt transaction, after the block's record is synced.
 var (
-	bucketBlocks  = []byte("blocks")  // u64be(block number) -> common.Block bytes
+	bucketBlocks  = []byte("blocks")  // u64be(block number) -> blockPos in the block log
 	bucketState   = []byte("state")   // ns 0x00 key -> u64be(block) u64be(tx) value
 	bucketHistory = []byte("history") // ns 0x00 key 0x00 u64be(block) u64be(tx) -> queryresult.KeyModification bytes
 	bucketTxIDs   = []byte("txids")   // tx ID -> u64be(block) u64be(tx) u32be(validation code)
-	bucketMeta    = []byte("meta")    // "height" -> u64be, "hash" -> last block header hash, "commithash"
+	bucketMeta    = []byte("meta")    // "height" -> u64be, "hash" -> last block header hash, "commithash", "format"
 )
 
 var (
 	metaHeight     = []byte("height")
 	metaHash       = []byte("hash")
 	metaCommitHash = []byte("commithash")
+	// metaFormat marks an index whose blocks bucket holds log positions. Ledgers written before
+	// the block log kept whole blocks in bbolt; openStore moves them into the log.
+	metaFormat     = []byte("format")
+	formatBlockLog = []byte("blocklog")
 )
 
 // version is a Fabric state version: the block and transaction that last wrote a key.
@@ -32,17 +44,67 @@ type version struct {
 	block, tx uint64
 }
 
-// store is the durable ledger: block store, world state, history and transaction index.
+// store is the durable ledger: the block log and the bbolt index derived from it.
+//
+// Durability comes from the block log alone: a block is acknowledged once its record is synced.
+// The index is committed without fsync (bbolt NoSync), which removes two scattered-page syncs
+// from every block. That is safe against a crash of the process (kill -9): what the process
+// wrote is in the operating system's page cache, bbolt's copy-on-write commit leaves either the
+// whole block or none of it, and a block whose record was synced but whose index commit did not
+// happen is replayed from the log on the next open. It is not safe against a crash of the
+// operating system or a power cut, which can tear unsynced pages; the node then rebuilds the
+// whole index from the log. It tells the two apart by the in-use marker, which holds the
+// kernel's boot ID while the ledger is open: a marker from an earlier boot (or any marker where
+// there is no boot ID) means the machine went down with the ledger open.
 type store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	log *blockLog
+	dir string
+	ro  bool
 }
 
-func openStore(path string, readOnly bool) (*store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+const (
+	indexFile   = "ledger.db"
+	blockFile   = "blocks.log"
+	inUseMarker = "in-use"
+)
+
+// openStore opens the ledger in dir (the node's ledger directory), recovering the index from the
+// block log after a crash. A read-only store neither recovers nor writes anything.
+func openStore(dir string, readOnly bool, log *slog.Logger) (*store, error) {
+	s := &store{dir: dir, ro: readOnly}
+	rebuild := false
+	if !readOnly {
+		prev, err := os.ReadFile(filepath.Join(dir, inUseMarker))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("open ledger: %w", err)
+		default:
+			boot := bootID()
+			if boot == "" || string(prev) != boot {
+				rebuild = true
+				log.Warn("the ledger was open when the machine went down; rebuilding its index from the block log")
+				if err := os.Remove(filepath.Join(dir, indexFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("open ledger: %w", err)
+				}
+			} else {
+				log.Info("the node stopped without closing its ledger; checking the index against the block log")
+			}
+		}
+		if err := writeFileSync(filepath.Join(dir, inUseMarker), []byte(bootID()), 0o600); err != nil {
+			return nil, fmt.Errorf("open ledger: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, fmt.Errorf("open ledger: %w", err)
+		}
+	}
+	db, err := bolt.Open(filepath.Join(dir, indexFile), 0o600, &bolt.Options{
 		Timeout:  2 * time.Second,
 		ReadOnly: readOnly,
-		// The freelist is rebuilt on open instead of written on every commit: less to fsync per
-		// block, and nothing to lose on a crash.
+		// See the type's comment: the block log makes blocks durable, not the index.
+		NoSync: true,
+		// The freelist is rebuilt on open instead of written on every commit.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 		// A large initial mapping avoids remaps, which must wait for every open read
@@ -50,29 +112,187 @@ func openStore(path string, readOnly bool) (*store, error) {
 		InitialMmapSize: 1 << 30,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open ledger %s: %w: another process (a running node?) has it open", path, err)
+		return nil, fmt.Errorf("open ledger %s: %w: another process (a running node?) has it open", dir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+		return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+	}
+	s.db = db
+	if s.log, err = openBlockLog(filepath.Join(dir, blockFile), readOnly); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if !readOnly {
-		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketBlocks, bucketState, bucketHistory, bucketTxIDs, bucketMeta} {
-				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+		if err := s.recover(rebuild, log); err != nil {
+			s.log.close()
+			db.Close()
+			return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+		}
+	}
+	return s, nil
+}
+
+// recover brings the index level with the block log: it creates the buckets, moves blocks of
+// an older ledger into the log, replays blocks the index lacks and drops an unfinished last
+// record, which no client was ever told about.
+func (s *store) recover(rebuilding bool, log *slog.Logger) error {
+	var migrate bool
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketBlocks, bucketState, bucketHistory, bucketTxIDs, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(metaFormat) == nil {
+			migrate = meta.Get(metaHeight) != nil
+			if !migrate {
+				return meta.Put(metaFormat, formatBlockLog)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if migrate {
+		if err := s.migrate(log); err != nil {
+			return err
+		}
+	}
+	var info chainInfo
+	var off int64
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if info, err = readChainInfo(tx); err != nil || info.height == 0 {
+			return err
+		}
+		pos, ok := decodeBlockPos(tx.Bucket(bucketBlocks).Get(u64(info.height - 1)))
+		if !ok {
+			return fmt.Errorf("the index has no position for block %d", info.height-1)
+		}
+		if pos.end() > s.log.size.Load() {
+			return fmt.Errorf("the block log ends before block %d, which the index holds: the ledger is damaged", info.height-1)
+		}
+		off = pos.end()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	replayed, end, err := s.replay(info, off)
+	if err != nil {
+		return err
+	}
+	if size := s.log.size.Load(); end < size {
+		log.Warn("dropping an unfinished block record at the end of the block log", "bytes", size-end)
+		if err := s.log.truncate(end); err != nil {
+			return err
+		}
+	}
+	if replayed > 0 || rebuilding {
+		log.Info("index recovered from the block log", "blocks", replayed)
+	}
+	return s.db.Sync()
+}
+
+// replay applies the log's records from off on, which must continue the chain described by
+// info. It returns how many blocks it applied and where the last whole record ends.
+func (s *store) replay(info chainInfo, off int64) (int, int64, error) {
+	replayed := 0
+	for {
+		var done bool
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			// Many blocks per index transaction: a rebuild replays the whole chain.
+			for range 256 {
+				pos, raw, err := s.log.next(off)
+				if errors.Is(err, io.EOF) || errors.Is(err, errTornRecord) {
+					done = true
+					return nil
+				}
+				if err != nil {
 					return err
 				}
+				c, err := committedFromLog(raw, pos, info)
+				if err != nil {
+					return err
+				}
+				if err := writeBlock(tx, c); err != nil {
+					return err
+				}
+				info = chainInfo{height: c.num + 1, lastHash: c.headerHash, commitHash: c.commitHash}
+				off = pos.end()
+				replayed++
 			}
 			return nil
 		})
 		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open ledger %s: %w", path, err)
+			return replayed, off, fmt.Errorf("replay block %d from the block log: %w", info.height, err)
+		}
+		if done {
+			return replayed, off, nil
 		}
 	}
-	return &store{db: db}, nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+// migrate moves the blocks of a ledger written before the block log out of bbolt into the
+// log, replacing each by its position. It runs once; a crash during it starts it over.
+func (s *store) migrate(log *slog.Logger) error {
+	log.Info("moving the blocks of this ledger into a block log; this happens once")
+	if err := s.log.truncate(0); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		blocks := tx.Bucket(bucketBlocks)
+		var moved [][2][]byte
+		c := blocks.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if want := u64(uint64(len(moved))); !bytes.Equal(k, want) {
+				return fmt.Errorf("migrate: block %d is missing", len(moved))
+			}
+			pos, err := s.log.write(v, false)
+			if err != nil {
+				return err
+			}
+			moved = append(moved, [2][]byte{bytes.Clone(k), pos.encode()})
+		}
+		if err := s.log.f.Sync(); err != nil {
+			return fmt.Errorf("migrate: sync block log: %w", err)
+		}
+		for _, kv := range moved {
+			if err := blocks.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaFormat, formatBlockLog)
+	})
+}
+
+// close syncs the index, closes both files and removes the in-use marker: the next open needs
+// no recovery.
+func (s *store) close() error {
+	if s.ro {
+		return errors.Join(s.db.Close(), s.log.close())
+	}
+	err := errors.Join(s.db.Sync(), s.db.Close(), s.log.close())
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, inUseMarker)); err != nil {
+		return err
+	}
+	return syncDir(s.dir)
+}
+
+// bootID identifies the running boot of the operating system, or is empty where the system
+// does not say (anything but Linux).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
 
 // chainInfo is the ledger height and the header hash of the last block.
 type chainInfo struct {
@@ -160,10 +380,15 @@ func encodeTxLocation(l txLocation) []byte {
 	return b
 }
 
-func readBlockBytes(tx *bolt.Tx, num uint64) ([]byte, error) {
+// readBlockBytes returns the bytes of block num from the log.
+func (s *store) readBlockBytes(tx *bolt.Tx, num uint64) ([]byte, error) {
 	v := tx.Bucket(bucketBlocks).Get(u64(num))
 	if v == nil {
 		return nil, fmt.Errorf("read block %d: %w", num, ErrNotFound)
 	}
-	return bytes.Clone(v), nil
+	pos, ok := decodeBlockPos(v)
+	if !ok {
+		return nil, fmt.Errorf("read block %d: malformed position in the index", num)
+	}
+	return s.log.read(pos)
 }

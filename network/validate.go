@@ -3,6 +3,7 @@ package network
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -52,73 +53,122 @@ func (v *txValidator) validateEnvelope(env *common.Envelope, at time.Time) (*par
 // validate is validateEnvelope; creatorChecked says the creator's signature over this exact
 // envelope was already verified in this process (by Submit) and need not be checked again.
 func (v *txValidator) validate(env *common.Envelope, at time.Time, creatorChecked bool) (*parsedTx, peer.TxValidationCode) {
-	payload := &common.Payload{}
-	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil {
-		return nil, peer.TxValidationCode_BAD_PAYLOAD
+	h, code := decodeTxHeader(env)
+	if code != peer.TxValidationCode_VALID {
+		return nil, code
 	}
-	if payload.GetHeader() == nil {
-		return nil, peer.TxValidationCode_BAD_COMMON_HEADER
-	}
-	chdr := &common.ChannelHeader{}
-	shdr := &common.SignatureHeader{}
-	if proto.Unmarshal(payload.GetHeader().GetChannelHeader(), chdr) != nil ||
-		proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr) != nil || chdr.GetEpoch() != 0 {
-		return nil, peer.TxValidationCode_BAD_COMMON_HEADER
-	}
-	if common.HeaderType(chdr.GetType()) != common.HeaderType_ENDORSER_TRANSACTION {
-		return nil, peer.TxValidationCode_UNKNOWN_TX_TYPE
-	}
-	if chdr.GetChannelId() != v.channel {
+	if h.chdr.GetChannelId() != v.channel {
 		return nil, peer.TxValidationCode_TARGET_CHAIN_NOT_FOUND
 	}
-	if len(shdr.GetNonce()) == 0 || len(shdr.GetCreator()) == 0 {
-		return nil, peer.TxValidationCode_BAD_COMMON_HEADER
-	}
-	creator, err := v.msps.deserialize(shdr.GetCreator(), at)
+	creator, err := v.msps.deserialize(h.shdr.GetCreator(), at)
 	if err != nil {
 		return nil, peer.TxValidationCode_BAD_CREATOR_SIGNATURE
 	}
 	if !creatorChecked && creator.verify(env.GetPayload(), env.GetSignature()) != nil {
 		return nil, peer.TxValidationCode_BAD_CREATOR_SIGNATURE
 	}
-	if len(chdr.GetTxId()) > maxTxIDSize || computeTxID(shdr.GetNonce(), shdr.GetCreator()) != chdr.GetTxId() {
+	if len(h.chdr.GetTxId()) > maxTxIDSize || computeTxID(h.shdr.GetNonce(), h.shdr.GetCreator()) != h.chdr.GetTxId() {
 		return nil, peer.TxValidationCode_BAD_PROPOSAL_TXID
 	}
+	a, code := decodeTxAction(h.payload)
+	if code != peer.TxValidationCode_VALID {
+		return nil, code
+	}
+	want := proposalHash(h.payload.GetHeader().GetChannelHeader(), h.payload.GetHeader().GetSignatureHeader(), a.cap.GetChaincodeProposalPayload())
+	if !bytes.Equal(want, a.prp.GetProposalHash()) {
+		return nil, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
+	}
+	if a.ccAction.GetChaincodeId().GetName() != v.chaincode {
+		return nil, peer.TxValidationCode_INVALID_CHAINCODE
+	}
+	if !v.endorsed(a.prpBytes, a.cap.GetAction().GetEndorsements(), at) {
+		return nil, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE
+	}
+	out, code := decodeTxResults(h, a.ccAction)
+	if code != peer.TxValidationCode_VALID {
+		return nil, code
+	}
+	for _, ns := range out.nsRWSets {
+		// Only the chaincode's own namespace may be written: nothing else executes here.
+		if ns.ns != v.chaincode || slices.ContainsFunc(ns.rw.GetWrites(), func(w *kvrwset.KVWrite) bool {
+			return w.GetKey() == "" || len(w.GetKey()) > MaxKeySize
+		}) {
+			return nil, peer.TxValidationCode_ILLEGAL_WRITESET
+		}
+	}
+	return out, peer.TxValidationCode_VALID
+}
+
+// txHeader is the decoded envelope header of an endorser transaction.
+type txHeader struct {
+	payload *common.Payload
+	chdr    *common.ChannelHeader
+	shdr    *common.SignatureHeader
+}
+
+// decodeTxHeader decodes an envelope's payload and headers and checks their structure: an
+// endorser transaction with a nonce and a creator.
+func decodeTxHeader(env *common.Envelope) (txHeader, peer.TxValidationCode) {
+	h := txHeader{payload: &common.Payload{}, chdr: &common.ChannelHeader{}, shdr: &common.SignatureHeader{}}
+	if err := proto.Unmarshal(env.GetPayload(), h.payload); err != nil {
+		return h, peer.TxValidationCode_BAD_PAYLOAD
+	}
+	if h.payload.GetHeader() == nil {
+		return h, peer.TxValidationCode_BAD_COMMON_HEADER
+	}
+	if proto.Unmarshal(h.payload.GetHeader().GetChannelHeader(), h.chdr) != nil ||
+		proto.Unmarshal(h.payload.GetHeader().GetSignatureHeader(), h.shdr) != nil || h.chdr.GetEpoch() != 0 {
+		return h, peer.TxValidationCode_BAD_COMMON_HEADER
+	}
+	if common.HeaderType(h.chdr.GetType()) != common.HeaderType_ENDORSER_TRANSACTION {
+		return h, peer.TxValidationCode_UNKNOWN_TX_TYPE
+	}
+	if len(h.shdr.GetNonce()) == 0 || len(h.shdr.GetCreator()) == 0 {
+		return h, peer.TxValidationCode_BAD_COMMON_HEADER
+	}
+	return h, peer.TxValidationCode_VALID
+}
+
+// txAction is the decoded single action of an endorser transaction.
+type txAction struct {
+	cap      *peer.ChaincodeActionPayload
+	prpBytes []byte
+	prp      *peer.ProposalResponsePayload
+	ccAction *peer.ChaincodeAction
+}
+
+func decodeTxAction(payload *common.Payload) (txAction, peer.TxValidationCode) {
+	var a txAction
 	tx := &peer.Transaction{}
 	if err := proto.Unmarshal(payload.GetData(), tx); err != nil {
-		return nil, peer.TxValidationCode_BAD_PAYLOAD
+		return a, peer.TxValidationCode_BAD_PAYLOAD
 	}
 	if len(tx.GetActions()) != 1 {
-		return nil, peer.TxValidationCode_BAD_PAYLOAD
+		return a, peer.TxValidationCode_BAD_PAYLOAD
 	}
 	act := tx.GetActions()[0]
 	if !bytes.Equal(act.GetHeader(), payload.GetHeader().GetSignatureHeader()) {
-		return nil, peer.TxValidationCode_BAD_PAYLOAD
+		return a, peer.TxValidationCode_BAD_PAYLOAD
 	}
-	cap := &peer.ChaincodeActionPayload{}
-	if err := proto.Unmarshal(act.GetPayload(), cap); err != nil || cap.GetAction() == nil {
-		return nil, peer.TxValidationCode_BAD_PAYLOAD
+	a.cap = &peer.ChaincodeActionPayload{}
+	if err := proto.Unmarshal(act.GetPayload(), a.cap); err != nil || a.cap.GetAction() == nil {
+		return a, peer.TxValidationCode_BAD_PAYLOAD
 	}
-	prpBytes := cap.GetAction().GetProposalResponsePayload()
-	prp := &peer.ProposalResponsePayload{}
-	if err := proto.Unmarshal(prpBytes, prp); err != nil {
-		return nil, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
+	a.prpBytes = a.cap.GetAction().GetProposalResponsePayload()
+	a.prp = &peer.ProposalResponsePayload{}
+	if err := proto.Unmarshal(a.prpBytes, a.prp); err != nil {
+		return a, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
 	}
-	want := proposalHash(payload.GetHeader().GetChannelHeader(), payload.GetHeader().GetSignatureHeader(), cap.GetChaincodeProposalPayload())
-	if !bytes.Equal(want, prp.GetProposalHash()) {
-		return nil, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
+	a.ccAction = &peer.ChaincodeAction{}
+	if err := proto.Unmarshal(a.prp.GetExtension(), a.ccAction); err != nil {
+		return a, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
 	}
-	ccAction := &peer.ChaincodeAction{}
-	if err := proto.Unmarshal(prp.GetExtension(), ccAction); err != nil {
-		return nil, peer.TxValidationCode_BAD_RESPONSE_PAYLOAD
-	}
-	if ccAction.GetChaincodeId().GetName() != v.chaincode {
-		return nil, peer.TxValidationCode_INVALID_CHAINCODE
-	}
-	if !v.endorsed(prpBytes, cap.GetAction().GetEndorsements(), at) {
-		return nil, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE
-	}
-	out := &parsedTx{txID: chdr.GetTxId(), chdr: chdr, creator: shdr.GetCreator()}
+	return a, peer.TxValidationCode_VALID
+}
+
+// decodeTxResults decodes the chaincode event and read/write sets of a transaction.
+func decodeTxResults(h txHeader, ccAction *peer.ChaincodeAction) (*parsedTx, peer.TxValidationCode) {
+	out := &parsedTx{txID: h.chdr.GetTxId(), chdr: h.chdr, creator: h.shdr.GetCreator()}
 	if len(ccAction.GetEvents()) > 0 {
 		ev := &peer.ChaincodeEvent{}
 		if err := proto.Unmarshal(ccAction.GetEvents(), ev); err != nil {
@@ -137,15 +187,25 @@ func (v *txValidator) validate(env *common.Envelope, at time.Time, creatorChecke
 		if err := proto.Unmarshal(ns.GetRwset(), kv); err != nil {
 			return nil, peer.TxValidationCode_BAD_RWSET
 		}
-		// Only the chaincode's own namespace may be written: nothing else executes here.
-		if ns.GetNamespace() != v.chaincode || slices.ContainsFunc(kv.GetWrites(), func(w *kvrwset.KVWrite) bool {
-			return w.GetKey() == "" || len(w.GetKey()) > MaxKeySize
-		}) {
-			return nil, peer.TxValidationCode_ILLEGAL_WRITESET
-		}
 		out.nsRWSets = append(out.nsRWSets, nsRWSet{ns: ns.GetNamespace(), rw: kv})
 	}
 	return out, peer.TxValidationCode_VALID
+}
+
+// decodeCommitted decodes a transaction that a committed block flags valid, for replaying the
+// block into the index; it checks nothing the committer already checked.
+func decodeCommitted(env *common.Envelope) (*parsedTx, error) {
+	h, code := decodeTxHeader(env)
+	if code == peer.TxValidationCode_VALID {
+		var a txAction
+		if a, code = decodeTxAction(h.payload); code == peer.TxValidationCode_VALID {
+			var tx *parsedTx
+			if tx, code = decodeTxResults(h, a.ccAction); code == peer.TxValidationCode_VALID {
+				return tx, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("transaction flagged valid does not decode: %s", code)
 }
 
 // endorsed applies the embedded network's endorsement policy: at least one valid endorsement

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -36,6 +37,9 @@ type VerifyReport struct {
 	Blocks uint64
 	// Transactions counts the transactions checked, ValidTransactions those flagged valid.
 	Transactions, ValidTransactions uint64
+	// UnfinishedRecord is set when the block log ends in a record the node was writing when it
+	// stopped. No client was told of that block; the node drops it when it next starts.
+	UnfinishedRecord bool
 }
 
 // Verify walks the block store of the node whose data directory is cfg.Dir, which must not be
@@ -49,7 +53,7 @@ func Verify(ctx context.Context, cfg Config) (*VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	st, err := openStore(LedgerPath(cfg.Dir), true)
+	st, err := openStore(LedgerDir(cfg.Dir), true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
@@ -71,88 +75,113 @@ func newValidator(msps *mspSet, c Consortium) *txValidator {
 }
 
 func verifyStore(ctx context.Context, st *store, v *txValidator) (*VerifyReport, error) {
-	rep := &VerifyReport{}
+	var info chainInfo
 	err := st.db.View(func(btx *bolt.Tx) error {
-		info, err := readChainInfo(btx)
-		if err != nil {
-			return err
-		}
-		var prevHash, prevCommit []byte
-		for num := uint64(0); num < info.height; num++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			raw := btx.Bucket(bucketBlocks).Get(u64(num))
-			broken := func(format string, args ...any) error {
-				return &BrokenBlockError{Block: num, Reason: fmt.Sprintf(format, args...)}
-			}
-			if raw == nil {
-				return broken("missing")
-			}
-			b := &common.Block{}
-			if err := proto.Unmarshal(raw, b); err != nil {
-				return broken("unreadable: %v", err)
-			}
-			if b.GetHeader().GetNumber() != num {
-				return broken("header number is %d", b.GetHeader().GetNumber())
-			}
-			if !bytes.Equal(b.GetHeader().GetPreviousHash(), prevHash) {
-				return broken("previous hash does not match the hash of block %d", num-1)
-			}
-			if !bytes.Equal(b.GetHeader().GetDataHash(), blockDataHash(b.GetData())) {
-				return broken("data hash does not match the transactions")
-			}
-			md := b.GetMetadata().GetMetadata()
-			if len(md) < len(common.BlockMetadataIndex_name) {
-				return broken("metadata is incomplete")
-			}
-			at := blockTime(b)
-			if err := verifyBlockSignature(b, v, at); err != nil {
-				return broken("%v", err)
-			}
-			flags := md[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
-			if len(flags) != len(b.GetData().GetData()) {
-				return broken("%d validation flags for %d transactions", len(flags), len(b.GetData().GetData()))
-			}
-			headerHash := blockHeaderHash(b.GetHeader())
-			wantCommit := commitHash(prevCommit, headerHash, flags)
-			ch := &common.Metadata{}
-			if err := proto.Unmarshal(md[common.BlockMetadataIndex_COMMIT_HASH], ch); err != nil || !bytes.Equal(ch.GetValue(), wantCommit) {
-				return broken("commit hash does not match the validation flags")
-			}
-			for i, envRaw := range b.GetData().GetData() {
-				rep.Transactions++
-				if peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
-					continue
-				}
-				rep.ValidTransactions++
-				env := &common.Envelope{}
-				if err := proto.Unmarshal(envRaw, env); err != nil {
-					return broken("transaction %d is unreadable", i)
-				}
-				if num == 0 {
-					if err := verifyConfigTx(env, v, at); err != nil {
-						return broken("transaction %d: %v", i, err)
-					}
-					continue
-				}
-				// Certificates are judged at the time of the transaction, not today.
-				if _, code := v.validateEnvelope(env, envelopeTime(env, at)); code != peer.TxValidationCode_VALID {
-					return broken("transaction %d is flagged valid but fails validation with %s", i, code)
-				}
-			}
-			prevHash, prevCommit = headerHash, wantCommit
-			rep.Blocks++
-		}
-		if !bytes.Equal(prevHash, info.lastHash) {
-			return &BrokenBlockError{Block: info.height - 1, Reason: "last block hash does not match the ledger's record"}
-		}
-		return nil
+		var err error
+		info, err = readChainInfo(btx)
+		return err
 	})
 	if err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	rep := &VerifyReport{}
+	var prevHash, prevCommit []byte
+	var off int64
+	for num := uint64(0); ; num++ {
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("verify: %w", err)
+		}
+		pos, raw, err := st.log.next(off)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, errTornRecord) {
+			if num < info.height {
+				return rep, fmt.Errorf("verify: %w", &BrokenBlockError{Block: num, Reason: "its record in the block log is damaged (length or checksum)"})
+			}
+			// A record the node was writing when it stopped: never acknowledged, and dropped
+			// when the node next opens the ledger.
+			rep.UnfinishedRecord = true
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("verify: %w", err)
+		}
+		headerHash, commit, err := verifyBlock(num, raw, prevHash, prevCommit, v, rep)
+		if err != nil {
+			return rep, fmt.Errorf("verify: %w", err)
+		}
+		prevHash, prevCommit, off = headerHash, commit, pos.end()
+		rep.Blocks++
+	}
+	switch {
+	case rep.Blocks < info.height:
+		return rep, fmt.Errorf("verify: %w", &BrokenBlockError{Block: rep.Blocks, Reason: fmt.Sprintf("missing: the index records %d blocks, the block log holds %d", info.height, rep.Blocks)})
+	case rep.Blocks == info.height && !bytes.Equal(prevHash, info.lastHash):
+		return rep, fmt.Errorf("verify: %w", &BrokenBlockError{Block: info.height - 1, Reason: "last block hash does not match the ledger's record"})
 	}
 	return rep, nil
+}
+
+// verifyBlock checks block num given the header hash and commit hash of the block before it,
+// counting its transactions in rep, and returns its own header hash and commit hash.
+func verifyBlock(num uint64, raw, prevHash, prevCommit []byte, v *txValidator, rep *VerifyReport) ([]byte, []byte, error) {
+	broken := func(format string, args ...any) ([]byte, []byte, error) {
+		return nil, nil, &BrokenBlockError{Block: num, Reason: fmt.Sprintf(format, args...)}
+	}
+	b := &common.Block{}
+	if err := proto.Unmarshal(raw, b); err != nil {
+		return broken("unreadable: %v", err)
+	}
+	if b.GetHeader().GetNumber() != num {
+		return broken("header number is %d", b.GetHeader().GetNumber())
+	}
+	if !bytes.Equal(b.GetHeader().GetPreviousHash(), prevHash) {
+		return broken("previous hash does not match the hash of block %d", num-1)
+	}
+	if !bytes.Equal(b.GetHeader().GetDataHash(), blockDataHash(b.GetData())) {
+		return broken("data hash does not match the transactions")
+	}
+	md := b.GetMetadata().GetMetadata()
+	if len(md) < len(common.BlockMetadataIndex_name) {
+		return broken("metadata is incomplete")
+	}
+	at := blockTime(b)
+	if err := verifyBlockSignature(b, v, at); err != nil {
+		return broken("%v", err)
+	}
+	flags := md[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+	if len(flags) != len(b.GetData().GetData()) {
+		return broken("%d validation flags for %d transactions", len(flags), len(b.GetData().GetData()))
+	}
+	headerHash := blockHeaderHash(b.GetHeader())
+	wantCommit := commitHash(prevCommit, headerHash, flags)
+	ch := &common.Metadata{}
+	if err := proto.Unmarshal(md[common.BlockMetadataIndex_COMMIT_HASH], ch); err != nil || !bytes.Equal(ch.GetValue(), wantCommit) {
+		return broken("commit hash does not match the validation flags")
+	}
+	for i, envRaw := range b.GetData().GetData() {
+		rep.Transactions++
+		if peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+			continue
+		}
+		rep.ValidTransactions++
+		env := &common.Envelope{}
+		if err := proto.Unmarshal(envRaw, env); err != nil {
+			return broken("transaction %d is unreadable", i)
+		}
+		if num == 0 {
+			if err := verifyConfigTx(env, v, at); err != nil {
+				return broken("transaction %d: %v", i, err)
+			}
+			continue
+		}
+		// Certificates are judged at the time of the transaction, not today.
+		if _, code := v.validateEnvelope(env, envelopeTime(env, at)); code != peer.TxValidationCode_VALID {
+			return broken("transaction %d is flagged valid but fails validation with %s", i, code)
+		}
+	}
+	return headerHash, wantCommit, nil
 }
 
 // verifyBlockSignature checks the orderer signature in the SIGNATURES metadata slot.
