@@ -54,7 +54,13 @@ func decodeBlockPos(b []byte) (blockPos, bool) {
 type blockLog struct {
 	f    *os.File
 	size atomic.Int64 // end of the last whole record
+	// allocated is the file's length: the log is extended with zeros ahead of the records, so
+	// that appending overwrites allocated blocks and a sync need not commit a new file length.
+	allocated int64
 }
+
+// allocationChunk is how far ahead of the records the log is extended with zeros.
+const allocationChunk = 16 << 20
 
 func openBlockLog(path string, readOnly bool) (*blockLog, error) {
 	flag := os.O_RDWR | os.O_CREATE
@@ -70,7 +76,7 @@ func openBlockLog(path string, readOnly bool) (*blockLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("open block log: %w", err)
 	}
-	l := &blockLog{f: f}
+	l := &blockLog{f: f, allocated: st.Size()}
 	l.size.Store(st.Size())
 	return l, nil
 }
@@ -88,6 +94,11 @@ func (l *blockLog) write(raw []byte, sync bool) (blockPos, error) {
 	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(raw, crcTable))
 	copy(rec[blockRecordHeader:], raw)
 	size := l.size.Load()
+	if end := size + int64(len(rec)); end > l.allocated {
+		if err := l.extend(end + allocationChunk); err != nil {
+			return blockPos{}, err
+		}
+	}
 	if _, err := l.f.WriteAt(rec, size); err != nil {
 		return blockPos{}, fmt.Errorf("append block: %w", err)
 	}
@@ -99,6 +110,21 @@ func (l *blockLog) write(raw []byte, sync bool) (blockPos, error) {
 	pos := blockPos{off: size + blockRecordHeader, len: uint32(len(raw))}
 	l.size.Store(pos.end())
 	return pos, nil
+}
+
+// extend writes zeros up to length and syncs them, data and file length.
+func (l *blockLog) extend(length int64) error {
+	zeros := make([]byte, 1<<20)
+	for off := l.allocated; off < length; off += int64(len(zeros)) {
+		if _, err := l.f.WriteAt(zeros[:min(int64(len(zeros)), length-off)], off); err != nil {
+			return fmt.Errorf("extend block log: %w", err)
+		}
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("extend block log: %w", err)
+	}
+	l.allocated = length
+	return nil
 }
 
 // read returns the block bytes at pos, checking the record's checksum.
@@ -116,8 +142,9 @@ func (l *blockLog) read(pos blockPos) ([]byte, error) {
 	return rec[blockRecordHeader:], nil
 }
 
-// next reads the record that starts at off. It returns io.EOF at the end of the log and
-// errTornRecord for a record that is cut short or fails its checksum.
+// next reads the record that starts at off. It returns io.EOF at the end of the log (the end
+// of the file, or zeros where the next record would start) and errTornRecord for a record that
+// is cut short or fails its checksum.
 func (l *blockLog) next(off int64) (blockPos, []byte, error) {
 	size := l.size.Load()
 	if off >= size {
@@ -129,6 +156,9 @@ func (l *blockLog) next(off int64) (blockPos, []byte, error) {
 	}
 	if _, err := l.f.ReadAt(hdr[:], off); err != nil {
 		return blockPos{}, nil, fmt.Errorf("read block log at %d: %w", off, err)
+	}
+	if hdr == [blockRecordHeader]byte{} {
+		return blockPos{}, nil, io.EOF
 	}
 	n := binary.LittleEndian.Uint32(hdr[:])
 	pos := blockPos{off: off + blockRecordHeader, len: n}
@@ -154,7 +184,12 @@ func (l *blockLog) truncate(off int64) error {
 		return fmt.Errorf("truncate block log: %w", err)
 	}
 	l.size.Store(off)
+	l.allocated = off
 	return nil
 }
+
+// setEnd records where the last whole record ends, found by reading the log when it is opened;
+// the zeros after it are allocated space.
+func (l *blockLog) setEnd(off int64) { l.size.Store(off) }
 
 func (l *blockLog) close() error { return l.f.Close() }

@@ -180,16 +180,17 @@ func (s *store) recover(rebuilding bool, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	replayed, end, err := s.replay(info, off)
+	replayed, end, torn, err := s.replay(info, off)
 	if err != nil {
 		return err
 	}
-	if size := s.log.size.Load(); end < size {
-		log.Warn("dropping an unfinished block record at the end of the block log", "bytes", size-end)
+	if torn {
+		log.Warn("dropping an unfinished block record at the end of the block log", "bytes", s.log.size.Load()-end)
 		if err := s.log.truncate(end); err != nil {
 			return err
 		}
 	}
+	s.log.setEnd(end)
 	if replayed > 0 || rebuilding {
 		log.Info("index recovered from the block log", "blocks", replayed)
 	}
@@ -197,17 +198,18 @@ func (s *store) recover(rebuilding bool, log *slog.Logger) error {
 }
 
 // replay applies the log's records from off on, which must continue the chain described by
-// info. It returns how many blocks it applied and where the last whole record ends.
-func (s *store) replay(info chainInfo, off int64) (int, int64, error) {
+// info. It returns how many blocks it applied, where the last whole record ends and whether an
+// unfinished record follows it.
+func (s *store) replay(info chainInfo, off int64) (int, int64, bool, error) {
 	replayed := 0
 	for {
-		var done bool
+		var done, torn bool
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			// Many blocks per index transaction: a rebuild replays the whole chain.
 			for range 256 {
 				pos, raw, err := s.log.next(off)
 				if errors.Is(err, io.EOF) || errors.Is(err, errTornRecord) {
-					done = true
+					done, torn = true, errors.Is(err, errTornRecord)
 					return nil
 				}
 				if err != nil {
@@ -227,10 +229,10 @@ func (s *store) replay(info chainInfo, off int64) (int, int64, error) {
 			return nil
 		})
 		if err != nil {
-			return replayed, off, fmt.Errorf("replay block %d from the block log: %w", info.height, err)
+			return replayed, off, false, fmt.Errorf("replay block %d from the block log: %w", info.height, err)
 		}
 		if done {
-			return replayed, off, nil
+			return replayed, off, torn, nil
 		}
 	}
 }
