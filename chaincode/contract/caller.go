@@ -52,11 +52,14 @@ func (i identity) party() model.Party {
 
 // resolveCaller works out who the transaction runs as. The creator certificate decides; a
 // creator with the gateway role may name one member of its own organisation to act for, by
-// passing that member's certificate as transient data.
-func resolveCaller(stub shim.ChaincodeStubInterface, now time.Time, policy *model.RolePolicy) (model.Caller, error) {
-	ci, err := cid.New(stub)
-	if err != nil {
-		return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's identity")
+// passing that member's certificate as transient data. ci is the creator's identity as
+// contractapi parsed it, or nil to parse it here.
+func resolveCaller(stub shim.ChaincodeStubInterface, ci cid.ClientIdentity, now time.Time, policy *model.RolePolicy) (model.Caller, error) {
+	if ci == nil {
+		var err error
+		if ci, err = cid.New(stub); err != nil {
+			return model.Caller{}, model.Errorf(model.CodeUnauthenticated, "cannot read the caller's identity")
+		}
 	}
 	mspID, err := ci.GetMSPID()
 	if err != nil {

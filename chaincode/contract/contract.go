@@ -36,6 +36,7 @@ func NewChaincode() (*contractapi.ContractChaincode, error) {
 		return nil, err
 	}
 	cc.DefaultContract = Name
+	cc.TransactionSerializer = &returnSerializer{}
 	cc.Info.Title = "CareLedger"
 	cc.Info.Version = "1.0.0"
 	return cc, nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -30,10 +31,20 @@ func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.caller, err = resolveCaller(stub, t.now, policy); err != nil {
+	if t.caller, err = resolveCaller(stub, clientIdentity(ctx), t.now, policy); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// clientIdentity returns the creator identity contractapi already parsed for this call, or nil
+// when it could not (it then stores a nil *cid.ClientID).
+func clientIdentity(ctx contractapi.TransactionContextInterface) cid.ClientIdentity {
+	ci := ctx.GetClientIdentity()
+	if c, ok := ci.(*cid.ClientID); ok && c == nil {
+		return nil
+	}
+	return ci
 }
 
 // require fails unless the caller has one of the roles.
