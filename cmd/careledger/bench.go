@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -66,7 +67,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 
 func machineLine(w io.Writer) {
 	host, _ := os.Hostname()
-	fmt.Fprintf(w, "machine: %s, %d CPUs (runtime.NumCPU), %s\n", host, numCPU(), goVersion())
+	fmt.Fprintf(w, "machine: %s, %d CPUs (runtime.NumCPU), GOMAXPROCS %d, %s\n", host, numCPU(), runtime.GOMAXPROCS(0), goVersion())
 }
 
 func newBenchLedgerCmd(g *globals) *cobra.Command {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -18,7 +19,7 @@ import (
 )
 
 func main() {
-	tuneGC()
+	tuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
@@ -27,11 +28,22 @@ func main() {
 	}
 }
 
-// tuneGC trades memory for CPU: CareLedger's hot paths (signatures, JSON, protobuf) allocate
-// a lot of short-lived garbage, and on a small machine collecting it less often lifts ledger
-// throughput by about a quarter (see the README). A soft memory limit makes the collector work
-// harder before memory runs short. GOGC and GOMEMLIMIT still override both.
-func tuneGC() {
+// tuneRuntime adjusts Go's defaults for CareLedger's load; GOGC, GOMEMLIMIT and GOMAXPROCS
+// still override each.
+//
+// It trades memory for CPU: the hot paths (signatures, JSON, protobuf) allocate a lot of
+// short-lived garbage, and on a small machine collecting it less often lifts ledger throughput
+// by about a quarter (see the README). A soft memory limit makes the collector work harder
+// before memory runs short.
+//
+// It runs one more P than there are CPUs: the ledger's commit loop spends much of its time in
+// fsync and bbolt's page writes, and a P blocked in a system call is handed to other work only
+// after a delay, so with two CPUs a third of one sat idle. On a 2-core machine the extra P
+// lifted committed transactions by 4 to 17% and cost evaluations 3 to 7%.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
