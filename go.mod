@@ -8,6 +8,7 @@ require (
 	github.com/careledger/careledger/chaincode v0.0.0-00010101000000-000000000000
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-chi/chi/v5 v5.5.0
+	github.com/gofrs/flock v0.13.1
 	github.com/google/differential-privacy/go/v3 v3.0.0
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/vault/api v1.23.0

@@ -204,3 +204,30 @@ func TestMigrateBlocksIntoLog(t *testing.T) {
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// TestSecondNodeIsRefused: a second node on a ledger in use is refused before it looks at the
+// in-use marker, which it would otherwise take for a crash (and, without a boot ID, rebuild the
+// running node's index). The running node keeps working.
+func TestSecondNodeIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	commitSome(t, n, 1)
+	before := dumpIndexLive(t, n)
+	_, err := network.New(network.Config{Dir: dir, ListenAddr: "127.0.0.1:0", Chaincode: testChaincode{}})
+	require.ErrorContains(t, err, "another process (a running node?) has it open")
+	_, err = os.Stat(indexPath(dir))
+	require.NoError(t, err, "the running node's index is still there")
+	require.Equal(t, before, dumpIndexLive(t, n))
+	commitSome(t, n, 2)
+	require.NoError(t, n.Close())
+	rep, err := network.Verify(context.Background(), network.Config{Dir: dir})
+	require.NoError(t, err)
+	require.EqualValues(t, 17, rep.Blocks)
+}
+
+// dumpIndexLive is what a running node serves: its height and a key's value.
+func dumpIndexLive(t *testing.T, n *network.Node) string {
+	got, err := contractFor(t, n, network.ClinicMSP, "clinician1").EvaluateTransaction("get", "k0")
+	require.NoError(t, err)
+	return fmt.Sprintf("height %d, k0 %q", n.Height(), got)
+}

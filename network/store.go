@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	bolt "go.etcd.io/bbolt"
 )
@@ -57,24 +58,40 @@ type version struct {
 // kernel's boot ID while the ledger is open: a marker from an earlier boot (or any marker where
 // there is no boot ID) means the machine went down with the ledger open.
 type store struct {
-	db  *bolt.DB
-	log *blockLog
-	dir string
-	ro  bool
+	db   *bolt.DB
+	log  *blockLog
+	dir  string
+	ro   bool
+	lock *flock.Flock // held by a writable store from before the marker is read until close
 }
 
 const (
 	indexFile   = "ledger.db"
 	blockFile   = "blocks.log"
 	inUseMarker = "in-use"
+	lockFile    = "LOCK"
 )
 
 // openStore opens the ledger in dir (the node's ledger directory), recovering the index from the
 // block log after a crash. A read-only store neither recovers nor writes anything.
-func openStore(dir string, readOnly bool, log *slog.Logger) (*store, error) {
-	s := &store{dir: dir, ro: readOnly}
+func openStore(dir string, readOnly bool, log *slog.Logger) (s *store, err error) {
+	s = &store{dir: dir, ro: readOnly}
 	rebuild := false
 	if !readOnly {
+		// Only one node may own the ledger, and it must own it before it reads the marker:
+		// another node's marker would otherwise look like a crash and its index be rebuilt.
+		lock := flock.New(filepath.Join(dir, lockFile))
+		s.lock = lock
+		if ok, err := lock.TryLock(); err != nil {
+			return nil, fmt.Errorf("open ledger %s: %w", dir, err)
+		} else if !ok {
+			return nil, fmt.Errorf("open ledger %s: another process (a running node?) has it open", dir)
+		}
+		defer func() {
+			if err != nil {
+				lock.Unlock()
+			}
+		}()
 		prev, err := os.ReadFile(filepath.Join(dir, inUseMarker))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -277,13 +294,13 @@ func (s *store) close() error {
 		return errors.Join(s.db.Close(), s.log.close())
 	}
 	err := errors.Join(s.db.Sync(), s.db.Close(), s.log.close())
-	if err != nil {
-		return err
+	if err == nil {
+		// The marker goes only once the index is synced: otherwise the next open must recover.
+		if err = os.Remove(filepath.Join(s.dir, inUseMarker)); err == nil {
+			err = syncDir(s.dir)
+		}
 	}
-	if err := os.Remove(filepath.Join(s.dir, inUseMarker)); err != nil {
-		return err
-	}
-	return syncDir(s.dir)
+	return errors.Join(err, s.lock.Unlock())
 }
 
 // bootID identifies the running boot of the operating system, or is empty where the system
