@@ -196,16 +196,18 @@ func decodeTxResults(h txHeader, ccAction *peer.ChaincodeAction) (*parsedTx, pee
 // block into the index; it checks nothing the committer already checked.
 func decodeCommitted(env *common.Envelope) (*parsedTx, error) {
 	h, code := decodeTxHeader(env)
-	if code == peer.TxValidationCode_VALID {
-		var a txAction
-		if a, code = decodeTxAction(h.payload); code == peer.TxValidationCode_VALID {
-			var tx *parsedTx
-			if tx, code = decodeTxResults(h, a.ccAction); code == peer.TxValidationCode_VALID {
-				return tx, nil
-			}
-		}
+	if code != peer.TxValidationCode_VALID {
+		return nil, fmt.Errorf("transaction flagged valid does not decode: %s", code)
 	}
-	return nil, fmt.Errorf("transaction flagged valid does not decode: %s", code)
+	a, code := decodeTxAction(h.payload)
+	if code != peer.TxValidationCode_VALID {
+		return nil, fmt.Errorf("transaction flagged valid does not decode: %s", code)
+	}
+	tx, code := decodeTxResults(h, a.ccAction)
+	if code != peer.TxValidationCode_VALID {
+		return nil, fmt.Errorf("transaction flagged valid does not decode: %s", code)
+	}
+	return tx, nil
 }
 
 // endorsed applies the embedded network's endorsement policy: at least one valid endorsement
