@@ -55,6 +55,10 @@ type Result struct {
 	Response *peer.Response
 	Writes   map[string][]byte // nil value: delete
 	Event    *Event
+	// Reads counts the state the transaction read: one per key read, one per range query and
+	// one per entry a range query returned. Tests use it as the transaction's cost, which does
+	// not vary with the machine.
+	Reads int
 }
 
 // Invoke runs the chaincode for call. When commit is true and the chaincode succeeds, its
@@ -66,7 +70,7 @@ func (l *Ledger) Invoke(cc shim.Chaincode, call Call, commit bool) *Result {
 	l.txSeq++
 	stub := &Stub{ledger: l, call: call, txID: fmt.Sprintf("tx%08d", l.txSeq), writes: map[string][]byte{}}
 	resp := cc.Invoke(stub)
-	res := &Result{TxID: stub.txID, Response: resp, Writes: stub.writes, Event: stub.event}
+	res := &Result{TxID: stub.txID, Response: resp, Writes: stub.writes, Event: stub.event, Reads: stub.reads}
 	if commit && resp.GetStatus() == shim.OK {
 		for k, v := range stub.writes {
 			i, found := slices.BinarySearch(l.keys, k)
@@ -99,6 +103,20 @@ func (l *Ledger) Snapshot() map[string][]byte {
 	return out
 }
 
+// Restore replaces the committed state with a copy of state, such as a [Ledger.Snapshot]
+// rewritten into an older key layout, to test how the contract reads ledgers it did not write.
+func (l *Ledger) Restore(state map[string][]byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.state = make(map[string][]byte, len(state))
+	l.keys = l.keys[:0]
+	for k, v := range state {
+		l.state[k] = append([]byte(nil), v...)
+		l.keys = append(l.keys, k)
+	}
+	slices.Sort(l.keys)
+}
+
 // Events returns the events of committed transactions, oldest first.
 func (l *Ledger) Events() []Event {
 	l.mu.Lock()
@@ -114,6 +132,7 @@ type Stub struct {
 	writes    map[string][]byte
 	event     *Event
 	paginated bool
+	reads     int
 }
 
 var _ shim.ChaincodeStubInterface = (*Stub)(nil)
@@ -145,6 +164,7 @@ func (s *Stub) InvokeChaincode(string, [][]byte, string) *peer.Response {
 }
 
 func (s *Stub) GetState(key string) ([]byte, error) {
+	s.reads++
 	if v, ok := s.ledger.state[key]; ok {
 		return append([]byte(nil), v...), nil
 	}
@@ -201,6 +221,7 @@ func (s *Stub) rangeKeys(start, end string) []string {
 }
 
 func (s *Stub) iterator(keys []string) *iter {
+	s.reads += 1 + len(keys)
 	kvs := make([]*queryresult.KV, len(keys))
 	for i, k := range keys {
 		kvs[i] = &queryresult.KV{Namespace: "careledger", Key: k, Value: append([]byte(nil), s.ledger.state[k]...)}
