@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -16,8 +18,16 @@ const (
 	maxListItems = 100
 )
 
-// decode parses one JSON argument strictly: size-limited, no unknown fields, nothing after the
-// document. The error names the argument and, where JSON says so, the field.
+// Every time in an argument must lie in [minTime, maxTime): a validity window that starts before
+// 1970 or ends in the year 3000 is a client bug or a probe, never a patient's intent.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// decode parses one JSON argument strictly: size-limited, no unknown fields, no key repeated in
+// an object, nothing after the document, every time in a sane range. The error names the
+// argument and, where JSON says so, the field.
 func decode(name, arg string, v any) error {
 	if len(arg) > maxArgBytes {
 		return model.Errorf(model.CodeInvalidArgument, "%s is larger than %d bytes", name, maxArgBytes)
@@ -42,7 +52,110 @@ func decode(name, arg string, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return model.Errorf(model.CodeInvalidArgument, "%s has data after the JSON document", name)
 	}
+	if key, ok := duplicateKey([]byte(arg)); ok {
+		return model.Errorf(model.CodeInvalidArgument, "%s: key %q appears twice in one object", name, key)
+	}
+	if field, ok := timeOutOfRange(reflect.ValueOf(v), ""); ok {
+		return model.Errorf(model.CodeInvalidArgument, "%s: %s must lie between %d and %d", name, field, minTime.Year(), maxTime.Year())
+	}
 	return nil
+}
+
+// duplicateKey returns the first key that an object of the (valid) JSON document repeats.
+// encoding/json keeps the last of repeated keys and other parsers the first, so a document with
+// one could mean one thing to the gateway that checked it and another to the chaincode.
+func duplicateKey(doc []byte) (string, bool) {
+	type frame struct {
+		keys      map[string]bool // nil for an array
+		expectKey bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, &frame{keys: map[string]bool{}, expectKey: true})
+			case '[':
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return "", false
+				}
+				if parent := stack[len(stack)-1]; parent.keys != nil {
+					parent.expectKey = true
+				}
+			}
+			continue
+		case string:
+			if top != nil && top.keys != nil && top.expectKey {
+				if top.keys[v] {
+					return v, true
+				}
+				top.keys[v], top.expectKey = true, false
+				continue
+			}
+		}
+		if top == nil {
+			return "", false // a scalar document
+		}
+		if top.keys != nil {
+			top.expectKey = true
+		}
+	}
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// timeOutOfRange walks a decoded argument and returns the JSON name of the first time outside
+// [minTime, maxTime). Unset times are left to the transaction's own checks.
+func timeOutOfRange(v reflect.Value, path string) (string, bool) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return "", false
+		}
+		return timeOutOfRange(v.Elem(), path)
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if f, bad := timeOutOfRange(v.Index(i), path); bad {
+				return f, true
+			}
+		}
+	case reflect.Struct:
+		if v.Type() == timeType {
+			t := v.Interface().(time.Time)
+			return path, !t.IsZero() && (t.Before(minTime) || !t.Before(maxTime))
+		}
+		for i := range v.NumField() {
+			sf := v.Type().Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "" {
+				name = sf.Name
+			}
+			if path != "" {
+				name = path + "." + name
+			}
+			if f, bad := timeOutOfRange(v.Field(i), name); bad {
+				return f, true
+			}
+		}
+	}
+	return "", false
 }
 
 // checkSet validates a list against a vocabulary: non-empty, at most maxListItems, no

@@ -27,6 +27,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		return js(g)
 	}
 	past, future := w.now.Add(-time.Hour), w.now.Add(time.Hour)
+	moonLanding, farFuture := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	cases := []struct {
 		name    string
@@ -53,6 +54,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"record: oversized", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Locator = strings.Repeat("a", 70_000) })}, model.CodeInvalidArgument, "larger"},
 		{"record: duplicate id", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.ID = "lab-1" })}, model.CodeConflict, "lab-1"},
 		{"record: duplicate hash", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Hash = rec.LatestHash })}, model.CodeConflict, "hash"},
+		{"record: duplicate key", p, "RegisterRecord", []string{strings.Replace(newRec(func(*model.NewRecord) {}), `{"id":"r-new"`, `{"id":"r-new","id":"lab-2"`, 1)}, model.CodeInvalidArgument, "twice"},
 		{"version: unknown record", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "nope", PrevHash: rec.LatestHash, Hash: hashOf(600), Locator: "blob:v"})}, model.CodeNotFound, "nope"},
 		{"version: bad prev hash", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: "", Hash: hashOf(600), Locator: "blob:v"})}, model.CodeInvalidArgument, "prevHash"},
 		{"grant: no grantee", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{} })}, model.CodeInvalidArgument, "grantee"},
@@ -79,6 +81,10 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 				g.RecordIDs[i] = strings.Repeat("r", i+1)
 			}
 		})}, model.CodeInvalidArgument, "more than"},
+		{"grant: validFrom before 1970", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidFrom = &moonLanding })}, model.CodeInvalidArgument, "validFrom"},
+		{"grant: validUntil in 2300", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidUntil = &farFuture })}, model.CodeInvalidArgument, "validUntil"},
+		{"grant: duplicate key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"purpose":"TREAT"`, `"purpose":"TREAT","purpose":"PUBHLTH"`, 1)}, model.CodeInvalidArgument, "purpose"},
+		{"grant: duplicate nested key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"grantee":{"id":"`, `"grantee":{"id":"`+cs.colleague.id()+`","id":"`, 1)}, model.CodeInvalidArgument, "twice"},
 		{"grant: duplicate id", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ID = "g1" })}, model.CodeConflict, "g1"},
 		{"revoke: unknown", p, "RevokeGrant", []string{"nope"}, model.CodeNotFound, "nope"},
 		{"revoke: bad id", p, "RevokeGrant", []string{"a/b"}, model.CodeInvalidArgument, "grantId"},
@@ -90,6 +96,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"list: bad category", doc, "ListPatientRecords", []string{p.id(), "x", "0", ""}, model.CodeInvalidArgument, "category"},
 		{"verify: bad hash", p, "VerifyRecordHash", []string{"lab-1", "zz"}, model.CodeInvalidArgument, "hash"},
 		{"delegate: not pseudonym", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: "my son"})}, model.CodeInvalidArgument, "delegate"},
+		{"delegate: until 2300", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: cs.other.id(), ValidUntil: &farFuture})}, model.CodeInvalidArgument, "validUntil"},
 		{"delegate: past", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: cs.other.id(), ValidUntil: &past})}, model.CodeInvalidArgument, "past"},
 		{"emergency: bad patient", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: "Jane", Reason: "life-threatening"})}, model.CodeInvalidArgument, "patient"},
 		{"emergency: negative duration", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: p.id(), Reason: "life-threatening", DurationMinutes: -5})}, model.CodeInvalidArgument, "durationMinutes"},
