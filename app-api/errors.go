@@ -20,7 +20,7 @@ import (
 // Clients branch on the code; messages are for people and may change.
 const (
 	CodeNoGrant            = "NO_GRANT"
-	CodeGrantExpired       = "GRANT_EXPIRED"
+	CodeGrantExpired       = string(model.CodeGrantExpired)
 	CodeGrantRevoked       = "GRANT_REVOKED"
 	CodeGrantNotYetValid   = "GRANT_NOT_YET_VALID"
 	CodeRoleNotPermitted   = "ROLE_NOT_PERMITTED"
@@ -105,6 +105,7 @@ var chaincodeStatus = map[model.Code]int{
 	model.CodeNotFound:        http.StatusNotFound,
 	model.CodeConflict:        http.StatusConflict,
 	model.CodeErased:          http.StatusGone,
+	model.CodeGrantExpired:    http.StatusForbidden,
 }
 
 // retryAfterSeconds is what a client is told to wait when the ledger is unreachable.

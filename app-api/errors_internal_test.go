@@ -51,6 +51,7 @@ func TestClassify(t *testing.T) {
 		{"chaincode unauthenticated", &model.Error{Code: model.CodeUnauthenticated, Message: "x"}, 401, "UNAUTHENTICATED", false},
 		{"chaincode forbidden", &model.Error{Code: model.CodeForbidden, Message: "x"}, 403, "FORBIDDEN", false},
 		{"chaincode conflict", &model.Error{Code: model.CodeConflict, Message: "x"}, 409, "CONFLICT", false},
+		{"chaincode grant expired", &model.Error{Code: model.CodeGrantExpired, Message: "x"}, 403, CodeGrantExpired, false},
 		{"chaincode internal", &model.Error{Code: model.CodeInternal, Message: "x"}, 500, "INTERNAL", true},
 		{"cohort not found", fmt.Errorf("open: %w", ErrCohortNotFound), 404, "NOT_FOUND", false},
 		{"query refused", fmt.Errorf("%w: cell too small", ErrQueryRefused), 422, CodeQueryRefused, false},

@@ -56,12 +56,10 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 			continue
 		}
 		seen[r.ID] = true
-		rec, err := t.record(r.RecordID)
+		// A record that does not exist is refused like one the accessor could not read.
+		rec, _, err := t.recordOrPhantom(r.RecordID)
 		if err != nil {
-			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s not found", i, r.RecordID)
-		}
-		if r.Version > rec.Versions {
-			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s has no version %d", i, r.RecordID, r.Version)
+			return nil, err
 		}
 		vk := rec.Owner + "\x00" + r.Accessor.MSP + "\x00" + r.Accessor.ID + "\x00" + string(r.Accessor.Role)
 		v := views[vk]
@@ -77,6 +75,9 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 		}
 		if !backed {
 			return nil, model.Errorf(model.CodeForbidden, "report %d: the ledger does not show that access as allowed on basis %s at %s", i, r.Basis, r.AccessedAt.Format(time.RFC3339))
+		}
+		if r.Version > rec.Versions {
+			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s has no version %d", i, r.RecordID, r.Version)
 		}
 		entry := model.AccessEntry{
 			ID: r.ID, RecordID: r.RecordID, Version: r.Version, Owner: rec.Owner, Action: r.Action,
@@ -146,24 +147,15 @@ func reportBacked(v *view, rec *model.Record, r *model.AccessReport) (bool, erro
 		d, err := v.decide(rec, r.Action, r.Purpose, r.AccessedAt)
 		return d.Allowed && d.Basis == r.Basis, err
 	}
-	// Look among the grants not revoked first; the grant may have been revoked since the
-	// access, so look among all of them if it is not there.
-	grants := v.grants
-	if !slices.ContainsFunc(grants, func(g model.Grant) bool { return g.ID == r.GrantID }) {
-		var err error
-		if grants, err = v.allGrants(); err != nil {
-			return false, err
-		}
+	// The named grant, which may have ended since the access: one read, however many grants
+	// the pair has had. grantCovers checks that it is the owner's and names the accessor.
+	var g model.Grant
+	ok, err := v.t.get(v.t.key(kindGrant, r.GrantID), &g)
+	if err != nil || !ok || g.Emergency != (r.Basis == model.BasisEmergency) || granteeKeys(r.Accessor) == nil {
+		return false, err
 	}
-	for i := range grants {
-		g := &grants[i]
-		if g.ID != r.GrantID || g.Emergency != (r.Basis == model.BasisEmergency) {
-			continue
-		}
-		erased := v.erased != nil && !r.AccessedAt.Before(v.erased.RequestedAt)
-		return !erased && grantCovers(g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive, nil
-	}
-	return false, nil
+	erased := v.erased != nil && !r.AccessedAt.Before(v.erased.RequestedAt)
+	return !erased && grantCovers(&g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive, nil
 }
 
 // ListAccessLog returns a patient's audit trail, oldest first: who read or wrote which record

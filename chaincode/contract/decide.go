@@ -28,7 +28,9 @@ func (c *Contract) CheckAccess(ctx contractapi.TransactionContextInterface, reco
 			return nil, err
 		}
 	}
-	rec, err := t.record(recordID)
+	// A record that does not exist is decided like one the caller has no grant for, with the
+	// same reads, so that the answer does not tell whether an ID exists.
+	rec, _, err := t.recordOrPhantom(recordID)
 	if err != nil {
 		return nil, err
 	}
@@ -48,21 +50,19 @@ func (c *Contract) CheckAccess(ctx contractapi.TransactionContextInterface, reco
 }
 
 // view is what the ledger says about one patient that bears on one accessor's access: the
-// patient's erasure, research consent and grants naming the accessor. It is loaded once and
-// then decides for any number of the patient's records.
+// patient's erasure, research consent and the grants in force naming the accessor. It is loaded
+// once and then decides for any number of the patient's records.
 //
-// Revoked grants are kept apart: a decision scans only the grants not revoked, so however many
-// grants a patient revoked over the years, an allowed access costs the same. The revoked ones
-// are loaded only to explain a refusal or to check an access reported for a past time.
+// Its cost does not grow with the grants the pair has had: a pair has at most MaxActiveGrants
+// grants in force per grantee key, and grants that ended are read only to explain a refusal,
+// at most one per scope of the record (see grantindex.go).
 type view struct {
 	t       *txn
 	patient string
 	who     model.Party
 	erased  *model.Erasure
 	consent *model.ResearchConsent
-	grants  []model.Grant // not revoked
-	revoked []model.Grant // loaded on first need
-	loaded  bool
+	grants  []model.Grant // in force, or ended since the pair's last Grant
 }
 
 func (t *txn) view(patient string, who model.Party) (*view, error) {
@@ -76,35 +76,39 @@ func (t *txn) view(patient string, who model.Party) (*view, error) {
 			return nil, err
 		}
 	}
-	if v.grants, err = t.grantsFor(kindGranteeIdx, patient, who); err != nil {
+	if v.grants, err = t.liveGrants(patient, who); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// allGrants returns every grant naming the accessor, revoked ones included.
-func (v *view) allGrants() ([]model.Grant, error) {
-	if !v.loaded {
-		var err error
-		if v.revoked, err = v.t.grantsFor(kindGranteeRev, v.patient, v.who); err != nil {
-			return nil, err
-		}
-		v.loaded = true
-	}
-	return append(slices.Clip(v.grants), v.revoked...), nil
-}
-
 func (v *view) decide(rec *model.Record, action, purpose string, at time.Time) (model.Decision, error) {
 	d := decideAt(rec, v.who, action, purpose, at, v.grants, v.erased, v.consent)
-	if d.Allowed || d.Reason != model.DenyNoGrant && d.Reason != model.DenyGrantExpired && d.Reason != model.DenyGrantNotYetValid {
+	if d.Allowed || !slices.Contains(grantRefusals, d.Reason) {
 		return d, nil
 	}
-	// Refused: a revoked grant, if one covers the access, explains it best.
-	all, err := v.allGrants()
-	if err != nil {
-		return model.Decision{}, err
+	// Refused for want of a grant: the newest grant that ended and covered the access, if it
+	// disclosed the record to the accessor, explains the refusal better.
+	ended, err := v.t.endedGrants(v.patient, v.who, rec, action, purpose)
+	if err != nil || len(ended) == 0 {
+		return d, err
 	}
-	return decideAt(rec, v.who, action, purpose, at, all, v.erased, v.consent), nil
+	return decideAt(rec, v.who, action, purpose, at, append(slices.Clip(v.grants), ended...), v.erased, v.consent), nil
+}
+
+// grantRefusals are the refusal reasons that a grant explains.
+var grantRefusals = []string{model.DenyNoGrant, model.DenyGrantExpired, model.DenyGrantRevoked, model.DenyGrantNotYetValid}
+
+// refusal is why the accessor may not see the record at all: the reason for reading, or for
+// appending when reading says no more than that no grant covers it.
+func (v *view) refusal(rec *model.Record) (string, error) {
+	for _, action := range model.Actions {
+		d, err := v.decide(rec, action, "", v.t.now)
+		if err != nil || d.Reason != model.DenyNoGrant {
+			return d.Reason, err
+		}
+	}
+	return model.DenyNoGrant, nil
 }
 
 // mayRead reports whether the accessor may see the record's metadata: with any action, for
@@ -148,7 +152,15 @@ func decideAt(rec *model.Record, who model.Party, action, purpose string, at tim
 		return d
 	}
 	if erased != nil && !at.Before(erased.RequestedAt) {
-		return deny(model.DenyErased)
+		// Say "erased" only to whom the record was disclosed (the owner, a grantee, the
+		// anonymiser of a patient who once gave research consent); anyone else learns what
+		// they would learn of a record that does not exist.
+		base := decideAt(rec, who, action, purpose, at, grants, nil, consent)
+		if base.Allowed || base.Reason != model.DenyNoGrant && slices.Contains(grantRefusals, base.Reason) ||
+			who.Role == model.RoleAnonymizer && consent != nil {
+			return deny(model.DenyErased)
+		}
+		return base
 	}
 	switch who.Role {
 	case model.RoleAnonymizer:
@@ -167,19 +179,16 @@ func decideAt(rec *model.Record, who model.Party, action, purpose string, at tim
 		return deny(model.DenyRoleNotPermitted)
 	}
 
-	reason := model.DenyNoGrant
-	var chosen *model.Grant
+	var chosen, newest *model.Grant
 	for i := range grants {
 		g := &grants[i]
 		if !grantCovers(g, rec, who, action, purpose) {
 			continue
 		}
-		status := g.StatusAt(at)
-		if status != model.GrantActive {
-			// Explain the refusal by the most telling grant: revoked, then expired, then
-			// not yet valid.
-			if r := statusRefusal[status]; refusalRank(r) > refusalRank(reason) {
-				reason = r
+		if g.StatusAt(at) != model.GrantActive {
+			// Explain the refusal by the newest grant that disclosed the record.
+			if disclosed(g, rec, at) && (newest == nil || createdBefore(newest.CreatedAt, newest.ID, g.CreatedAt, g.ID)) {
+				newest = g
 			}
 			continue
 		}
@@ -190,7 +199,10 @@ func decideAt(rec *model.Record, who model.Party, action, purpose string, at tim
 		}
 	}
 	if chosen == nil {
-		return deny(reason)
+		if newest == nil {
+			return deny(model.DenyNoGrant)
+		}
+		return deny(statusRefusal[newest.StatusAt(at)])
 	}
 	d.Allowed, d.GrantID, d.ValidUntil, d.Purpose = true, chosen.ID, chosen.ValidUntil, chosen.Purpose
 	d.Basis = model.BasisGrant
@@ -207,9 +219,32 @@ var statusRefusal = map[string]string{
 	model.GrantRevoked: model.DenyGrantRevoked,
 }
 
-// refusalRank orders refusal reasons from least to most telling.
-func refusalRank(reason string) int {
-	return slices.Index([]string{model.DenyNoGrant, model.DenyGrantNotYetValid, model.DenyGrantExpired, model.DenyGrantRevoked}, reason)
+// createdBefore orders grants by creation time; the ID breaks ties between grants of one
+// transaction time.
+func createdBefore(at time.Time, id string, thanAt time.Time, thanID string) bool {
+	return at.Before(thanAt) || at.Equal(thanAt) && id < thanID
+}
+
+// disclosed reports whether g, not active at time at, ever let its grantee know of the record:
+// a record grant names it; a category grant was in force at some time after the record was
+// created. Only such a grant explains a refusal, so that a refusal never tells a former grantee
+// that a record created since exists.
+func disclosed(g *model.Grant, rec *model.Record, at time.Time) bool {
+	if len(g.RecordIDs) > 0 {
+		return true
+	}
+	end := at
+	if g.ValidUntil != nil && g.ValidUntil.Before(end) {
+		end = *g.ValidUntil
+	}
+	if g.Revoked && g.RevokedAt != nil && g.RevokedAt.Before(end) {
+		end = *g.RevokedAt
+	}
+	start := g.ValidFrom
+	if rec.CreatedAt.After(start) {
+		start = rec.CreatedAt
+	}
+	return start.Before(end)
 }
 
 // grantCovers reports whether g, whatever its status, speaks about this accessor, record, action
@@ -234,35 +269,4 @@ func grantCovers(g *model.Grant, rec *model.Record, who model.Party, action, pur
 		return rec.ID != "" && slices.Contains(g.RecordIDs, rec.ID)
 	}
 	return slices.Contains(g.Categories, rec.Category)
-}
-
-// grantsFor loads the grants from patient in the grantee index kind (kindGranteeIdx: not
-// revoked; kindGranteeRev: revoked) that name who or, for clinicians, who's organisation.
-func (t *txn) grantsFor(kind, patient string, who model.Party) ([]model.Grant, error) {
-	if who.Role != model.RolePatient && who.Role != model.RoleClinician {
-		return nil, nil
-	}
-	keys := []string{model.Grantee{ID: who.ID}.Key()}
-	if who.Role == model.RoleClinician {
-		keys = append(keys, model.Grantee{MSP: who.MSP}.Key())
-	}
-	var out []model.Grant
-	for _, gk := range keys {
-		err := t.each(kind, []string{gk, patient}, func(key string, _ []byte) (bool, error) {
-			id, err := t.lastAttr(key)
-			if err != nil {
-				return false, err
-			}
-			g, err := t.grant(id)
-			if err != nil {
-				return false, err
-			}
-			out = append(out, *g)
-			return true, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -90,7 +90,7 @@ func (t *txn) validateGrant(patient string, req *model.GrantRequest) (*model.Gra
 			}
 		}
 	}
-	if req.Purpose == "ETREAT" {
+	if req.Purpose == emergencyPurpose {
 		return nil, model.Errorf(model.CodeInvalidArgument, "purpose ETREAT is reserved for emergency access")
 	}
 	if err := checkOneOf("purpose", req.Purpose, model.Purposes); err != nil {
@@ -112,6 +112,9 @@ func (t *txn) validateGrant(patient string, req *model.GrantRequest) (*model.Gra
 	return g, nil
 }
 
+// emergencyPurpose is the purpose of use of break-glass access, which no consent grant has.
+const emergencyPurpose = "ETREAT"
+
 func (t *txn) storeGrant(g *model.Grant) error {
 	if err := t.refuseErased(g.Patient); err != nil {
 		return err
@@ -122,13 +125,20 @@ func (t *txn) storeGrant(g *model.Grant) error {
 	} else if ok {
 		return model.Errorf(model.CodeConflict, "grant %s already exists", g.ID)
 	}
+	inForce, err := t.settlePair(g.Grantee.Key(), g.Patient)
+	if err != nil {
+		return err
+	}
+	if inForce >= MaxActiveGrants {
+		return model.Errorf(model.CodeConflict, "the patient already has %d grants in force for this grantee, the most allowed; revoke one first", MaxActiveGrants)
+	}
 	if err := t.put(key, g); err != nil {
 		return err
 	}
 	if err := t.index(t.key(kindOwnerGrant, g.Patient, g.ID)); err != nil {
 		return err
 	}
-	return t.index(t.key(kindGranteeIdx, g.Grantee.Key(), g.Patient, g.ID))
+	return t.putLive(g)
 }
 
 // consentActor returns the patient a consent transaction is for: the caller, when patient is
@@ -195,15 +205,12 @@ func (c *Contract) RevokeGrant(ctx contractapi.TransactionContextInterface, gran
 	return g, t.emit(model.EventGrantRevoked, model.Event{Patient: g.Patient, GrantID: g.ID, Grantee: &grantee, Actor: t.caller.ID})
 }
 
-// revoke marks the grant revoked and moves it from the grantee index to the revoked one, so
-// access decisions no longer scan it. The caller writes the grant.
+// revoke marks the grant revoked and moves it out of the index of grants in force, so access
+// decisions no longer read it. The caller writes the grant.
 func (t *txn) revoke(g *model.Grant) error {
 	now := t.now
 	g.Revoked, g.RevokedAt, g.RevokedBy, g.RevokedTxID = true, &now, t.caller.ID, t.id
-	if err := t.stub.DelState(t.key(kindGranteeIdx, g.Grantee.Key(), g.Patient, g.ID)); err != nil {
-		return model.Errorf(model.CodeInternal, "delete index: %v", err)
-	}
-	return t.index(t.key(kindGranteeRev, g.Grantee.Key(), g.Patient, g.ID))
+	return t.end(g)
 }
 
 func (t *txn) grant(id string) (*model.Grant, error) {
@@ -311,7 +318,7 @@ func (c *Contract) ListGrantsToMe(ctx contractapi.TransactionContextInterface, a
 	if err != nil {
 		return nil, err
 	}
-	// Grants not revoked first, then (unless activeOnly) revoked ones; identity grants before
+	// Grants in force first, then (unless activeOnly) those that ended; identity grants before
 	// organisation grants. The bookmark says which phase to resume in.
 	type phase struct {
 		kind  string
@@ -323,7 +330,7 @@ func (c *Contract) ListGrantsToMe(ctx contractapi.TransactionContextInterface, a
 	}
 	kinds := []string{kindGranteeIdx}
 	if !activeOnly {
-		kinds = append(kinds, kindGranteeRev)
+		kinds = append(kinds, kindGranteeEnd)
 	}
 	var phases []phase
 	for _, k := range kinds {
@@ -428,7 +435,7 @@ func (c *Contract) OpenEmergencyAccess(ctx contractapi.TransactionContextInterfa
 	g := &model.Grant{
 		ID: req.ID, Patient: req.Patient, Grantee: model.Grantee{ID: t.caller.ID},
 		Actions: []string{model.ActionRead}, Categories: slices.Sorted(slices.Values(model.Categories)),
-		Purpose: "ETREAT", ValidFrom: t.now, ValidUntil: &until, Emergency: true, Reason: req.Reason,
+		Purpose: emergencyPurpose, ValidFrom: t.now, ValidUntil: &until, Emergency: true, Reason: req.Reason,
 		GrantedBy: t.caller.Party, Via: t.caller.Via, CreatedAt: t.now, TxID: t.id,
 	}
 	if err := t.storeGrant(g); err != nil {

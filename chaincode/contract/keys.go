@@ -9,8 +9,10 @@ const (
 	kindOwnerRecord = "cl.prec"    // [owner, recordID] -> index
 	kindGrant       = "cl.grant"   // [grantID] -> model.Grant
 	kindOwnerGrant  = "cl.pgrant"  // [patient, grantID] -> index
-	kindGranteeIdx  = "cl.ggrant"  // [granteeKey, patient, grantID] -> index of grants not revoked
-	kindGranteeRev  = "cl.ggrantr" // [granteeKey, patient, grantID] -> index of revoked grants
+	kindGranteeIdx  = "cl.ggrant"  // [granteeKey, patient, grantID] -> end of a grant in force (grantindex.go)
+	kindGranteeEnd  = "cl.ggrantr" // [granteeKey, patient, grantID] -> index of grants that ended
+	kindEnded       = "cl.gend"    // [granteeKey, patient, scope, action, purpose] -> endedGrant
+	kindPair        = "cl.gpair"   // [granteeKey, patient] -> mark: the pair's ended grants are in cl.gend
 	kindAudit       = "cl.audit"   // [patient, accessedAt, accessID] -> model.AccessEntry
 	kindAccessID    = "cl.access"  // [accessID] -> index
 	kindResearch    = "cl.rc"      // [patient] -> model.ResearchConsent

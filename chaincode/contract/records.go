@@ -92,14 +92,16 @@ func (c *Contract) AppendVersion(ctx contractapi.TransactionContextInterface, ve
 	if !model.ValidLocator(req.Locator) {
 		return nil, model.Errorf(model.CodeInvalidArgument, "locator must be 1-256 characters of letters, digits and ':/._-'")
 	}
-	rec, err := t.record(req.RecordID)
+	// A record that does not exist is refused like one the caller may not write, before
+	// anything else about it (its erasure, its latest hash) can show through.
+	rec, _, err := t.recordOrPhantom(req.RecordID)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.refuseErased(rec.Owner); err != nil {
+	if err := t.authorizeWrite(rec, false); err != nil {
 		return nil, err
 	}
-	if err := t.authorizeWrite(rec, false); err != nil {
+	if err := t.refuseErased(rec.Owner); err != nil {
 		return nil, err
 	}
 	if req.PrevHash != rec.LatestHash {
@@ -157,10 +159,15 @@ func (t *txn) authorizeWrite(rec *model.Record, isNew bool) error {
 	if err != nil {
 		return err
 	}
-	if !d.Allowed {
-		return model.Errorf(model.CodeForbidden, "no append permission for this record (%s)", d.Reason)
+	switch {
+	case d.Allowed:
+		return nil
+	case d.Reason == model.DenyGrantExpired:
+		return model.Errorf(model.CodeGrantExpired, "the append grant for this record has expired")
+	case d.Reason == model.DenyErased:
+		return model.Errorf(model.CodeErased, "the patient's data has been erased")
 	}
-	return nil
+	return model.Errorf(model.CodeForbidden, "no append permission for this record (%s)", d.Reason)
 }
 
 // record loads a record or fails with NOT_FOUND.
@@ -176,13 +183,30 @@ func (t *txn) record(id string) (*model.Record, error) {
 	return &rec, nil
 }
 
+// recordOrPhantom loads a record, or returns a phantom (the ID and nothing else, owned by
+// nobody) when there is none, for the paths that must answer alike for a record the caller may
+// not see and one that does not exist: every decision refuses a phantom, after the same reads.
+func (t *txn) recordOrPhantom(id string) (*model.Record, bool, error) {
+	var rec model.Record
+	ok, err := t.get(t.key(kindRecord, id), &rec)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		return &model.Record{ID: id}, false, nil
+	}
+	return &rec, true, nil
+}
+
 // readableRecord loads a record the caller may see: its owner, a grantee with read or append,
-// an emergency accessor, or the anonymiser for a consenting patient.
+// an emergency accessor, or the anonymiser for a consenting patient. Anyone else gets the same
+// answer whether or not the record exists, so IDs cannot be probed, unless a grant disclosed
+// the record to them and has expired (GRANT_EXPIRED, so they know to ask for a new one).
 func (t *txn) readableRecord(id string) (*model.Record, error) {
 	if err := checkID("recordId", id); err != nil {
 		return nil, err
 	}
-	rec, err := t.record(id)
+	rec, exists, err := t.recordOrPhantom(id)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +214,17 @@ func (t *txn) readableRecord(id string) (*model.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !v.mayRead(rec, t.now) {
-		// Same answer as for a record that does not exist, so IDs cannot be probed.
-		return nil, model.Errorf(model.CodeForbidden, "no permission to read record %s", id)
+	if exists && v.mayRead(rec, t.now) {
+		return rec, nil
 	}
-	return rec, nil
+	reason, err := v.refusal(rec)
+	if err != nil {
+		return nil, err
+	}
+	if reason == model.DenyGrantExpired {
+		return nil, model.Errorf(model.CodeGrantExpired, "the grant for record %s has expired", id)
+	}
+	return nil, model.Errorf(model.CodeForbidden, "no permission to read record %s", id)
 }
 
 func (t *txn) versions(recordID string) ([]model.Version, error) {

@@ -116,8 +116,10 @@ func TestRecordMetadataIsVisibleOnlyToThoseWhoMayRead(t *testing.T) {
 		_, err = m.evaluate("GetRecordHistory", "lab-1")
 		requireCode(t, err, model.CodeForbidden)
 	}
+	// Not even the owner learns that an ID is free: a missing record is refused like another
+	// patient's (see TestNoExistenceOracle).
 	_, err := p.evaluate("GetRecord", "missing")
-	requireCode(t, err, model.CodeNotFound)
+	requireCode(t, err, model.CodeForbidden)
 
 	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: cs.clinician.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
 	cs.clinician.mustEvaluate("GetRecord", "lab-1")

@@ -19,11 +19,15 @@ const (
 	CodeConflict        Code = "CONFLICT"
 	CodeErased          Code = "ERASED"
 	CodeInternal        Code = "INTERNAL"
+	// CodeGrantExpired refuses a read or write whose newest relevant grant has expired, so
+	// the grantee knows to ask the patient to renew it. Only a caller the grant disclosed the
+	// record to gets it; everyone else gets FORBIDDEN.
+	CodeGrantExpired Code = "GRANT_EXPIRED"
 )
 
 var codes = []Code{
 	CodeInvalidArgument, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
-	CodeErased, CodeInternal,
+	CodeErased, CodeInternal, CodeGrantExpired,
 }
 
 // Error is a chaincode error with a stable code. Its text is "CODE: message", which survives

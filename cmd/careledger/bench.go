@@ -103,20 +103,16 @@ Grant transactions (endorse, order, wait for commit); evaluates are CheckAccess 
 			if err != nil {
 				return err
 			}
-			clinicOrg, _ := cons.Org(network.ClinicMSP)
-			clinician, err := network.LoadUser(dir, clinicOrg, "clinician1")
-			if err != nil {
-				return err
-			}
 			owner := model.PseudonymFor(patient.MSPID, patient.EnrollmentID)
-			doctor := model.PseudonymFor(clinician.MSPID, clinician.EnrollmentID)
 			if err := registerBenchRecord(ctx, n, patient, owner); err != nil {
 				return err
 			}
 			_, err = network.Bench(ctx, out, n.BenchTarget(patient), network.BenchOptions{
 				Clients: clients, SubmitDuration: submitDur, EvaluateDuration: evalDur,
 				Submit: func(c, i int) (string, []string) {
-					return "Grant", []string{fmt.Sprintf(`{"id":"bench-%d-%d","grantee":{"id":%q},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`, c, i, doctor)}
+					// Each grant to a grantee of its own: one patient may hold at most
+					// contract.MaxActiveGrants grants in force for one grantee.
+					return "Grant", []string{fmt.Sprintf(`{"id":"bench-%d-%d","grantee":{"id":"%016x%016x"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`, c, i, c, i)}
 				},
 				Evaluate: func(c, i int) (string, []string) { return "CheckAccess", []string{"bench-record", "read", ""} },
 			})
