@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -11,6 +12,12 @@ import (
 // Whatever the input, the contract must answer with a CareLedger error or a success, never
 // panic, and a failed call must leave the ledger as it was.
 func FuzzTransactionArguments(f *testing.F) {
+	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
+	w := newWorld(f)
+	cs := newCast(w)
+	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
+	cs.admin.mustSubmit("SetRolePolicy", js(standardPolicy))
+	w.registerRecord(cs.patient, "r1", cs.patient.id(), "lab")
 	for _, seed := range []string{
 		`{"id":"r1","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(1) + `","locator":"blob:r1"}`,
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
@@ -19,11 +26,19 @@ func FuzzTransactionArguments(f *testing.F) {
 	} {
 		f.Add(uint8(0), seed)
 	}
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
-	w := newWorld(f)
-	cs := newCast(w)
-	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
-	w.registerRecord(cs.patient, "r1", cs.patient.id(), "lab")
+	// Grants that can never work, each refused (which=2: Grant by the patient).
+	grant := `{"id":"g9","grantee":%s,"actions":["read"],"categories":["lab"],"purpose":"TREAT"%s}`
+	for _, seed := range []string{
+		fmt.Sprintf(grant, `{"msp":"PharmaMSP"}`, ""),
+		fmt.Sprintf(grant, `{"id":"`+cs.admin.id()+`"}`, ""),
+		fmt.Sprintf(grant, `{"id":"`+cs.clinician.id()+`"}`, `,"validFrom":"1969-07-20T20:17:00Z"`),
+		fmt.Sprintf(grant, `{"id":"`+cs.clinician.id()+`","id":"`+cs.colleague.id()+`"}`, ""),
+		fmt.Sprintf(grant, `{"id":"`+cs.clinician.id()+`"}`, `,"purpose":"PUBHLTH"`),
+	} {
+		f.Add(uint8(2), seed)
+	}
+	// Break-glass access to a patient the ledger does not know (which=19: by the clinician).
+	f.Add(uint8(19), `{"id":"e9","patient":"0123456789abcdef0123456789abcdef","reason":"life-threatening"}`)
 	f.Fuzz(func(t *testing.T, which uint8, arg string) {
 		fn := fns[int(which)%len(fns)]
 		caller := callers[int(which/16)%len(callers)]

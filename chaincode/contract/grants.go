@@ -53,9 +53,25 @@ func (t *txn) validateGrant(patient string, req *model.GrantRequest) (*model.Gra
 		if req.Grantee.ID == patient {
 			return nil, model.Errorf(model.CodeInvalidArgument, "a patient cannot grant access to themselves")
 		}
+		// A grant reaches patients and clinicians only. A pseudonym reveals nothing, so the
+		// ledger knows another role only for a party it has seen change the ledger.
+		if p, err := t.party(req.Grantee.ID); err != nil {
+			return nil, err
+		} else if p != nil && p.Role != model.RolePatient && p.Role != model.RoleClinician {
+			return nil, model.Errorf(model.CodeInvalidArgument, "grantee.id is an identity whose role never reads records")
+		}
 	default:
 		if !model.ValidMSPID(req.Grantee.MSP) {
 			return nil, model.Errorf(model.CodeInvalidArgument, "grantee.msp is not a valid MSP ID")
+		}
+		// An organisation grant reaches the organisation's clinicians: refuse it when the
+		// role policy lets the organisation have none. Without a policy any may.
+		policy, err := t.rolePolicy()
+		if err != nil {
+			return nil, err
+		}
+		if policy != nil && permittedRole(policy, identity{mspID: req.Grantee.MSP, role: model.RoleClinician}) == "" {
+			return nil, model.Errorf(model.CodeInvalidArgument, "grantee.msp: the role policy lets %s have no clinicians", req.Grantee.MSP)
 		}
 	}
 	actions, err := checkSet("actions", req.Actions, model.Actions)
@@ -423,6 +439,11 @@ func (c *Contract) OpenEmergencyAccess(ctx contractapi.TransactionContextInterfa
 	}
 	if err := checkOneOf("reason", req.Reason, model.EmergencyReasons); err != nil {
 		return nil, err
+	}
+	if known, err := t.knownPatient(req.Patient); err != nil {
+		return nil, err
+	} else if !known {
+		return nil, model.Errorf(model.CodeNotFound, "patient %s has nothing on the ledger", req.Patient)
 	}
 	minutes := req.DurationMinutes
 	if minutes == 0 {

@@ -13,6 +13,7 @@ const (
 	kindGranteeEnd  = "cl.ggrantr" // [granteeKey, patient, grantID] -> index of grants that ended
 	kindEnded       = "cl.gend"    // [granteeKey, patient, scope, action, purpose] -> endedGrant
 	kindPair        = "cl.gpair"   // [granteeKey, patient] -> mark: the pair's ended grants are in cl.gend
+	kindParty       = "cl.party"   // [pseudonym] -> model.Party as last seen changing the ledger
 	kindAudit       = "cl.audit"   // [patient, accessedAt, accessID] -> model.AccessEntry
 	kindAccessID    = "cl.access"  // [accessID] -> index
 	kindResearch    = "cl.rc"      // [patient] -> model.ResearchConsent

@@ -122,6 +122,11 @@ func (t *txn) index(key string) error {
 }
 
 func (t *txn) emit(name string, ev model.Event) error {
+	// Every transaction that changes the ledger ends here, so this is where its caller joins
+	// the party registry.
+	if err := t.remember(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return model.Errorf(model.CodeInternal, "encode event: %v", err)

@@ -12,6 +12,7 @@ import (
 func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 	w := newWorld(t)
 	cs := newCast(w)
+	cs.admin.mustSubmit("SetRolePolicy", js(standardPolicy)) // PharmaMSP has no clinicians
 	p, doc := cs.patient, cs.clinician
 	rec := w.registerRecord(p, "lab-1", p.id(), "lab")
 	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
@@ -28,6 +29,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 	}
 	past, future := w.now.Add(-time.Hour), w.now.Add(time.Hour)
 	moonLanding, farFuture := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	nobody := "0123456789abcdef0123456789abcdef" // a well-formed pseudonym the ledger never saw
 
 	cases := []struct {
 		name    string
@@ -85,6 +87,8 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"grant: validUntil in 2300", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidUntil = &farFuture })}, model.CodeInvalidArgument, "validUntil"},
 		{"grant: duplicate key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"purpose":"TREAT"`, `"purpose":"TREAT","purpose":"PUBHLTH"`, 1)}, model.CodeInvalidArgument, "purpose"},
 		{"grant: duplicate nested key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"grantee":{"id":"`, `"grantee":{"id":"`+cs.colleague.id()+`","id":"`, 1)}, model.CodeInvalidArgument, "twice"},
+		{"grant: organisation without clinicians", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{MSP: "PharmaMSP"} })}, model.CodeInvalidArgument, "no clinicians"},
+		{"grant: to an administrator", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.ID = cs.admin.id() })}, model.CodeInvalidArgument, "never reads records"},
 		{"grant: duplicate id", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ID = "g1" })}, model.CodeConflict, "g1"},
 		{"revoke: unknown", p, "RevokeGrant", []string{"nope"}, model.CodeNotFound, "nope"},
 		{"revoke: bad id", p, "RevokeGrant", []string{"a/b"}, model.CodeInvalidArgument, "grantId"},
@@ -98,6 +102,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"delegate: until 2300", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: cs.other.id(), ValidUntil: &farFuture})}, model.CodeInvalidArgument, "validUntil"},
 		{"delegate: past", p, "AddDelegate", []string{js(model.DelegateRequest{Delegate: cs.other.id(), ValidUntil: &past})}, model.CodeInvalidArgument, "past"},
 		{"emergency: bad patient", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: "Jane", Reason: "life-threatening"})}, model.CodeInvalidArgument, "patient"},
+		{"emergency: unknown patient", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: nobody, Reason: "life-threatening"})}, model.CodeNotFound, "nothing on the ledger"},
 		{"emergency: negative duration", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: p.id(), Reason: "life-threatening", DurationMinutes: -5})}, model.CodeInvalidArgument, "durationMinutes"},
 		{"research: unknown purpose", cs.anonymizer, "ListResearchConsents", []string{"marketing", "0", ""}, model.CodeInvalidArgument, "purpose"},
 		{"policy: unknown role", cs.admin, "SetRolePolicy", []string{js(model.RolePolicy{Rules: []model.RoleRule{{Role: "superuser", MSPs: []string{"PatientsMSP"}}}})}, model.CodeInvalidArgument, "superuser"},
