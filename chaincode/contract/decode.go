@@ -63,7 +63,9 @@ func decode(name, arg string, v any) error {
 
 // duplicateKey returns the first key that an object of the (valid) JSON document repeats.
 // encoding/json keeps the last of repeated keys and other parsers the first, so a document with
-// one could mean one thing to the gateway that checked it and another to the chaincode.
+// one could mean one thing to the gateway that checked it and another to the chaincode. Keys
+// are compared as encoding/json matches them to fields, without regard to case ("id", "ID" and
+// "\u0049d" are one key).
 func duplicateKey(doc []byte) (string, bool) {
 	type frame struct {
 		keys      map[string]bool // nil for an array
@@ -100,10 +102,13 @@ func duplicateKey(doc []byte) (string, bool) {
 			continue
 		case string:
 			if top != nil && top.keys != nil && top.expectKey {
-				if top.keys[v] {
+				// Upper then lower case folds as encoding/json does, the Kelvin sign and the
+				// long s included.
+				folded := strings.ToLower(strings.ToUpper(v))
+				if top.keys[folded] {
 					return v, true
 				}
-				top.keys[v], top.expectKey = true, false
+				top.keys[folded], top.expectKey = true, false
 				continue
 			}
 		}

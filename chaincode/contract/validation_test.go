@@ -86,6 +86,8 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"grant: validFrom before 1970", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidFrom = &moonLanding })}, model.CodeInvalidArgument, "validFrom"},
 		{"grant: validUntil in 2300", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.ValidUntil = &farFuture })}, model.CodeInvalidArgument, "validUntil"},
 		{"grant: duplicate key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"purpose":"TREAT"`, `"purpose":"TREAT","purpose":"PUBHLTH"`, 1)}, model.CodeInvalidArgument, "purpose"},
+		{"grant: key repeated in another case", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `{"id":"g-new"`, `{"id":"g-new","ID":"g1"`, 1)}, model.CodeInvalidArgument, "twice"},
+		{"grant: key repeated with a long s", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"actions"`, `"actions":["append"],"action\u017f"`, 1)}, model.CodeInvalidArgument, "twice"},
 		{"grant: duplicate nested key", p, "Grant", []string{strings.Replace(grant(func(*model.GrantRequest) {}), `"grantee":{"id":"`, `"grantee":{"id":"`+cs.colleague.id()+`","id":"`, 1)}, model.CodeInvalidArgument, "twice"},
 		{"grant: organisation without clinicians", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{MSP: "PharmaMSP"} })}, model.CodeInvalidArgument, "no clinicians"},
 		{"grant: to an administrator", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.ID = cs.admin.id() })}, model.CodeInvalidArgument, "never reads records"},
