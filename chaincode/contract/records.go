@@ -214,7 +214,8 @@ func (t *txn) readableRecord(id string) (*model.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if exists && v.mayRead(rec, t.now) {
+	// mayRead first, so a missing record costs what a forbidden one does.
+	if v.mayRead(rec, t.now) && exists {
 		return rec, nil
 	}
 	reason, err := v.refusal(rec)
