@@ -25,25 +25,25 @@ func (c *Contract) RequestErasure(ctx contractapi.TransactionContextInterface) (
 	if err := t.refuseErased(patient); err != nil {
 		return nil, err
 	}
+	var grants []*model.Grant
 	err = t.each(kindOwnerGrant, []string{patient}, func(key string, _ []byte) (bool, error) {
-		id, err := t.lastAttr(key)
-		if err != nil {
-			return false, err
+		g, err := t.indexedGrant(key)
+		if err != nil || g.Revoked {
+			return err == nil, err
 		}
-		g, err := t.grant(id)
-		if err != nil {
-			return false, err
-		}
-		if g.Revoked {
-			return true, nil
-		}
-		if err := t.revoke(g); err != nil {
-			return false, err
-		}
-		return true, t.put(t.key(kindGrant, g.ID), g)
+		grants = append(grants, g)
+		return true, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := t.revoke(grants...); err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		if err := t.put(t.key(kindGrant, g.ID), g); err != nil {
+			return nil, err
+		}
 	}
 	if rc, err := t.researchConsent(patient); err != nil {
 		return nil, err

@@ -80,37 +80,60 @@ func scopes(g *model.Grant) []string {
 	return out
 }
 
-// end moves a grant that stopped being in force (revoked, or expired) out of the live index and
-// records it as the newest ended grant of its scopes where it is. The caller writes the grant.
-func (t *txn) end(g *model.Grant) error {
+// end moves grants that stopped being in force (revoked, or expired) out of the live index and
+// records each as the newest ended grant of its scopes where it is. The caller writes the
+// grants. Grants that end in one transaction must end in one call: a transaction does not
+// read its own writes, so summarising them one by one would keep the last, not the newest.
+func (t *txn) end(gs ...*model.Grant) error {
+	for _, g := range gs {
+		if err := t.moveOut(g); err != nil {
+			return err
+		}
+	}
+	return t.summarise(gs...)
+}
+
+// moveOut moves a grant from the live index to the index of grants that ended.
+func (t *txn) moveOut(g *model.Grant) error {
 	gk := g.Grantee.Key()
 	if err := t.stub.DelState(t.key(kindGranteeIdx, gk, g.Patient, g.ID)); err != nil {
 		return model.Errorf(model.CodeInternal, "delete index: %v", err)
 	}
-	if err := t.index(t.key(kindGranteeEnd, gk, g.Patient, g.ID)); err != nil {
-		return err
-	}
-	return t.summarise(g)
+	return t.index(t.key(kindGranteeEnd, gk, g.Patient, g.ID))
 }
 
-// summarise records g in kindEnded for each of its scopes and actions where it is newer than
-// the grant recorded there.
-func (t *txn) summarise(g *model.Grant) error {
-	gk := g.Grantee.Key()
-	for _, scope := range scopes(g) {
-		for _, action := range g.Actions {
-			key := t.key(kindEnded, gk, g.Patient, scope, action, g.Purpose)
-			var cur endedGrant
-			ok, err := t.get(key, &cur)
-			if err != nil {
-				return err
+// summarise records each grant in kindEnded for each of its scopes and actions where it is
+// newer than the grant recorded there and than the others given, writing each key once, in the
+// order the grants and their scopes came.
+func (t *txn) summarise(gs ...*model.Grant) error {
+	var keys []string
+	committed := map[string]endedGrant{}
+	newest := map[string]endedGrant{}
+	for _, g := range gs {
+		gk := g.Grantee.Key()
+		for _, scope := range scopes(g) {
+			for _, action := range g.Actions {
+				key := t.key(kindEnded, gk, g.Patient, scope, action, g.Purpose)
+				cur, seen := newest[key]
+				if !seen {
+					if _, err := t.get(key, &cur); err != nil {
+						return err
+					}
+					keys, committed[key] = append(keys, key), cur
+				}
+				if cur.GrantID == "" || createdBefore(cur.CreatedAt, cur.GrantID, g.CreatedAt, g.ID) {
+					cur = endedGrant{GrantID: g.ID, CreatedAt: g.CreatedAt}
+				}
+				newest[key] = cur
 			}
-			if ok && !createdBefore(cur.CreatedAt, cur.GrantID, g.CreatedAt, g.ID) {
-				continue
-			}
-			if err := t.put(key, endedGrant{GrantID: g.ID, CreatedAt: g.CreatedAt}); err != nil {
-				return err
-			}
+		}
+	}
+	for _, key := range keys {
+		if newest[key] == committed[key] {
+			continue
+		}
+		if err := t.put(key, newest[key]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -125,15 +148,14 @@ func (t *txn) settlePair(gk, patient string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var ended []*model.Grant // to summarise, all in one call
 	if !marked {
-		var ended []model.Grant
-		if err := t.pairGrants(kindGranteeEnd, gk, patient, &ended); err != nil {
+		var old []model.Grant
+		if err := t.pairGrants(kindGranteeEnd, gk, patient, &old); err != nil {
 			return 0, err
 		}
-		for i := range ended {
-			if err := t.summarise(&ended[i]); err != nil {
-				return 0, err
-			}
+		for i := range old {
+			ended = append(ended, &old[i])
 		}
 		if err := t.index(pairKey); err != nil {
 			return 0, err
@@ -155,9 +177,13 @@ func (t *txn) settlePair(gk, patient string) (int, error) {
 			inForce++
 			return true, t.putLive(g)
 		}
-		return true, t.end(g)
+		ended = append(ended, g)
+		return true, t.moveOut(g)
 	})
-	return inForce, err
+	if err != nil {
+		return 0, err
+	}
+	return inForce, t.summarise(ended...)
 }
 
 // indexedGrant loads the grant an index entry names by its last attribute.

@@ -227,3 +227,23 @@ func TestGrantsOfTheOldKeyLayoutStillDecide(t *testing.T) {
 	require.Equal(t, 1, marks)
 	require.ElementsMatch(t, []string{`lab="open"`, `lab-2="open"`}, live, "the expired grant moved out, the one in force has its end")
 }
+
+// TestGrantsEndedInOneTransactionKeepTheNewest: a transaction does not read its own writes, so
+// grants that end together (an erasure, a migration) must be summarised together, or the last
+// one written, not the newest, would explain later refusals.
+func TestGrantsEndedInOneTransactionKeepTheNewest(t *testing.T) {
+	w := newWorld(t)
+	cs := newCast(w)
+	p, doc := cs.patient, cs.clinician
+	w.registerRecord(p, "lab-1", p.id(), "lab")
+	lab := func(id string, from *time.Time) {
+		w.grant(p, model.GrantRequest{ID: id, Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT", ValidFrom: from})
+	}
+	// The older grant sorts last by ID and was never in force, so it discloses nothing.
+	lab("z-older", ptr(w.now.Add(10*24*time.Hour)))
+	w.advance(time.Minute)
+	lab("a-newer", nil)
+	w.advance(time.Minute)
+	p.mustSubmit("RequestErasure")
+	require.Equal(t, model.DenyErased, doc.decide("lab-1", "read", "").Reason, "the newer grant, which disclosed the record, explains")
+}

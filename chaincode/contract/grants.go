@@ -221,12 +221,15 @@ func (c *Contract) RevokeGrant(ctx contractapi.TransactionContextInterface, gran
 	return g, t.emit(model.EventGrantRevoked, model.Event{Patient: g.Patient, GrantID: g.ID, Grantee: &grantee, Actor: t.caller.ID})
 }
 
-// revoke marks the grant revoked and moves it out of the index of grants in force, so access
-// decisions no longer read it. The caller writes the grant.
-func (t *txn) revoke(g *model.Grant) error {
+// revoke marks the grants revoked and moves them out of the index of grants in force, so
+// access decisions no longer read them. Grants revoked in one transaction are revoked in one
+// call (see end). The caller writes the grants.
+func (t *txn) revoke(gs ...*model.Grant) error {
 	now := t.now
-	g.Revoked, g.RevokedAt, g.RevokedBy, g.RevokedTxID = true, &now, t.caller.ID, t.id
-	return t.end(g)
+	for _, g := range gs {
+		g.Revoked, g.RevokedAt, g.RevokedBy, g.RevokedTxID = true, &now, t.caller.ID, t.id
+	}
+	return t.end(gs...)
 }
 
 func (t *txn) grant(id string) (*model.Grant, error) {
