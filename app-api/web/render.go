@@ -165,7 +165,7 @@ func (s *server) explain(err error) (int, string) {
 		return http.StatusBadRequest, "Please check the form: " + fe.msg
 	case errors.Is(err, gateway.ErrGrantRevoked):
 		return http.StatusForbidden, "Access was revoked: the patient has taken back your access to these records."
-	case errors.Is(err, gateway.ErrGrantExpired):
+	case errors.Is(err, gateway.ErrGrantExpired), errors.Is(err, &model.Error{Code: model.CodeGrantExpired}):
 		return http.StatusForbidden, "Your access to these records has expired."
 	case errors.Is(err, gateway.ErrGrantNotYetValid):
 		return http.StatusForbidden, "Your access to these records has not started yet."
