@@ -3,6 +3,7 @@ package contract_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,11 @@ func FuzzTransactionArguments(f *testing.F) {
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
 	cs.admin.mustSubmit("SetRolePolicy", js(standardPolicy))
-	w.registerRecord(cs.patient, "r1", cs.patient.id(), "lab")
+	r1 := w.registerRecord(cs.patient, "r1", cs.patient.id(), "lab")
+	// The clinician's grant on r1 has expired, so their reads and writes of it meet
+	// GRANT_EXPIRED.
+	w.grant(cs.patient, model.GrantRequest{ID: "g-expired", Grantee: model.Grantee{ID: cs.clinician.id()}, Actions: []string{"read", "append"}, Categories: []string{"lab"}, Purpose: "TREAT", ValidUntil: ptr(w.now.Add(time.Hour))})
+	w.advance(2 * time.Hour)
 	for _, seed := range []string{
 		`{"id":"r1","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(1) + `","locator":"blob:r1"}`,
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
@@ -39,6 +44,11 @@ func FuzzTransactionArguments(f *testing.F) {
 	}
 	// Break-glass access to a patient the ledger does not know (which=19: by the clinician).
 	f.Add(uint8(19), `{"id":"e9","patient":"0123456789abcdef0123456789abcdef","reason":"life-threatening"}`)
+	// The expired grant (which=17: AppendVersion, 27: GetRecord, by the clinician), and a
+	// record that does not exist.
+	f.Add(uint8(17), `{"recordId":"r1","prevHash":"`+r1.LatestHash+`","hash":"`+hashOf(99)+`","locator":"blob:x"}`)
+	f.Add(uint8(27), "r1")
+	f.Add(uint8(27), "no-such-record")
 	f.Fuzz(func(t *testing.T, which uint8, arg string) {
 		fn := fns[int(which)%len(fns)]
 		caller := callers[int(which/16)%len(callers)]
