@@ -18,10 +18,11 @@ const MaxActiveGrants = 50
 // bounded number of keys however many grants the pair has had:
 //
 //   - kindGranteeIdx holds the grants in force, with the time each ends as the value. After any
-//     Grant for the pair it holds at most MaxActiveGrants entries (settlePair moves the ones
-//     that ended out), and only a Grant adds to it, so it never holds more.
+//     grant for the pair (Grant, or OpenEmergencyAccess) it holds at most MaxActiveGrants
+//     entries (settlePair moves the ones that ended out), and nothing else adds to it, so it
+//     never holds more; grants that expire in between stay until the next grant.
 //   - kindGranteeEnd holds the grants that ended (revoked, or expired and moved out), for
-//     listings only.
+//     listings, and for explaining refusals on a pair of the old layout.
 //   - kindEnded keeps, per grantee, patient, scope (a category or a record), action and
 //     purpose, the newest grant that ended: what a refusal is explained by.
 //   - kindPair marks a pair whose ended grants are all summarised in kindEnded.
