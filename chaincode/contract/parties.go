@@ -11,8 +11,10 @@ import "github.com/careledger/careledger/chaincode/model"
 // submitted a transaction that changed something.
 
 // remember registers the caller, and the gateway acting for them, when the registry does not
-// hold them with their current role yet. Transactions call it once they are sure to change the
-// ledger; after the first time it costs one read.
+// hold them with their current role yet. emit calls it, since every transaction that changes
+// the ledger ends there; after the first time it costs one read (two through a gateway). A
+// party's first transactions, if concurrent, can conflict on its key once (MVCC); later ones
+// only read it.
 func (t *txn) remember() error {
 	if err := t.rememberParty(t.caller.Party); err != nil {
 		return err
