@@ -85,10 +85,13 @@ func TestRefusalIsExplainedByTheNewestGrantThatDisclosedTheRecord(t *testing.T) 
 	requireCode(t, err, model.CodeGrantExpired)
 	_, err = doc.evaluate("GetRecordHistory", "lab-1")
 	requireCode(t, err, model.CodeGrantExpired)
+	before, events := w.ledger.Snapshot(), len(w.ledger.Events())
 	_, err = doc.submit("AppendVersion", js(model.NewVersion{RecordID: "lab-1", PrevHash: rec.LatestHash, Hash: hashOf(900), Locator: "blob:v2"}))
 	requireCode(t, err, model.CodeGrantExpired)
 	_, err = doc.submit("RegisterRecord", js(model.NewRecord{ID: "lab-2", Owner: p.id(), Category: "lab", Hash: hashOf(901), Locator: "blob:lab-2"}))
 	requireCode(t, err, model.CodeGrantExpired)
+	require.Equal(t, before, w.ledger.Snapshot(), "a refused write changes nothing")
+	require.Len(t, w.ledger.Events(), events)
 
 	// The same after the pair's next grant has moved the expired grant out of the live index.
 	w.grant(p, model.GrantRequest{ID: "notes", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"note"}, Purpose: "TREAT"})
