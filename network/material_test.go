@@ -169,6 +169,14 @@ func TestExternalCAAccepted(t *testing.T) {
 func TestConsortiumValidate(t *testing.T) {
 	valid := network.DefaultConsortium()
 	require.NoError(t, valid.Validate())
+	require.Equal(t, "OR('PatientsMSP.peer', 'PatientsMSP.admin', 'ClinicMSP.peer', 'ClinicMSP.admin')",
+		valid.Policies[network.PolicyStreamReaders], "nobody of the client-only PharmaMSP may stream the ledger")
+	for _, res := range network.Resources {
+		require.Equal(t, network.PolicyStreamReaders, valid.ACLs[res])
+	}
+	// A consortium without policies gets the defaults, computed from its own organisations.
+	bare := network.Consortium{Orgs: []network.Org{{MSPID: "LabMSP", Domain: "lab.example", Peer: true}}, Channel: "c", Chaincode: "cc"}
+	require.NoError(t, bare.Validate())
 	tests := map[string]func(c *network.Consortium){
 		"bad channel":      func(c *network.Consortium) { c.Channel = "Bad_Channel" },
 		"bad chaincode":    func(c *network.Consortium) { c.Chaincode = "" },
@@ -182,6 +190,15 @@ func TestConsortiumValidate(t *testing.T) {
 				c.Orgs[i].Peer = false
 			}
 		},
+		"unparsable policy":       func(c *network.Consortium) { c.Policies[network.PolicyStreamReaders] = "OR('PatientsMSP.peer'" },
+		"policy names a stranger": func(c *network.Consortium) { c.Policies["X"] = "OR('OtherMSP.peer')" },
+		"bad policy name":         func(c *network.Consortium) { c.Policies["a/b"] = "OR('PatientsMSP.peer')" },
+		"ACL for unknown resource": func(c *network.Consortium) {
+			c.ACLs["qscc/GetBlockByNumber"] = network.PolicyStreamReaders
+		},
+		"ACL names undefined policy": func(c *network.Consortium) { c.ACLs[network.ResourceBlock] = "Readers" },
+		"resource without ACL":       func(c *network.Consortium) { delete(c.ACLs, network.ResourceCommitStatus) },
+		"no ACLs at all":             func(c *network.Consortium) { c.ACLs = map[string]string{} },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {
