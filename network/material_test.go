@@ -55,11 +55,13 @@ func TestGenerateMaterialLayout(t *testing.T) {
 		msp, user, role, ou string
 	}{
 		{network.PatientsMSP, "Admin", network.RoleAdmin, "admin"},
-		{network.PatientsMSP, "gateway", network.RoleGateway, "client"},
+		// A peer organisation's gateway is one of its peers to channel policies.
+		{network.PatientsMSP, "gateway", network.RoleGateway, "peer"},
 		{network.PatientsMSP, "patient1", network.RolePatient, "client"},
 		{network.PatientsMSP, "anonymizer", network.RoleAnonymizer, "client"},
 		{network.ClinicMSP, "clinician1", network.RoleClinician, "client"},
-		{network.ClinicMSP, "gateway", network.RoleGateway, "client"},
+		{network.ClinicMSP, "gateway", network.RoleGateway, "peer"},
+		{network.PharmaMSP, "gateway", network.RoleGateway, "client"}, // runs no peer to be one of
 		{network.PharmaMSP, "manufacturer1", network.RoleManufacturer, "client"},
 	}
 	for _, tt := range tests {
@@ -77,7 +79,9 @@ func TestGenerateMaterialLayout(t *testing.T) {
 			eid, _, _ := attrs.Value("hf.EnrollmentID")
 			require.Equal(t, u.EnrollmentID, eid)
 			require.Equal(t, eid, u.Cert.Subject.CommonName)
-			require.Contains(t, u.Cert.Subject.OrganizationalUnit, tt.ou)
+			require.Equal(t, []string{tt.ou}, u.Cert.Subject.OrganizationalUnit)
+			typ, _, _ := attrs.Value("hf.Type")
+			require.Equal(t, tt.ou, typ)
 			if tt.role == network.RolePatient {
 				require.Regexp(t, `^[0-9a-f]{32}$`, eid, "patients are pseudonymous")
 			}
