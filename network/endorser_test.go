@@ -3,6 +3,7 @@ package network_test
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,18 +27,24 @@ func peerUser(t *testing.T, n *network.Node, mspID string) *network.User {
 	o, ok := n.Config().Consortium.Org(mspID)
 	require.True(t, ok)
 	dir := filepath.Join(network.OrgDir(n.Config().Dir, o), "peers", network.PeerName(o), "msp")
-	certPEM, err := os.ReadFile(filepath.Join(dir, "signcerts", network.PeerName(o)+"-cert.pem"))
+	cert, key, certPEM := readKeyPair(t, filepath.Join(dir, "signcerts", network.PeerName(o)+"-cert.pem"), filepath.Join(dir, "keystore", "priv_sk"))
+	return &network.User{MSPID: mspID, Name: network.PeerName(o), CertPEM: certPEM, Cert: cert, Key: key}
+}
+
+// readKeyPair reads a PEM certificate and its PEM private key.
+func readKeyPair(t *testing.T, certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	certPEM, err := os.ReadFile(certPath)
 	require.NoError(t, err)
 	cert, err := identity.CertificateFromPEM(certPEM)
 	require.NoError(t, err)
-	keyPEM, err := os.ReadFile(filepath.Join(dir, "keystore", "priv_sk"))
+	keyPEM, err := os.ReadFile(keyPath)
 	require.NoError(t, err)
 	key, err := identity.PrivateKeyFromPEM(keyPEM)
 	require.NoError(t, err)
-	u := &network.User{MSPID: mspID, Name: network.PeerName(o), CertPEM: certPEM, Cert: cert}
-	u.Key, _ = key.(*ecdsa.PrivateKey)
-	require.NotNil(t, u.Key)
-	return u
+	ecKey, ok := key.(*ecdsa.PrivateKey)
+	require.True(t, ok, "%s holds no ECDSA key", keyPath)
+	return cert, ecKey, certPEM
 }
 
 // forgeEndorsement endorses put(k, v) through the node as creator, then replaces the written
