@@ -16,12 +16,14 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/audit"
@@ -29,6 +31,7 @@ import (
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/gateway/scenario"
 	"github.com/careledger/careledger/test-network/connprofile"
+	"github.com/careledger/careledger/test-network/internal/topology"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
 )
@@ -347,5 +350,63 @@ func firstArrives[T any](ctx context.Context, ch <-chan T, err error) (bool, err
 		return ok, nil
 	case <-ctx.Done():
 		return false, ctx.Err()
+	}
+}
+
+// TestOrderersDeliverOnlyToStreamReaders asks an orderer directly for the genesis block: the
+// orderers check /Channel/Readers, which must refuse what the peers refuse.
+func TestOrderersDeliverOnlyToStreamReaders(t *testing.T) {
+	p := loadNetwork(t)
+	oo := topology.Default().Orderer
+	node := oo.Nodes[0]
+	caPEM, err := os.ReadFile(filepath.Join(filepath.Dir(os.Getenv(EnvConnection)), filepath.FromSlash(topology.OrdererDir(oo, node)), "tls", "ca.crt"))
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM))
+	conn, err := grpc.NewClient(topology.HostAddr(node.Port),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: node.Host, MinVersion: tls.VersionTLS12})))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+
+	for _, tt := range []struct {
+		msp, role string
+		want      common.Status // SUCCESS: a block arrives
+	}{
+		{"PharmaMSP", "manufacturer", common.Status_FORBIDDEN},
+		{"PharmaMSP", "admin", common.Status_FORBIDDEN},
+		{"PatientsMSP", "patient", common.Status_FORBIDDEN},
+		{"PatientsMSP", "gateway", common.Status_SUCCESS},
+		{"ClinicMSP", "admin", common.Status_SUCCESS},
+	} {
+		t.Run(tt.msp+"/"+tt.role, func(t *testing.T) {
+			id, ok := p.Identity(tt.msp, tt.role)
+			require.True(t, ok)
+			ident, err := wallet.ImportMSP(id.MSPDir, tt.msp)
+			require.NoError(t, err)
+			// The unmodified client builds the seek request; it is signed as the client signs it.
+			req, err := connectNetwork(t, p, tt.msp, id).NewBlockEventsRequest(client.WithStartBlock(0))
+			require.NoError(t, err)
+			raw, err := req.Bytes()
+			require.NoError(t, err)
+			env := &common.Envelope{}
+			require.NoError(t, proto.Unmarshal(raw, env))
+			env.Signature, err = ident.Sign(req.Digest())
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+			require.NoError(t, err)
+			require.NoError(t, stream.Send(env))
+			resp, err := stream.Recv()
+			require.NoError(t, err)
+			if tt.want == common.Status_SUCCESS {
+				require.EqualValues(t, 0, resp.GetBlock().GetHeader().GetNumber(), "%v", resp)
+				require.NotNil(t, resp.GetBlock())
+				return
+			}
+			require.Nil(t, resp.GetBlock())
+			require.Equal(t, tt.want, resp.GetStatus())
+		})
 	}
 }
