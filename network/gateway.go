@@ -266,11 +266,15 @@ func (s *gatewayServer) CommitStatus(ctx context.Context, signed *gp.SignedCommi
 		return nil, status.FromContextError(err).Err()
 	}
 	if denied != nil {
-		creator, err := s.n.txCreator(loc)
-		if err != nil {
-			return nil, status.Error(codes.Aborted, err.Error())
+		created, known := s.n.creators.createdBy(req.GetTransactionId(), id.serialized)
+		if !known {
+			creator, err := s.n.txCreator(loc)
+			if err != nil {
+				return nil, status.Error(codes.Aborted, err.Error())
+			}
+			created = bytes.Equal(creator, id.serialized)
 		}
-		if !bytes.Equal(creator, id.serialized) {
+		if !created {
 			return nil, status.Error(codes.PermissionDenied, denied.Error())
 		}
 	}

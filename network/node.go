@@ -51,6 +51,8 @@ type Node struct {
 
 	waitMu  sync.Mutex
 	waiters map[string][]chan txLocation
+	// creators are the creators of recently committed transactions, for CommitStatus.
+	creators *recentCreators
 
 	startMu  sync.Mutex
 	server   *grpc.Server
@@ -97,6 +99,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		ordererDone:  make(chan struct{}),
 		newBlock:     make(chan struct{}),
 		waiters:      map[string][]chan txLocation{},
+		creators:     newRecentCreators(),
 		done:         make(chan struct{}),
 	}
 	for _, o := range opts {

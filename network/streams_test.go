@@ -487,3 +487,22 @@ func TestStreamEndsWhenCertificateExpires(t *testing.T) {
 	require.False(t, ok, "no block after the certificate expired")
 	require.Equal(t, "FORBIDDEN", refusal(rec.outcome()))
 }
+
+// TestCommitStatusAfterRestart asks about transactions committed before the node restarted,
+// which it no longer remembers: it reads their creator from the block.
+func TestCommitStatusAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	clinician := loadUser(t, n, network.ClinicMSP, "clinician1")
+	txID, err := connect(t, n, clinician).GetNetwork(network.DefaultChannel).GetContract(network.DefaultChaincode).
+		SubmitTransaction("put", "k", "v")
+	require.NoError(t, err)
+	require.NoError(t, n.Close())
+
+	n = startNode(t, dir)
+	ok, err := commitStatus(t, commitFor(t, connect(t, n, clinician), string(txID)))
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = commitStatus(t, commitFor(t, connect(t, n, loadUser(t, n, network.PatientsMSP, "patient1")), string(txID)))
+	require.Equal(t, "PermissionDenied", refusal(err))
+}
