@@ -192,18 +192,14 @@ func (n *Node) signedBy(data, creator, sig []byte) (*identity, error) {
 	return id, nil
 }
 
-// ErrAccessDenied is returned, wrapped, when a signer does not satisfy the policy a resource
-// is mapped to.
-var ErrAccessDenied = errors.New("access denied")
-
 // permits is the ACL check of Fabric's aclmgmt: the signer must satisfy the channel policy
 // that res is mapped to. The message is a Fabric peer's.
 func (n *Node) permits(res string, id *identity) error {
 	if n.acls[res].admits(id) {
 		return nil
 	}
-	return fmt.Errorf("%w: failed evaluating policy on signed data during check policy [/Channel/Application/%s]: [signature set did not satisfy policy]",
-		ErrAccessDenied, n.cfg.Consortium.ACLs[res])
+	return fmt.Errorf("failed evaluating policy on signed data during check policy [/Channel/Application/%s]: [signature set did not satisfy policy]",
+		n.cfg.Consortium.ACLs[res])
 }
 
 // txCreator returns the serialized creator of the transaction committed at loc.
