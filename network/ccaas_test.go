@@ -95,9 +95,8 @@ func TestChaincodeAsAService(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, n.Start(context.Background()))
 			t.Cleanup(func() { _ = n.Close() })
-			gw := connect(t, n, loadUser(t, n, network.ClinicMSP, "clinician1"))
-			nw := gw.GetNetwork(network.DefaultChannel)
-			c := nw.GetContract(network.DefaultChaincode)
+			nw := connect(t, n, loadUser(t, n, network.ClinicMSP, "gateway")).GetNetwork(network.DefaultChannel)
+			c := contractFor(t, n, network.ClinicMSP, "clinician1")
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,10 +55,111 @@ type Consortium struct {
 	Channel string
 	// Chaincode is the name the chaincode is invoked by.
 	Chaincode string
+	// Policies are the channel's named signature policies (Fabric's
+	// /Channel/Application/<name>), in Fabric's policy language, e.g.
+	// "OR('PatientsMSP.peer', 'PatientsMSP.admin')". Nil means DefaultPolicies(Orgs).
+	Policies map[string]string
+	// ACLs maps each resource (ResourceBlock, ResourceFilteredBlock, ResourceChaincodeEvents,
+	// ResourceCommitStatus) to the name of the policy in Policies that guards it, like the
+	// ACLs section of a Fabric channel's configuration. Every resource must be mapped. Nil
+	// means DefaultACLs().
+	ACLs map[string]string
+}
+
+// Resources of Fabric's core/aclmgmt that the node guards with a channel policy. A Deliver
+// request for blocks with private data is checked against ResourceBlock, as on a Fabric peer.
+const (
+	ResourceBlock           = "event/Block"
+	ResourceFilteredBlock   = "event/FilteredBlock"
+	ResourceChaincodeEvents = "gateway/ChaincodeEvents"
+	// ResourceCommitStatus guards asking for the status of any transaction. The creator of a
+	// transaction may always learn its status, because a client needs it to submit at all.
+	ResourceCommitStatus = "gateway/CommitStatus"
+)
+
+// Resources lists every resource the node guards; a configuration must map each of them.
+var Resources = []string{ResourceBlock, ResourceFilteredBlock, ResourceChaincodeEvents, ResourceCommitStatus}
+
+// PolicyStreamReaders is the name of CareLedger's default policy for streaming the ledger.
+const PolicyStreamReaders = "StreamReaders"
+
+// DefaultPolicies returns CareLedger's channel policies for orgs: StreamReaders admits the
+// peers (the gateway services among them, which carry the peer node OU) and the admins of
+// the organisations that run peers. A client-only organisation never holds a ledger copy, so
+// nobody of it may stream blocks or events; members learn only what the chaincode answers
+// them.
+func DefaultPolicies(orgs []Org) map[string]string {
+	var principals []string
+	for _, o := range orgs {
+		if o.Peer {
+			principals = append(principals, "'"+o.MSPID+".peer'", "'"+o.MSPID+".admin'")
+		}
+	}
+	return map[string]string{PolicyStreamReaders: "OR(" + strings.Join(principals, ", ") + ")"}
+}
+
+// DefaultACLs maps every resource to StreamReaders.
+func DefaultACLs() map[string]string {
+	acls := map[string]string{}
+	for _, r := range Resources {
+		acls[r] = PolicyStreamReaders
+	}
+	return acls
+}
+
+// withDefaults fills nil policies and ACLs with CareLedger's defaults.
+func (c Consortium) withDefaults() Consortium {
+	if c.Policies == nil {
+		c.Policies = DefaultPolicies(c.Orgs)
+	}
+	if c.ACLs == nil {
+		c.ACLs = DefaultACLs()
+	}
+	return c
+}
+
+// compileACLs parses the policy guarding each resource. Policies may name only the
+// consortium's organisations: a misspelt MSP ID would silently admit nobody.
+func (c Consortium) compileACLs() (map[string]*Policy, error) {
+	c = c.withDefaults()
+	policies := map[string]*Policy{}
+	for name, expr := range c.Policies {
+		if !nameRE.MatchString(name) {
+			return nil, fmt.Errorf("%w: policy name %q", ErrInvalidConfig, name)
+		}
+		p, err := ParsePolicy(expr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: policy %s: %w", ErrInvalidConfig, name, err)
+		}
+		for _, mspID := range p.MSPIDs() {
+			if _, ok := c.Org(mspID); !ok {
+				return nil, fmt.Errorf("%w: policy %s names %s, which is not a member", ErrInvalidConfig, name, mspID)
+			}
+		}
+		policies[name] = p
+	}
+	acls := map[string]*Policy{}
+	for res, name := range c.ACLs {
+		if !slices.Contains(Resources, res) {
+			return nil, fmt.Errorf("%w: ACL for unknown resource %q", ErrInvalidConfig, res)
+		}
+		p, ok := policies[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: ACL %s names policy %q, which is not defined", ErrInvalidConfig, res, name)
+		}
+		acls[res] = p
+	}
+	for _, res := range Resources {
+		if acls[res] == nil {
+			return nil, fmt.Errorf("%w: no ACL for resource %s", ErrInvalidConfig, res)
+		}
+	}
+	return acls, nil
 }
 
 // DefaultConsortium returns the CareLedger default: PatientsMSP (operator, runs a peer),
-// ClinicMSP (runs a peer) and PharmaMSP (client identities only) on channel "careledger".
+// ClinicMSP (runs a peer) and PharmaMSP (client identities only) on channel "careledger",
+// with DefaultPolicies and DefaultACLs.
 func DefaultConsortium() Consortium {
 	return Consortium{
 		Orgs: []Org{
@@ -67,7 +169,7 @@ func DefaultConsortium() Consortium {
 		},
 		Channel:   DefaultChannel,
 		Chaincode: DefaultChaincode,
-	}
+	}.withDefaults()
 }
 
 // ErrInvalidConfig is returned, wrapped, when a configuration cannot be used.
@@ -112,7 +214,8 @@ func (c Consortium) Validate() error {
 	if peers == 0 {
 		return fmt.Errorf("%w: no organisation runs a peer", ErrInvalidConfig)
 	}
-	return nil
+	_, err := c.compileACLs()
+	return err
 }
 
 // Operator returns the first peer organisation, which runs the embedded node.
@@ -193,6 +296,7 @@ func (c *Config) applyDefaults() {
 	if c.Consortium.Chaincode == "" {
 		c.Consortium.Chaincode = DefaultChaincode
 	}
+	c.Consortium = c.Consortium.withDefaults()
 	if c.ListenAddr == "" {
 		c.ListenAddr = DefaultListenAddr
 	}

@@ -63,7 +63,20 @@ func (d *deliverServer) serve(recv func() (*common.Envelope, error), send func(*
 		if err := send(&peer.DeliverResponse{Type: &peer.DeliverResponse_Status{Status: st}}); err != nil {
 			return err
 		}
+		// Like a Fabric peer, a request that did not succeed ends the stream.
+		if st != common.Status_SUCCESS {
+			return nil
+		}
 	}
+}
+
+// resource is the ACL resource a kind of Deliver is checked against: blocks with private data
+// are blocks, as on a Fabric peer.
+func (k deliverKind) resource() string {
+	if k == deliverFiltered {
+		return ResourceFilteredBlock
+	}
+	return ResourceBlock
 }
 
 // handle serves one seek request and returns the final status to report.
@@ -82,7 +95,13 @@ func (d *deliverServer) handle(ctx context.Context, env *common.Envelope, send f
 	if chdr.GetChannelId() != n.cfg.Consortium.Channel {
 		return common.Status_NOT_FOUND, nil
 	}
-	if err := n.checkSignedRequest(env.GetPayload(), shdr.GetCreator(), env.GetSignature()); err != nil {
+	id, err := n.signedBy(env.GetPayload(), shdr.GetCreator(), env.GetSignature())
+	if err != nil {
+		n.log.Debug("deliver refused", "error", err)
+		return common.Status_FORBIDDEN, nil
+	}
+	if err := n.permits(kind.resource(), id); err != nil {
+		n.log.Debug("deliver refused", "resource", kind.resource(), "error", err)
 		return common.Status_FORBIDDEN, nil
 	}
 	height := n.chainInfo().height
@@ -98,7 +117,13 @@ func (d *deliverServer) handle(ctx context.Context, env *common.Envelope, send f
 		return common.Status_NOT_FOUND, nil
 	}
 	errDone := errors.New("stop reached")
-	err := n.followBlocks(ctx, start, func(b *common.Block) error {
+	errExpired := errors.New("certificate expired")
+	err = n.followBlocks(ctx, start, func(b *common.Block) error {
+		// A stream lasts no longer than the certificate it was opened with, as Fabric's
+		// session access control re-checks expiry before every block.
+		if n.now().After(id.cert.NotAfter) {
+			return errExpired
+		}
 		var resp *peer.DeliverResponse
 		switch kind {
 		case deliverFiltered:
@@ -119,6 +144,8 @@ func (d *deliverServer) handle(ctx context.Context, env *common.Envelope, send f
 	switch {
 	case errors.Is(err, errDone):
 		return common.Status_SUCCESS, nil
+	case errors.Is(err, errExpired):
+		return common.Status_FORBIDDEN, nil
 	case errors.Is(err, ErrClosed):
 		return common.Status_SERVICE_UNAVAILABLE, nil
 	case ctx.Err() != nil:

@@ -6,6 +6,10 @@
 // durably: an append-only block log, synced before a block is acknowledged, and a bbolt index
 // (world state, history, transaction IDs) derived from it and recovered from it after a crash.
 //
+// Who may stream blocks and events is decided as on a Fabric peer: each resource of Fabric's
+// core/aclmgmt (Resources) is mapped to a channel policy in Fabric's policy language
+// (Consortium.ACLs, Consortium.Policies, ParsePolicy), evaluated against the signer's node OU.
+//
 // The node exists so that CareLedger runs on one machine, in demos and in CI, with the unmodified
 // fabric-gateway client SDK: code written against the node works unchanged against a real Fabric
 // network, only the endpoint configuration differs.

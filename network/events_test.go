@@ -25,9 +25,9 @@ func nextEvent(t *testing.T, events <-chan *client.ChaincodeEvent) *client.Chain
 
 func TestChaincodeEventsWithResume(t *testing.T) {
 	n := startNode(t, t.TempDir())
-	gw := connect(t, n, loadUser(t, n, network.ClinicMSP, "clinician1"))
-	nw := gw.GetNetwork(network.DefaultChannel)
-	c := nw.GetContract(network.DefaultChaincode)
+	// The clinic's gateway follows events; the clinician submits.
+	nw := connect(t, n, loadUser(t, n, network.ClinicMSP, "gateway")).GetNetwork(network.DefaultChannel)
+	c := contractFor(t, n, network.ClinicMSP, "clinician1")
 
 	startBlock := n.Height()
 	var txIDs []string
@@ -77,7 +77,7 @@ func TestChaincodeEventsWithResume(t *testing.T) {
 
 func TestBlockEvents(t *testing.T) {
 	n := startNode(t, t.TempDir())
-	gw := connect(t, n, loadUser(t, n, network.PharmaMSP, "manufacturer1"))
+	gw := connect(t, n, loadUser(t, n, network.PatientsMSP, "gateway"))
 	nw := gw.GetNetwork(network.DefaultChannel)
 	c := contractFor(t, n, network.ClinicMSP, "clinician1")
 	_, err := c.SubmitTransaction("put", "k", "v")

@@ -39,6 +39,21 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 	return f.Close()
 }
 
+// replaceFile writes data to path through a synced temporary file and a rename, so a crash
+// leaves the old or the new content, never a torn file.
+func replaceFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, data, mode); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 func syncTree(root string) error {
 	return filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
 		if err != nil {

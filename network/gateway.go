@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,13 +179,52 @@ func (n *Node) admit(env *common.Envelope) (common.Status, string) {
 	return common.Status_SUCCESS, ""
 }
 
-// checkSignedRequest is the gateway's ACL check on a signed request: a channel member signed it.
-func (n *Node) checkSignedRequest(data, creator, sig []byte) error {
+// signedBy checks a signed request: creator is a valid identity of a channel member and its
+// signature over data verifies. It returns the signer.
+func (n *Node) signedBy(data, creator, sig []byte) (*identity, error) {
 	id, err := n.msps.deserialize(creator, n.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return id.verify(data, sig)
+	if err := id.verify(data, sig); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// permits is the ACL check of Fabric's aclmgmt: the signer must satisfy the channel policy
+// that res is mapped to. The message is a Fabric peer's.
+func (n *Node) permits(res string, id *identity) error {
+	if n.acls[res].admits(id) {
+		return nil
+	}
+	return fmt.Errorf("failed evaluating policy on signed data during check policy [/Channel/Application/%s]: [signature set did not satisfy policy]",
+		n.cfg.Consortium.ACLs[res])
+}
+
+// txCreator returns the serialized creator of the transaction committed at loc.
+func (n *Node) txCreator(loc txLocation) ([]byte, error) {
+	b, err := n.readBlock(loc.block)
+	if err != nil {
+		return nil, err
+	}
+	data := b.GetData().GetData()
+	if loc.tx >= uint64(len(data)) {
+		return nil, fmt.Errorf("transaction %d of block %d: %w", loc.tx, loc.block, ErrNotFound)
+	}
+	env := &common.Envelope{}
+	payload := &common.Payload{}
+	shdr := &common.SignatureHeader{}
+	if err := proto.Unmarshal(data[loc.tx], env); err != nil {
+		return nil, fmt.Errorf("read creator: %w", err)
+	}
+	if err := proto.Unmarshal(env.GetPayload(), payload); err != nil {
+		return nil, fmt.Errorf("read creator: %w", err)
+	}
+	if err := proto.Unmarshal(payload.GetHeader().GetSignatureHeader(), shdr); err != nil {
+		return nil, fmt.Errorf("read creator: %w", err)
+	}
+	return shdr.GetCreator(), nil
 }
 
 // CommitStatus waits until the transaction is committed and returns its validation code.
@@ -204,18 +244,35 @@ func (s *gatewayServer) CommitStatus(ctx context.Context, signed *gp.SignedCommi
 	case req.GetTransactionId() == "":
 		return nil, status.Error(codes.InvalidArgument, "transaction ID should not be empty")
 	}
-	if err := s.n.checkSignedRequest(signed.GetRequest(), req.GetIdentity(), signed.GetSignature()); err != nil {
+	id, err := s.n.signedBy(signed.GetRequest(), req.GetIdentity(), signed.GetSignature())
+	if err != nil {
 		return nil, status.Error(codes.PermissionDenied, err.Error())
 	}
 	if req.GetChannelId() != s.n.cfg.Consortium.Channel {
 		return nil, status.Errorf(codes.NotFound, "channel %s not found", req.GetChannelId())
 	}
+	// Whom the policy admits may ask about any transaction; anyone else only about the
+	// transactions they created, which is decided once the transaction is committed.
+	denied := s.n.permits(ResourceCommitStatus, id)
 	loc, err := s.n.waitForTx(ctx, req.GetTransactionId())
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
 			return nil, status.Error(codes.Unavailable, err.Error())
 		}
 		return nil, status.FromContextError(err).Err()
+	}
+	if denied != nil {
+		created, known := s.n.creators.createdBy(req.GetTransactionId(), id.serialized)
+		if !known {
+			creator, err := s.n.txCreator(loc)
+			if err != nil {
+				return nil, status.Error(codes.Aborted, err.Error())
+			}
+			created = bytes.Equal(creator, id.serialized)
+		}
+		if !created {
+			return nil, status.Error(codes.PermissionDenied, denied.Error())
+		}
 	}
 	return &gp.CommitStatusResponse{Result: loc.code, BlockNumber: loc.block}, nil
 }
@@ -271,7 +328,11 @@ func (s *gatewayServer) ChaincodeEvents(signed *gp.SignedChaincodeEventsRequest,
 	if err := proto.Unmarshal(signed.GetRequest(), req); err != nil {
 		return status.Errorf(codes.InvalidArgument, "invalid chaincode events request: %v", err)
 	}
-	if err := s.n.checkSignedRequest(signed.GetRequest(), req.GetIdentity(), signed.GetSignature()); err != nil {
+	id, err := s.n.signedBy(signed.GetRequest(), req.GetIdentity(), signed.GetSignature())
+	if err != nil {
+		return status.Error(codes.PermissionDenied, err.Error())
+	}
+	if err := s.n.permits(ResourceChaincodeEvents, id); err != nil {
 		return status.Error(codes.PermissionDenied, err.Error())
 	}
 	if req.GetChannelId() != s.n.cfg.Consortium.Channel {

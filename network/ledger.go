@@ -176,6 +176,11 @@ func (n *Node) commitBlock(batch []*pendingTx) error {
 		return fmt.Errorf("commit block %d: %w", b.Header.Number, err)
 	}
 	n.log.Debug("block committed", "block", b.Header.Number, "txs", len(batch), "took", time.Since(now))
+	for _, tx := range parsed {
+		if tx != nil {
+			n.creators.add(tx.txID, tx.creator)
+		}
+	}
 	n.published(b.Header.Number, headerHash, c.commitHash, txIDs, codes)
 	return nil
 }

@@ -55,11 +55,13 @@ func TestGenerateMaterialLayout(t *testing.T) {
 		msp, user, role, ou string
 	}{
 		{network.PatientsMSP, "Admin", network.RoleAdmin, "admin"},
-		{network.PatientsMSP, "gateway", network.RoleGateway, "client"},
+		// A peer organisation's gateway is one of its peers to channel policies.
+		{network.PatientsMSP, "gateway", network.RoleGateway, "peer"},
 		{network.PatientsMSP, "patient1", network.RolePatient, "client"},
 		{network.PatientsMSP, "anonymizer", network.RoleAnonymizer, "client"},
 		{network.ClinicMSP, "clinician1", network.RoleClinician, "client"},
-		{network.ClinicMSP, "gateway", network.RoleGateway, "client"},
+		{network.ClinicMSP, "gateway", network.RoleGateway, "peer"},
+		{network.PharmaMSP, "gateway", network.RoleGateway, "client"}, // runs no peer to be one of
 		{network.PharmaMSP, "manufacturer1", network.RoleManufacturer, "client"},
 	}
 	for _, tt := range tests {
@@ -77,7 +79,9 @@ func TestGenerateMaterialLayout(t *testing.T) {
 			eid, _, _ := attrs.Value("hf.EnrollmentID")
 			require.Equal(t, u.EnrollmentID, eid)
 			require.Equal(t, eid, u.Cert.Subject.CommonName)
-			require.Contains(t, u.Cert.Subject.OrganizationalUnit, tt.ou)
+			require.Equal(t, []string{tt.ou}, u.Cert.Subject.OrganizationalUnit)
+			typ, _, _ := attrs.Value("hf.Type")
+			require.Equal(t, tt.ou, typ)
 			if tt.role == network.RolePatient {
 				require.Regexp(t, `^[0-9a-f]{32}$`, eid, "patients are pseudonymous")
 			}
@@ -169,6 +173,14 @@ func TestExternalCAAccepted(t *testing.T) {
 func TestConsortiumValidate(t *testing.T) {
 	valid := network.DefaultConsortium()
 	require.NoError(t, valid.Validate())
+	require.Equal(t, "OR('PatientsMSP.peer', 'PatientsMSP.admin', 'ClinicMSP.peer', 'ClinicMSP.admin')",
+		valid.Policies[network.PolicyStreamReaders], "nobody of the client-only PharmaMSP may stream the ledger")
+	for _, res := range network.Resources {
+		require.Equal(t, network.PolicyStreamReaders, valid.ACLs[res])
+	}
+	// A consortium without policies gets the defaults, computed from its own organisations.
+	bare := network.Consortium{Orgs: []network.Org{{MSPID: "LabMSP", Domain: "lab.example", Peer: true}}, Channel: "c", Chaincode: "cc"}
+	require.NoError(t, bare.Validate())
 	tests := map[string]func(c *network.Consortium){
 		"bad channel":      func(c *network.Consortium) { c.Channel = "Bad_Channel" },
 		"bad chaincode":    func(c *network.Consortium) { c.Chaincode = "" },
@@ -182,6 +194,15 @@ func TestConsortiumValidate(t *testing.T) {
 				c.Orgs[i].Peer = false
 			}
 		},
+		"unparsable policy":       func(c *network.Consortium) { c.Policies[network.PolicyStreamReaders] = "OR('PatientsMSP.peer'" },
+		"policy names a stranger": func(c *network.Consortium) { c.Policies["X"] = "OR('OtherMSP.peer')" },
+		"bad policy name":         func(c *network.Consortium) { c.Policies["a/b"] = "OR('PatientsMSP.peer')" },
+		"ACL for unknown resource": func(c *network.Consortium) {
+			c.ACLs["qscc/GetBlockByNumber"] = network.PolicyStreamReaders
+		},
+		"ACL names undefined policy": func(c *network.Consortium) { c.ACLs[network.ResourceBlock] = "Readers" },
+		"resource without ACL":       func(c *network.Consortium) { delete(c.ACLs, network.ResourceCommitStatus) },
+		"no ACLs at all":             func(c *network.Consortium) { c.ACLs = map[string]string{} },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {

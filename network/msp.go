@@ -42,7 +42,10 @@ type mspVerifier struct {
 
 // identity is a validated creator.
 type identity struct {
-	mspID      string
+	mspID string
+	// nodeOU is the identity's one node OU (client, peer, admin or orderer): its role in
+	// signature policies.
+	nodeOU     string
 	cert       *x509.Certificate
 	pub        *ecdsa.PublicKey
 	serialized []byte
@@ -193,10 +196,22 @@ func (s *mspSet) validate(creator []byte, now time.Time) (*identity, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("%w: certificate does not chain to a CA of %s: %v", ErrUnknownIdentity, v.id, err)
 	}
-	if !slices.ContainsFunc(cert.Subject.OrganizationalUnit, func(ou string) bool { return slices.Contains(nodeOUs, ou) }) {
+	// As in a Fabric MSP with NodeOUs, exactly one node OU says what the identity is; policies
+	// name that role, so an identity claiming two (peer and client) is refused, not guessed at.
+	var ou string
+	for _, o := range cert.Subject.OrganizationalUnit {
+		if !slices.Contains(nodeOUs, o) {
+			continue
+		}
+		if ou != "" {
+			return nil, fmt.Errorf("%w: identity of %s has more than one node OU (%s, %s)", ErrUnknownIdentity, v.id, ou, o)
+		}
+		ou = o
+	}
+	if ou == "" {
 		return nil, fmt.Errorf("%w: identity of %s has no node OU (client, peer, admin, orderer)", ErrUnknownIdentity, v.id)
 	}
-	return &identity{mspID: v.id, cert: cert, pub: pub, serialized: slices.Clone(creator)}, nil
+	return &identity{mspID: v.id, nodeOU: ou, cert: cert, pub: pub, serialized: slices.Clone(creator)}, nil
 }
 
 // verify checks an ECDSA signature over msg the way Fabric's BCCSP does: SHA-256 (SHA-384 for

@@ -31,7 +31,9 @@ type Node struct {
 	log   *slog.Logger
 	clock func() time.Time
 
-	msps        *mspSet
+	msps *mspSet
+	// acls is the policy guarding each resource (Resources).
+	acls        map[string]*Policy
 	validator   *txValidator
 	peer        *peerIdentity
 	peerCreator []byte
@@ -49,6 +51,8 @@ type Node struct {
 
 	waitMu  sync.Mutex
 	waiters map[string][]chan txLocation
+	// creators are the creators of recently committed transactions, for CommitStatus.
+	creators *recentCreators
 
 	startMu  sync.Mutex
 	server   *grpc.Server
@@ -81,7 +85,12 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := GenerateMaterial(cfg.Dir, cfg.Consortium); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
+	acls, err := cfg.Consortium.compileACLs()
+	if err != nil {
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	n := &Node{
+		acls:         acls,
 		cfg:          cfg,
 		log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:        time.Now,
@@ -90,6 +99,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		ordererDone:  make(chan struct{}),
 		newBlock:     make(chan struct{}),
 		waiters:      map[string][]chan txLocation{},
+		creators:     newRecentCreators(),
 		done:         make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -98,7 +108,14 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if cfg.External != nil {
 		n.ext = newExtChaincode(*cfg.External)
 	}
-	var err error
+	upgraded, err := upgradeGateways(cfg.Dir, cfg.Consortium)
+	for _, u := range upgraded {
+		n.log.Info("re-issued the gateway identity with node OU peer: channel policies admit gateway services to event streams by that role",
+			"user", u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	if n.msps, err = loadMSPs(cfg.Dir, cfg.Consortium); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
@@ -108,7 +125,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.peerCreator, err = proto.Marshal(&msp.SerializedIdentity{Mspid: n.peer.user.MSPID, IdBytes: n.peer.user.CertPEM}); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
-	n.validator = newValidator(n.msps, cfg.Consortium)
+	n.validator = newValidator(n.msps, cfg.Consortium, n.peer.user)
 	n.validator.issued = newIssuedEndorsements(n.peerCreator)
 	if err := os.MkdirAll(LedgerDir(cfg.Dir), 0o700); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)

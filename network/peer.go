@@ -70,13 +70,9 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 	od := OrgDir(dir, o)
 	name := PeerName(o)
 	peerDir := filepath.Join(od, "peers", name)
-	certPEM, err := os.ReadFile(filepath.Join(peerDir, "msp", "signcerts", name+"-cert.pem"))
+	u, err := readPeerCert(dir, o)
 	if err != nil {
-		return nil, fmt.Errorf("load peer %s: %w", name, err)
-	}
-	cert, err := parseCertPEM(certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("load peer %s: %w", name, err)
+		return nil, err
 	}
 	key, err := readKey(filepath.Join(peerDir, "msp", "keystore", keyFileName))
 	if err != nil {
@@ -109,9 +105,24 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 		return nil, fmt.Errorf("load peer %s: %w", name, err)
 	}
 	return &peerIdentity{
-		user:       &User{MSPID: o.MSPID, Name: name, EnrollmentID: name, Dir: peerDir, CertPEM: certPEM, Cert: cert, Key: key},
+		user:       &User{MSPID: o.MSPID, Name: name, EnrollmentID: name, Dir: peerDir, CertPEM: u.CertPEM, Cert: u.Cert, Key: key},
 		tlsCertPEM: tlsCertPEM, tlsKeyPEM: tlsKeyPEM, tlsCAPEM: tlsCAPEM,
 	}, nil
+}
+
+// readPeerCert reads the signing certificate of organisation o's peer, without its keys.
+func readPeerCert(dir string, o Org) (*User, error) {
+	name := PeerName(o)
+	peerDir := filepath.Join(OrgDir(dir, o), "peers", name)
+	certPEM, err := os.ReadFile(filepath.Join(peerDir, "msp", "signcerts", name+"-cert.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	cert, err := parseCertPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load peer %s: %w", name, err)
+	}
+	return &User{MSPID: o.MSPID, Name: name, EnrollmentID: name, Dir: peerDir, CertPEM: certPEM, Cert: cert}, nil
 }
 
 func reissuePeerTLS(orgDir string, o Org, hosts []string) error {

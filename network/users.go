@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -60,9 +61,10 @@ func (u *User) Signer() crypto.Signer { return u.Key }
 
 // defaultUsers are the users generated with an organisation's material. Every organisation,
 // client-only ones included, has a gateway identity: the API acts for its members through it
-// (a client-only organisation's gateway talks to another organisation's peer).
+// (a client-only organisation's gateway talks to another organisation's peer). A peer
+// organisation's gateway carries the peer node OU (see userNodeOU).
 func defaultUsers(o Org, operator bool) []UserSpec {
-	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}, {Name: "gateway", Role: RoleGateway}}
+	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}, {Name: gatewayUser, Role: RoleGateway}}
 	switch {
 	case o.MSPID == PharmaMSP || !o.Peer:
 		users = append(users, UserSpec{Name: "manufacturer1", Role: RoleManufacturer})
@@ -121,23 +123,12 @@ func issueUser(orgDir string, o Org, ca, tlsca *caPair, spec UserSpec) (*User, e
 	if _, err := os.Stat(userDir); err == nil {
 		return nil, fmt.Errorf("user %s: already exists", spec.Name)
 	}
-	ou := "client"
-	if spec.Admin {
-		ou = "admin"
-	}
+	ou := userNodeOU(o, spec)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := json.Marshal(map[string]map[string]string{"attrs": {
-		"role": spec.Role, "hf.EnrollmentID": enrollmentID, "hf.Type": ou, "hf.Affiliation": "",
-	}})
-	if err != nil {
-		return nil, err
-	}
-	tmpl := leafTemplate(enrollmentID, ou)
-	tmpl.ExtraExtensions = []pkix.Extension{{Id: attrOID, Value: attrs}}
-	certPEM, cert, err := signCert(tmpl, ca, &key.PublicKey)
+	certPEM, cert, err := signUserCert(ca, &key.PublicKey, spec.Role, enrollmentID, ou)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +159,76 @@ func issueUser(orgDir string, o Org, ca, tlsca *caPair, spec UserSpec) (*User, e
 	}
 	return &User{MSPID: o.MSPID, Name: spec.Name, EnrollmentID: enrollmentID, Role: spec.Role,
 		Dir: userDir, CertPEM: certPEM, Cert: cert, Key: key}, nil
+}
+
+// userNodeOU is the node OU a user is issued with: admin for administrators; peer for the
+// gateway service of an organisation that runs peers, because channel policies name node OUs,
+// not CareLedger roles, and the gateway must follow events as a peer of its organisation
+// does; client for everyone else, a client-only organisation's gateway included.
+func userNodeOU(o Org, spec UserSpec) string {
+	switch {
+	case spec.Admin:
+		return "admin"
+	case spec.Role == RoleGateway && o.Peer:
+		return "peer"
+	default:
+		return "client"
+	}
+}
+
+// signUserCert issues a signing certificate carrying the Fabric CA attributes chaincode reads.
+func signUserCert(ca *caPair, pub *ecdsa.PublicKey, role, enrollmentID, ou string) ([]byte, *x509.Certificate, error) {
+	attrs, err := json.Marshal(map[string]map[string]string{"attrs": {
+		"role": role, "hf.EnrollmentID": enrollmentID, "hf.Type": ou, "hf.Affiliation": "",
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := leafTemplate(enrollmentID, ou)
+	tmpl.ExtraExtensions = []pkix.Extension{{Id: attrOID, Value: attrs}}
+	return signCert(tmpl, ca, pub)
+}
+
+// gatewayUser is the folder name of an organisation's gateway service identity.
+const gatewayUser = "gateway"
+
+// upgradeGateways re-issues with the peer node OU the gateway certificate of each peer
+// organisation that an earlier CareLedger issued as a client, keeping its key, enrollment ID
+// and attributes, so that data directories created before streams were guarded keep a
+// gateway that may follow events. It returns the users it re-issued.
+func upgradeGateways(dir string, c Consortium) ([]*User, error) {
+	var out []*User
+	for _, o := range c.Orgs {
+		if !o.Peer {
+			continue
+		}
+		u, err := LoadUser(dir, o, gatewayUser)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("upgrade gateway identity: %w", err)
+		}
+		want := userNodeOU(o, UserSpec{Role: u.Role})
+		if u.Role != RoleGateway || slices.Contains(u.Cert.Subject.OrganizationalUnit, want) {
+			continue
+		}
+		ca, err := loadCA(filepath.Join(OrgDir(dir, o), "ca"))
+		if err != nil {
+			return out, fmt.Errorf("upgrade gateway identity of %s: %w", o.MSPID, err)
+		}
+		certPEM, cert, err := signUserCert(ca, &u.Key.PublicKey, u.Role, u.EnrollmentID, want)
+		if err != nil {
+			return out, fmt.Errorf("upgrade gateway identity of %s: %w", o.MSPID, err)
+		}
+		path := filepath.Join(u.Dir, "msp", "signcerts", gatewayUser+"@"+o.Domain+"-cert.pem")
+		if err := replaceFile(path, certPEM, 0o644); err != nil {
+			return out, fmt.Errorf("upgrade gateway identity of %s: %w", o.MSPID, err)
+		}
+		u.CertPEM, u.Cert = certPEM, cert
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // LoadUser reads users/<name>@<domain>/msp of organisation o.

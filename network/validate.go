@@ -3,6 +3,7 @@ package network
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"sync"
@@ -35,8 +36,11 @@ type txValidator struct {
 	msps      *mspSet
 	channel   string
 	chaincode string
-	// peerOrgs are the MSPs whose peers may endorse.
-	peerOrgs map[string]bool
+	// endorsers are the peers this node hosts (endorserKey of each): the only identities
+	// whose endorsements count. Any other peer-OU identity of a peer organisation, such as
+	// its gateway service, executes no chaincode here, so an "endorsement" of its own would
+	// be a write set it made up.
+	endorsers map[string]bool
 	// issued, when set, remembers the endorsements this node signed, so the committer need not
 	// verify its own signatures again. Verify of a stored chain never uses it.
 	issued *issuedEndorsements
@@ -211,11 +215,11 @@ func decodeCommitted(env *common.Envelope) (*parsedTx, error) {
 }
 
 // endorsed applies the embedded network's endorsement policy: at least one valid endorsement
-// by a peer of a peer organisation over the proposal response.
+// over the proposal response by a peer this node hosts.
 func (v *txValidator) endorsed(prp []byte, ends []*peer.Endorsement, at time.Time) bool {
 	for _, e := range ends {
 		id, err := v.msps.deserialize(e.GetEndorser(), at)
-		if err != nil || !v.peerOrgs[id.mspID] || !slices.Contains(id.cert.Subject.OrganizationalUnit, "peer") {
+		if err != nil || id.nodeOU != "peer" || !v.endorsers[endorserKey(id.mspID, id.cert)] {
 			continue
 		}
 		if v.issued.take(e.GetEndorser(), e.GetSignature(), prp) {
@@ -228,6 +232,12 @@ func (v *txValidator) endorsed(prp []byte, ends []*peer.Endorsement, at time.Tim
 		}
 	}
 	return false
+}
+
+// endorserKey identifies a hosted peer by MSP and public key, so that a peer certificate
+// renewed for the same key still verifies the blocks it endorsed before.
+func endorserKey(mspID string, cert *x509.Certificate) string {
+	return mspID + "\x00" + string(cert.RawSubjectPublicKeyInfo)
 }
 
 // issuedEndorsements maps the signatures of endorsements this node produced to the hash of

@@ -53,12 +53,17 @@ func Verify(ctx context.Context, cfg Config) (*VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	// The node endorses as the operator's peer; no other identity's endorsement counts.
+	hosted, err := readPeerCert(cfg.Dir, cfg.Consortium.Operator())
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	st, err := openStore(LedgerDir(cfg.Dir), true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	defer st.close()
-	return verifyStore(ctx, st, newValidator(msps, cfg.Consortium))
+	return verifyStore(ctx, st, newValidator(msps, cfg.Consortium, hosted))
 }
 
 // Verify checks the running node's block store, see the package function Verify.
@@ -66,12 +71,14 @@ func (n *Node) Verify(ctx context.Context) (*VerifyReport, error) {
 	return verifyStore(ctx, n.store, n.validator)
 }
 
-func newValidator(msps *mspSet, c Consortium) *txValidator {
-	peerOrgs := map[string]bool{}
-	for _, o := range c.Orgs {
-		peerOrgs[o.MSPID] = o.Peer
+// newValidator validates transactions of channel c whose endorsements come from the peers in
+// endorsers, the certificates of the peers the node hosts.
+func newValidator(msps *mspSet, c Consortium, endorsers ...*User) *txValidator {
+	keys := map[string]bool{}
+	for _, u := range endorsers {
+		keys[endorserKey(u.MSPID, u.Cert)] = true
 	}
-	return &txValidator{msps: msps, channel: c.Channel, chaincode: c.Chaincode, peerOrgs: peerOrgs}
+	return &txValidator{msps: msps, channel: c.Channel, chaincode: c.Chaincode, endorsers: keys}
 }
 
 func verifyStore(ctx context.Context, st *store, v *txValidator) (*VerifyReport, error) {

@@ -5,17 +5,25 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/audit"
@@ -23,6 +31,7 @@ import (
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/gateway/scenario"
 	"github.com/careledger/careledger/test-network/connprofile"
+	"github.com/careledger/careledger/test-network/internal/topology"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
 )
@@ -46,6 +55,12 @@ func loadNetwork(t *testing.T) *connprofile.Profile {
 // connect opens a Fabric Gateway connection as id, through the peer its organisation uses.
 func connect(t *testing.T, p *connprofile.Profile, mspID string, id connprofile.Identity) *client.Contract {
 	t.Helper()
+	return connectNetwork(t, p, mspID, id).GetContract(p.Chaincode)
+}
+
+// connectNetwork is connect for calls on the channel rather than the chaincode.
+func connectNetwork(t *testing.T, p *connprofile.Profile, mspID string, id connprofile.Identity, dialOpts ...grpc.DialOption) *client.Network {
+	t.Helper()
 	ident, err := wallet.ImportMSP(id.MSPDir, mspID)
 	require.NoError(t, err)
 	gwID, err := ident.GatewayIdentity()
@@ -58,7 +73,7 @@ func connect(t *testing.T, p *connprofile.Profile, mspID string, id connprofile.
 	roots := x509.NewCertPool()
 	require.True(t, roots.AppendCertsFromPEM(caPEM))
 	creds := credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: pe.TLSServerName, MinVersion: tls.VersionTLS12})
-	conn, err := grpc.NewClient(pe.Endpoint, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(pe.Endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, dialOpts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 
@@ -68,7 +83,7 @@ func connect(t *testing.T, p *connprofile.Profile, mspID string, id connprofile.
 		client.WithSubmitTimeout(30*time.Second), client.WithCommitStatusTimeout(time.Minute))
 	require.NoError(t, err)
 	t.Cleanup(func() { gw.Close() })
-	return gw.GetNetwork(p.Channel).GetContract(p.Chaincode)
+	return gw.GetNetwork(p.Channel)
 }
 
 // TestEveryIdentityIsKnownToTheChaincode checks, for every enrolled identity of every
@@ -218,4 +233,180 @@ func ledgerClient(t *testing.T, p *connprofile.Profile, mspID string, id connpro
 	c, err := conn.As(lid)
 	require.NoError(t, err)
 	return c
+}
+
+// TestOnlyPeersAdminsAndGatewaysStreamTheLedger checks the channel's ACLs on real peers: a
+// manufacturer (whose organisation must never hold a ledger copy) and a patient are refused
+// blocks, filtered blocks, blocks with private data, chaincode events and qscc's blocks,
+// with the status a Fabric peer sends; a gateway service, enrolled as a peer, gets them.
+func TestOnlyPeersAdminsAndGatewaysStreamTheLedger(t *testing.T) {
+	p := loadNetwork(t)
+	for _, tt := range []struct {
+		msp, role string
+		allowed   bool
+	}{
+		{"PharmaMSP", "manufacturer", false},
+		{"PatientsMSP", "patient", false},
+		{"ClinicMSP", "clinician", false},
+		{"PatientsMSP", "gateway", true},
+		{"ClinicMSP", "gateway", true},
+		{"ClinicMSP", "admin", true},
+	} {
+		id, ok := p.Identity(tt.msp, tt.role)
+		require.True(t, ok, "no %s in %s", tt.role, tt.msp)
+		var mu sync.Mutex
+		var ended error // how the last stream ended, seen underneath the client
+		record := grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			s, err := streamer(ctx, desc, cc, method, opts...)
+			return &endRecorder{ClientStream: s, set: func(err error) { mu.Lock(); ended = err; mu.Unlock() }}, err
+		})
+		nw := connectNetwork(t, p, tt.msp, id, record)
+		streams := map[string]func(context.Context) (bool, error){
+			"blocks": func(ctx context.Context) (bool, error) {
+				ch, err := nw.BlockEvents(ctx, client.WithStartBlock(0))
+				return firstArrives(ctx, ch, err)
+			},
+			"filtered blocks": func(ctx context.Context) (bool, error) {
+				ch, err := nw.FilteredBlockEvents(ctx, client.WithStartBlock(0))
+				return firstArrives(ctx, ch, err)
+			},
+			"blocks with private data": func(ctx context.Context) (bool, error) {
+				ch, err := nw.BlockAndPrivateDataEvents(ctx, client.WithStartBlock(0))
+				return firstArrives(ctx, ch, err)
+			},
+			"chaincode events": func(ctx context.Context) (bool, error) {
+				ch, err := nw.ChaincodeEvents(ctx, p.Chaincode, client.WithStartBlock(0))
+				return firstArrives(ctx, ch, err)
+			},
+		}
+		for name, open := range streams {
+			t.Run(tt.msp+"/"+tt.role+"/"+name, func(t *testing.T) {
+				mu.Lock()
+				ended = nil
+				mu.Unlock()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				got, err := open(ctx)
+				require.NoError(t, err)
+				require.Equal(t, tt.allowed, got)
+				if tt.allowed {
+					return
+				}
+				require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return ended != nil }, 5*time.Second, 10*time.Millisecond)
+				mu.Lock()
+				defer mu.Unlock()
+				if name == "chaincode events" {
+					require.Equal(t, codes.PermissionDenied, status.Code(ended), "%v", ended)
+				} else {
+					require.Equal(t, forbidden, ended)
+				}
+			})
+		}
+		t.Run(tt.msp+"/"+tt.role+"/qscc block", func(t *testing.T) {
+			qscc := nw.GetContract("qscc")
+			_, err := qscc.EvaluateTransaction("GetBlockByNumber", p.Channel, "0")
+			if tt.allowed {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err, "qscc hands out the same blocks")
+			}
+		})
+	}
+}
+
+// forbidden is how endRecorder reports a Deliver stream that ended with status FORBIDDEN.
+var forbidden = errors.New("deliver status FORBIDDEN")
+
+// endRecorder reports the refusal that ends a stream: a Deliver status other than SUCCESS, or
+// the gRPC error of a gateway stream. The fabric-gateway client just closes its channel.
+type endRecorder struct {
+	grpc.ClientStream
+	set func(error)
+}
+
+func (r *endRecorder) RecvMsg(m any) error {
+	err := r.ClientStream.RecvMsg(m)
+	if err != nil {
+		r.set(err)
+		return err
+	}
+	if resp, ok := m.(*peer.DeliverResponse); ok {
+		if st := resp.GetStatus(); st == common.Status_FORBIDDEN {
+			r.set(forbidden)
+		} else if st != common.Status_UNKNOWN && st != common.Status_SUCCESS {
+			r.set(fmt.Errorf("deliver status %s", st))
+		}
+	}
+	return nil
+}
+
+// firstArrives reports whether a stream delivers anything before it closes.
+func firstArrives[T any](ctx context.Context, ch <-chan T, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	select {
+	case _, ok := <-ch:
+		return ok, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// TestOrderersDeliverOnlyToStreamReaders asks an orderer directly for the genesis block: the
+// orderers check /Channel/Readers, which must refuse what the peers refuse.
+func TestOrderersDeliverOnlyToStreamReaders(t *testing.T) {
+	p := loadNetwork(t)
+	oo := topology.Default().Orderer
+	node := oo.Nodes[0]
+	caPEM, err := os.ReadFile(filepath.Join(filepath.Dir(os.Getenv(EnvConnection)), filepath.FromSlash(topology.OrdererDir(oo, node)), "tls", "ca.crt"))
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM))
+	conn, err := grpc.NewClient(topology.HostAddr(node.Port),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: node.Host, MinVersion: tls.VersionTLS12})))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+
+	for _, tt := range []struct {
+		msp, role string
+		want      common.Status // SUCCESS: a block arrives
+	}{
+		{"PharmaMSP", "manufacturer", common.Status_FORBIDDEN},
+		{"PharmaMSP", "admin", common.Status_FORBIDDEN},
+		{"PatientsMSP", "patient", common.Status_FORBIDDEN},
+		{"PatientsMSP", "gateway", common.Status_SUCCESS},
+		{"ClinicMSP", "admin", common.Status_SUCCESS},
+	} {
+		t.Run(tt.msp+"/"+tt.role, func(t *testing.T) {
+			id, ok := p.Identity(tt.msp, tt.role)
+			require.True(t, ok)
+			ident, err := wallet.ImportMSP(id.MSPDir, tt.msp)
+			require.NoError(t, err)
+			// The unmodified client builds the seek request; it is signed as the client signs it.
+			req, err := connectNetwork(t, p, tt.msp, id).NewBlockEventsRequest(client.WithStartBlock(0))
+			require.NoError(t, err)
+			raw, err := req.Bytes()
+			require.NoError(t, err)
+			env := &common.Envelope{}
+			require.NoError(t, proto.Unmarshal(raw, env))
+			env.Signature, err = ident.Sign(req.Digest())
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+			require.NoError(t, err)
+			require.NoError(t, stream.Send(env))
+			resp, err := stream.Recv()
+			require.NoError(t, err)
+			if tt.want == common.Status_SUCCESS {
+				require.EqualValues(t, 0, resp.GetBlock().GetHeader().GetNumber(), "%v", resp)
+				require.NotNil(t, resp.GetBlock())
+				return
+			}
+			require.Nil(t, resp.GetBlock())
+			require.Equal(t, tt.want, resp.GetStatus())
+		})
+	}
 }

@@ -135,10 +135,20 @@ func enrolFabricCA(cmd *cobra.Command, w *wallet.Wallet, pass []byte, url, tlsFi
 	if role == model.RolePatient {
 		name, secret, err = ca.RegisterPatient(ctx, reg, fabricca.Registration{Role: string(role)})
 	} else {
-		secret, err = ca.Register(ctx, reg, fabricca.Registration{ID: name, Role: string(role)})
+		secret, err = ca.Register(ctx, reg, fabricca.Registration{ID: name, Role: string(role), Type: identityType(msp, role)})
 	}
 	if err != nil {
 		return nil, err
 	}
 	return ca.Enroll(ctx, name, secret, fabricca.EnrollOptions{})
+}
+
+// identityType is the Fabric CA identity type to register role in msp with: empty (the
+// client's default: peer for a gateway, client otherwise), except that the gateway of an
+// organisation the default consortium knows to run no peer stays a client.
+func identityType(msp string, role model.Role) string {
+	if o, ok := network.DefaultConsortium().Org(msp); ok && role == model.RoleGateway && !o.Peer {
+		return "client"
+	}
+	return ""
 }

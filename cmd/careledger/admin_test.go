@@ -66,4 +66,18 @@ func TestAdminEnrolWithARealFabricCA(t *testing.T) {
 	require.Len(t, id.EnrollmentID(), 32, "patients get a random pseudonymous enrollment ID")
 	require.False(t, strings.Contains(out.String(), id.EnrollmentID()), "the enrollment ID is not printed; the pseudonym is")
 	require.Contains(t, out.String(), id.LedgerID())
+
+	// A gateway is a peer of its organisation to channel policies, unless the organisation
+	// runs no peer.
+	for msp, ou := range map[string][2]string{"PatientsMSP": {"peer", "client"}, "PharmaMSP": {"client", "peer"}} {
+		root := newRoot()
+		root.SetOut(&out)
+		root.SetArgs([]string{"--data-dir", dir, "admin", "enrol", "--role", "gateway", "--label", "gw-" + msp, "--msp", msp,
+			"--ca-url", srv.URL, "--ca-tls-cert", caFile, "--wallet", filepath.Join(dir, "wallet")})
+		require.NoError(t, root.Execute(), out.String())
+		gw, err := w.Get("gw-"+msp, []byte("pass"))
+		require.NoError(t, err)
+		require.Contains(t, gw.Certificate().Subject.OrganizationalUnit, ou[0], msp)
+		require.NotContains(t, gw.Certificate().Subject.OrganizationalUnit, ou[1], msp)
+	}
 }

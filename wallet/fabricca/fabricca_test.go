@@ -81,8 +81,23 @@ func TestAgainstFabricCA(t *testing.T) {
 				got, err := ca.Enroll(ctx, id, secret, fabricca.EnrollOptions{})
 				require.NoError(t, err)
 				require.Equal(t, role, got.Role())
+				// A gateway is a peer of its organisation to channel policies.
+				want := "client"
+				if role == wallet.RoleGateway {
+					want = "peer"
+				}
+				typ, _ := got.Attribute("hf.Type")
+				require.Equal(t, want, typ)
+				require.Contains(t, got.Certificate().Subject.OrganizationalUnit, want)
 			})
 		}
+		// A client-only organisation's gateway is registered as a client explicitly.
+		secret, err := ca.Register(ctx, admin, fabricca.Registration{ID: "client-only-gateway", Role: wallet.RoleGateway, Type: "client"})
+		require.NoError(t, err)
+		got, err := ca.Enroll(ctx, "client-only-gateway", secret, fabricca.EnrollOptions{})
+		require.NoError(t, err)
+		require.Contains(t, got.Certificate().Subject.OrganizationalUnit, "client")
+		require.NotContains(t, got.Certificate().Subject.OrganizationalUnit, "peer")
 	})
 
 	t.Run("bad requests", func(t *testing.T) {

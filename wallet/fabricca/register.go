@@ -34,7 +34,11 @@ type Registration struct {
 	Role string
 	// Secret is the enrollment secret; empty lets the CA generate one.
 	Secret string
-	// Type is the Fabric identity type (client, peer, orderer, admin); default client.
+	// Type is the Fabric identity type (client, peer, orderer, admin), which becomes the
+	// certificate's node OU. The default is peer for RoleGateway, because channel policies
+	// name node OUs and an organisation's gateway service must follow events as its peers do,
+	// and client otherwise. Register a client-only organisation's gateway (one that runs no
+	// peer) with Type "client".
 	Type string
 	// Affiliation; empty means the registrar's own, "." the root.
 	Affiliation string
@@ -71,7 +75,11 @@ func (c *Client) Register(ctx context.Context, registrar Caller, r Registration)
 		attrs = append(attrs, a)
 	}
 	typ := r.Type
-	if typ == "" {
+	switch {
+	case typ != "":
+	case r.Role == wallet.RoleGateway:
+		typ = "peer"
+	default:
 		typ = "client"
 	}
 	in := registrationNet{

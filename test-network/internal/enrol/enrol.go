@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -310,7 +312,7 @@ func (c *orgCA) writeTLS(ctx context.Context, dir, id, secret, host string) erro
 // user registers and enrols a client or admin identity with its CareLedger role.
 func (c *orgCA) user(ctx context.Context, msp, id string, u topology.User) error {
 	if c.e.exists(path.Join(msp, "signcerts", "cert.pem")) {
-		return nil
+		return c.checkType(msp, u)
 	}
 	reg := fabricca.Registration{Role: u.Role, Type: u.Type}
 	var secret string
@@ -336,6 +338,29 @@ func (c *orgCA) user(ctx context.Context, msp, id string, u topology.User) error
 	}
 	// The label, not the pseudonym, goes to the log: enrollment IDs of patients are personal.
 	c.e.log.Info("enrolled user", "label", u.Label, "msp", c.mspID, "role", u.Role)
+	return nil
+}
+
+// checkType refuses an identity enrolled earlier with another identity type than the
+// topology now asks for: a gateway enrolled as a client before streams were guarded would be
+// refused its events, and the CA will not register the same ID again.
+func (c *orgCA) checkType(msp string, u topology.User) error {
+	raw, err := os.ReadFile(c.e.abs(path.Join(msp, "signcerts", "cert.pem")))
+	if err != nil {
+		return fmt.Errorf("check %s (%s): %w", u.Label, c.mspID, err)
+	}
+	blk, _ := pem.Decode(raw)
+	if blk == nil {
+		return fmt.Errorf("check %s (%s): signcerts/cert.pem is not PEM", u.Label, c.mspID)
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return fmt.Errorf("check %s (%s): %w", u.Label, c.mspID, err)
+	}
+	if u.Type != "" && !slices.Contains(cert.Subject.OrganizationalUnit, u.Type) {
+		return fmt.Errorf("%s (%s) was enrolled with node OU %v, but is now a %s: run `network.sh clean` and `network.sh up` to enrol the network afresh",
+			u.Label, c.mspID, cert.Subject.OrganizationalUnit, u.Type)
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -85,6 +86,25 @@ func TestEnrolAgainstRealCAs(t *testing.T) {
 	after, err := os.ReadFile(patients[0].Cert)
 	require.NoError(t, err)
 	require.Equal(t, before, after)
+
+	// The gateways are peers to channel policies; an identity enrolled with another type
+	// than the topology asks for (a build directory from before) is refused, not kept.
+	gw, ok := profile.Identity("ClinicMSP", "gateway")
+	require.True(t, ok)
+	gwID, err := wallet.ImportMSP(gw.MSPDir, "ClinicMSP")
+	require.NoError(t, err)
+	require.Contains(t, gwID.Certificate().Subject.OrganizationalUnit, "peer")
+	changed := nw
+	changed.Orgs = slices.Clone(nw.Orgs)
+	for i, o := range changed.Orgs {
+		changed.Orgs[i].Users = slices.Clone(o.Users)
+		for j, u := range o.Users {
+			if u.Role == "gateway" {
+				changed.Orgs[i].Users[j].Type = "client"
+			}
+		}
+	}
+	require.ErrorContains(t, enrol.New(changed, dir, nil).Run(ctx), "network.sh clean")
 }
 
 func TestEnrolWithoutRunningCAFails(t *testing.T) {

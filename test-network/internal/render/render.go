@@ -125,6 +125,15 @@ func (g *generator) render(rel, tmpl string, data any, perm os.FileMode) error {
 // ConfigtxProfile is the configtxgen profile that builds the channel's genesis block.
 const ConfigtxProfile = "CareLedgerChannel"
 
+// StreamACLs are the resources of Fabric's core/aclmgmt that configtx.yaml maps to
+// /Channel/Application/StreamReaders: every way a peer hands out blocks or chaincode events
+// (Deliver with and without private data, filtered Deliver, the gateway's ChaincodeEvents)
+// and qscc's block and transaction queries, which return the same blocks through Evaluate.
+var StreamACLs = []string{
+	"event/Block", "event/FilteredBlock", "gateway/ChaincodeEvents",
+	"qscc/GetBlockByNumber", "qscc/GetBlockByHash", "qscc/GetTransactionByID", "qscc/GetBlockByTxID",
+}
+
 func (g *generator) configtx() error {
 	type consenter struct {
 		Host    string
@@ -139,17 +148,24 @@ func (g *generator) configtx() error {
 	type org struct {
 		MSPID       string
 		MSPDir      string
+		Peer        bool
 		AnchorPeers []anchor
 	}
 	// configtxgen runs on the host and resolves these relative to configtx.yaml.
 	rel := func(p string) string { return path.Join("..", p) }
 	data := struct {
-		Net           topology.Network
-		Profile       string
-		OrdererMSPDir string
-		Orderers      []consenter
-		Orgs          []org
-	}{Net: g.net, Profile: ConfigtxProfile, OrdererMSPDir: rel(path.Join(topology.OrdererOrgDir(g.net.Orderer), "msp"))}
+		Net            topology.Network
+		Profile        string
+		OrdererMSPDir  string
+		Orderers       []consenter
+		Orgs           []org
+		StreamReaders  string
+		ChannelReaders string
+		StreamACLs     []string
+	}{
+		Net: g.net, Profile: ConfigtxProfile, OrdererMSPDir: rel(path.Join(topology.OrdererOrgDir(g.net.Orderer), "msp")),
+		StreamReaders: g.net.StreamReaders(), ChannelReaders: g.net.ChannelReaders(), StreamACLs: StreamACLs,
+	}
 	for _, o := range g.net.Orderer.Nodes {
 		host := o.Host
 		if g.opts.Mode == topology.Native {
@@ -161,8 +177,8 @@ func (g *generator) configtx() error {
 		})
 	}
 	for _, o := range g.net.Orgs {
-		x := org{MSPID: o.MSPID, MSPDir: rel(path.Join(topology.OrgDir(o), "msp"))}
-		if len(o.Peers) > 0 {
+		x := org{MSPID: o.MSPID, MSPDir: rel(path.Join(topology.OrgDir(o), "msp")), Peer: len(o.Peers) > 0}
+		if x.Peer {
 			// One anchor per organisation is enough for cross-organisation gossip.
 			host := o.Peers[0].Host
 			if g.opts.Mode == topology.Native {

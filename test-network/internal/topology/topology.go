@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Mode says how the nodes run, which decides the addresses nodes use to reach each other and
@@ -124,8 +125,10 @@ type User struct {
 	Label string
 	// Role is the CareLedger role written as the ecert attribute "role".
 	Role string
-	// Type is the Fabric CA identity type: "admin" for organisation administrators (the
-	// admin OU makes them MSP admins), "client" otherwise.
+	// Type is the Fabric CA identity type, which becomes the node OU channel policies name:
+	// "admin" for organisation administrators (the admin OU makes them MSP admins), "peer"
+	// for the gateway service of an organisation that runs peers (it follows blocks and
+	// events, which StreamReaders grants to peers), "client" otherwise.
 	Type string
 	// Pseudonymous users get a random enrollment ID instead of Label.
 	Pseudonymous bool
@@ -149,7 +152,7 @@ func Default() Network {
 		return Orderer{Name: name, Host: name + ".orderer." + domain, Port: port, AdminPort: port + 3, OpsPort: ops}
 	}
 	admin := User{Label: "admin", Role: "admin", Type: "admin"}
-	gateway := User{Label: "gateway", Role: "gateway", Type: "client"}
+	gateway := User{Label: "gateway", Role: "gateway", Type: "peer"}
 	return Network{
 		Domain:            domain,
 		Channel:           "careledger",
@@ -203,6 +206,28 @@ func Default() Network {
 			},
 		},
 	}
+}
+
+// StreamReaders is the channel's signature policy of who may stream blocks and chaincode
+// events and read blocks through qscc: the peers (gateway services among them) and admins of
+// the organisations that run peers. A client-only organisation never holds a ledger copy.
+func (n Network) StreamReaders() string {
+	return "OR(" + strings.Join(n.streamPrincipals(), ", ") + ")"
+}
+
+// ChannelReaders is the channel's /Channel/Readers policy, which the orderers check for
+// Deliver: the ordering service's own members (to replicate the chain) and StreamReaders.
+// The default, ANY Readers, would let every member of every organisation pull blocks.
+func (n Network) ChannelReaders() string {
+	return "OR(" + strings.Join(append([]string{"'" + n.Orderer.MSPID + ".member'"}, n.streamPrincipals()...), ", ") + ")"
+}
+
+func (n Network) streamPrincipals() []string {
+	var out []string
+	for _, o := range n.PeerOrgs() {
+		out = append(out, "'"+o.MSPID+".peer'", "'"+o.MSPID+".admin'")
+	}
+	return out
 }
 
 // PeerOrgs returns the organisations that run peers.

@@ -47,12 +47,24 @@ func TestUsersCoverEveryRoleAndPatientsArePseudonymous(t *testing.T) {
 			roles[u.Role] = true
 			require.Equal(t, u.Role == "patient", u.Pseudonymous, "%s %s", o.MSPID, u.Label)
 			require.Equal(t, u.Role == "admin", u.Type == "admin", "admins and only admins get the admin OU")
+			// Channel policies name node OUs: a gateway follows events as a peer of its
+			// organisation, which therefore runs peers; everyone else is a client.
+			require.Equal(t, u.Role == "gateway", u.Type == "peer", "%s %s", o.MSPID, u.Label)
+			if u.Role == "gateway" {
+				require.NotEmpty(t, o.Peers, "%s: a gateway of an organisation without peers stays a client", o.MSPID)
+			}
 		}
 		require.True(t, labels["admin"], "%s needs an admin", o.MSPID)
 	}
 	for _, r := range []string{"patient", "clinician", "manufacturer", "anonymizer", "admin", "gateway"} {
 		require.True(t, roles[r], "no identity with role %s", r)
 	}
+}
+
+func TestStreamPolicies(t *testing.T) {
+	n := topology.Default()
+	require.Equal(t, "OR('PatientsMSP.peer', 'PatientsMSP.admin', 'ClinicMSP.peer', 'ClinicMSP.admin')", n.StreamReaders())
+	require.Equal(t, "OR('OrdererMSP.member', 'PatientsMSP.peer', 'PatientsMSP.admin', 'ClinicMSP.peer', 'ClinicMSP.admin')", n.ChannelReaders())
 }
 
 func TestRolePolicy(t *testing.T) {

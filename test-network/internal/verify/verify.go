@@ -24,8 +24,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/test-network/internal/render"
 	"github.com/careledger/careledger/test-network/internal/topology"
@@ -149,6 +152,58 @@ func (c *checker) configtx() {
 	for _, o := range c.net.Orgs {
 		if !slices.Contains(ids, o.MSPID) {
 			c.fail("%s: %s is not a channel member", rel, o.MSPID)
+		}
+	}
+	c.streamPolicies(rel, doc)
+}
+
+// streamPolicies checks who may stream the ledger: StreamReaders and /Channel/Readers name
+// only peers and admins of the organisations that run peers (and, for the orderers'
+// Deliver, the ordering service), every streaming resource is mapped to StreamReaders, and
+// the Writers of a peer organisation admit its gateway, which is enrolled as a peer.
+func (c *checker) streamPolicies(rel string, doc map[string]any) {
+	var peerOrgs []string
+	for _, o := range c.net.PeerOrgs() {
+		peerOrgs = append(peerOrgs, o.MSPID)
+	}
+	for _, p := range []struct {
+		keys []string
+		want []string
+	}{
+		{[]string{"Application", "Policies", "StreamReaders"}, peerOrgs},
+		{[]string{"Channel", "Policies", "Readers"}, append([]string{c.net.Orderer.MSPID}, peerOrgs...)},
+	} {
+		name := strings.Join(p.keys, ".")
+		c.want(rel, doc, "Signature", append(p.keys, "Type")...)
+		rule, ok := get(doc, append(p.keys, "Rule")...)
+		if !ok {
+			c.fail("%s: %s has no rule", rel, name)
+			continue
+		}
+		pol, err := network.ParsePolicy(fmt.Sprint(rule))
+		if err != nil {
+			c.fail("%s: %s: %v", rel, name, err)
+			continue
+		}
+		if got := pol.MSPIDs(); !slices.Equal(got, p.want) {
+			c.fail("%s: %s names %v, want exactly %v: an organisation without a peer must never stream the ledger", rel, name, got, p.want)
+		}
+		for _, id := range pol.Envelope().GetIdentities() {
+			role := &msp.MSPRole{}
+			if err := proto.Unmarshal(id.GetPrincipal(), role); err != nil || role.GetMspIdentifier() != c.net.Orderer.MSPID &&
+				role.GetRole() != msp.MSPRole_PEER && role.GetRole() != msp.MSPRole_ADMIN {
+				c.fail("%s: %s admits %s members other than peers and admins", rel, name, role.GetMspIdentifier())
+			}
+		}
+	}
+	for _, res := range render.StreamACLs {
+		c.want(rel, doc, "/Channel/Application/StreamReaders", "Application", "ACLs", res)
+	}
+	for _, o := range asList(doc["Organizations"]) {
+		id, _ := get(o, "ID")
+		writers, _ := get(o, "Policies", "Writers", "Rule")
+		if slices.Contains(peerOrgs, fmt.Sprint(id)) && !strings.Contains(fmt.Sprint(writers), "'"+fmt.Sprint(id)+".peer'") {
+			c.fail("%s: Writers of %s do not admit its gateway, a peer identity", rel, id)
 		}
 	}
 }
@@ -382,6 +437,9 @@ func (c *checker) identity(o topology.Org, role string, id connprofile.Identity)
 	}
 	if role == "patient" && !pseudonymPattern.MatchString(id.EnrollmentID) {
 		c.fail("identity %s: patient enrollment ID is not a random pseudonym", id.Name)
+	}
+	if role == "gateway" && len(o.Peers) > 0 && !slices.Contains(ident.Certificate().Subject.OrganizationalUnit, "peer") {
+		c.fail("identity %s: a peer organisation's gateway must be enrolled as a peer, or StreamReaders refuses it its events", id.Name)
 	}
 	for _, f := range []string{id.Cert, id.Key} {
 		if _, err := os.Stat(f); err != nil {
