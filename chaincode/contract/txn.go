@@ -31,7 +31,7 @@ func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.caller, err = resolveCaller(stub, clientIdentity(ctx), t.now, policy); err != nil {
+	if t.caller, err = t.resolveCaller(clientIdentity(ctx), policy); err != nil {
 		return nil, err
 	}
 	return t, nil
