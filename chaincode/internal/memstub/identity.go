@@ -56,6 +56,8 @@ type Identity struct {
 	MSPID   string
 	CertPEM []byte
 	Creator []byte
+	// Key is the certificate's private key, for tests that sign as the member.
+	Key *ecdsa.PrivateKey
 }
 
 // Issue creates a certificate for enrollmentID with the given attributes (role and any
@@ -91,5 +93,5 @@ func (ca *CA) Issue(mspID, enrollmentID string, attrs map[string]string, notBefo
 	if err != nil {
 		return nil, err
 	}
-	return &Identity{MSPID: mspID, CertPEM: certPEM, Creator: creator}, nil
+	return &Identity{MSPID: mspID, CertPEM: certPEM, Creator: creator, Key: key}, nil
 }
