@@ -199,7 +199,7 @@ func (t *txn) assurance(i int, r *model.AccessReport, rec *model.Record, used ma
 	if id.party() != r.Accessor {
 		return "", fail(model.CodeForbidden, "the certificate is not the accessor's")
 	}
-	if err := a.Covers(r.RecordID, rec.Owner, r.Action, assertedPurpose(r), r.AccessedAt); err != nil {
+	if err := a.Covers(r, rec.Owner); err != nil {
 		return "", inReport(i, err)
 	}
 	if err := r.Assertion.VerifySignature(cert); err != nil {
@@ -229,15 +229,6 @@ func inReport(i int, err error) error {
 		return model.Errorf(e.Code, "report %d: %s", i, e.Message)
 	}
 	return err
-}
-
-// assertedPurpose is the purpose an assertion must name, if it names one: the report's, except
-// under break-glass access, which is for emergency treatment whatever the member asked for.
-func assertedPurpose(r *model.AccessReport) string {
-	if r.Basis == model.BasisEmergency {
-		return r.Assertion.Purpose
-	}
-	return r.Purpose
 }
 
 // reportBacked re-decides the reported access at the time it happened and checks that the

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	maxArgBytes  = 64 << 10
+	maxArgBytes  = model.MaxArgumentBytes
 	maxListItems = 100
 )
 

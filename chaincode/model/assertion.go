@@ -129,20 +129,22 @@ func (a AccessAssertion) Check() error {
 	return nil
 }
 
-// Covers checks that the assertion asks for this access: the record (or its owner, for a
-// history read), the action, the purpose when the assertion names one, and a time within
-// AssertionWindow of at, the time of the ledger's decision. A mismatch is FORBIDDEN.
-func (a AccessAssertion) Covers(recordID, owner, action, purpose string, at time.Time) error {
+// Covers checks that the assertion asks for the reported access to a record of owner: the
+// record (or its owner, for a history read), the action, the purpose when the assertion names
+// one, and a time within AssertionWindow of the access (the time of the ledger's decision).
+// Break-glass access is for emergency treatment whatever purpose the member asked for, so
+// under basis emergency the purpose is not compared. A mismatch is FORBIDDEN.
+func (a AccessAssertion) Covers(r *AccessReport, owner string) error {
 	switch {
-	case a.RecordID != "" && a.RecordID != recordID, a.Patient != "" && a.Patient != owner:
+	case a.RecordID != "" && a.RecordID != r.RecordID, a.Patient != "" && a.Patient != owner:
 		return Errorf(CodeForbidden, "the member's assertion is for another record")
-	case a.Action != action:
+	case a.Action != r.Action:
 		return Errorf(CodeForbidden, "the member's assertion is for another action")
-	case a.Purpose != "" && a.Purpose != purpose:
+	case a.Purpose != "" && a.Purpose != r.Purpose && r.Basis != BasisEmergency:
 		return Errorf(CodeForbidden, "the member's assertion is for another purpose")
-	case a.At.Before(at.Add(-AssertionWindow)) || a.At.After(at.Add(AssertionWindow)):
+	case a.At.Before(r.AccessedAt.Add(-AssertionWindow)) || a.At.After(r.AccessedAt.Add(AssertionWindow)):
 		return Errorf(CodeForbidden, "the member's assertion was made at %s, more than %s from the access at %s",
-			a.At.UTC().Format(time.RFC3339), AssertionWindow, at.UTC().Format(time.RFC3339))
+			a.At.UTC().Format(time.RFC3339), AssertionWindow, r.AccessedAt.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

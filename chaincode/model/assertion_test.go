@@ -38,7 +38,7 @@ func TestAssertionRoundTripsThroughItsHeaderForm(t *testing.T) {
 	got, err := model.ParseAssertion(sa.Encode())
 	require.NoError(t, err)
 	require.NoError(t, got.VerifySignature(cert), "the decoded assertion verifies: the time survives to the nanosecond")
-	require.NoError(t, got.Covers("lab-1", "any-owner", model.ActionRead, "TREAT", at.Add(4*time.Minute)))
+	require.NoError(t, got.Covers(&model.AccessReport{RecordID: "lab-1", Action: model.ActionRead, Purpose: "TREAT", AccessedAt: at.Add(4 * time.Minute)}, "any-owner"))
 
 	other, _ := memberCert(t)
 	require.Error(t, got.VerifySignature(&x509.Certificate{PublicKey: &other.PublicKey}))

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,6 +142,11 @@ func (f *Flusher) write(ctx context.Context, items []Item) error {
 	for i, it := range items {
 		batch[i], seqs[i] = it.Report, it.Seq
 	}
+	// Reports that carry a member's certificate and assertion are about 1.5 KiB each: keep
+	// each transaction's argument within what the chaincode accepts.
+	if enc, err := json.Marshal(batch); err == nil && len(enc) > model.MaxArgumentBytes && len(items) > 1 {
+		return f.split(ctx, items)
+	}
 	_, err := w.RecordAccesses(ctx, batch)
 	// A read conflict means another writer (another gateway process, say) recorded some of
 	// these reports first; sending the batch again is safe, the ledger skips what it holds.
@@ -156,12 +162,17 @@ func (f *Flusher) write(ctx context.Context, items []Item) error {
 			f.log.Error("audit report rejected by the ledger", "report", items[0].Report.ID, "code", refused.Code)
 			return f.queue.Reject(items[0], refused.Error())
 		}
-		half := len(items) / 2
-		if err := f.write(ctx, items[:half]); err != nil {
-			return err
-		}
-		return f.write(ctx, items[half:])
+		return f.split(ctx, items)
 	default:
 		return fmt.Errorf("write %d access reports: %w", len(items), err)
 	}
+}
+
+// split writes the two halves of items in turn.
+func (f *Flusher) split(ctx context.Context, items []Item) error {
+	half := len(items) / 2
+	if err := f.write(ctx, items[:half]); err != nil {
+		return err
+	}
+	return f.write(ctx, items[half:])
 }
