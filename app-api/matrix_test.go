@@ -45,6 +45,10 @@ type matrixRoute struct {
 	why                    string // for the less obvious rows
 	// status, when set, is the one status every caller with a certificate must get.
 	status int
+	// assertion, when set, says the route reads content and takes the member's signed access
+	// assertion: "record" or "patient" names what it covers. Such a route is tried both
+	// gateway-asserted and member-signed, with the same callers allowed.
+	assertion string
 }
 
 func matrixRoutes() map[string]matrixRoute {
@@ -59,13 +63,13 @@ func matrixRoutes() map[string]matrixRoute {
 		"GET /v1/me/grants":                           {allowed: "opgrxec", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
 		"POST /v1/records":                            {query: "owner={owner}", body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
 		"GET /v1/records/{recordID}":                  {allowed: "ogea"},
-		"GET /v1/records/{recordID}/content":          {allowed: "oge"},
+		"GET /v1/records/{recordID}/content":          {allowed: "oge", assertion: "record"},
 		"GET /v1/records/{recordID}/versions":         {allowed: "ogea"},
 		"POST /v1/records/{recordID}/versions":        {body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
 		"GET /v1/records/{recordID}/verify":           {query: "hash={hash}", allowed: "ogea"},
 		"GET /v1/patients/{patientID}/records":        {allowed: "opgrxeca", why: "other patients and clinicians without a grant get an empty list"},
 		"GET /v1/patients/{patientID}/history":        {allowed: "opgrxeca", why: "likewise"},
-		"GET /v1/patients/{patientID}/content":        {allowed: "opgrxec", why: "the anonymiser reads content only for a research purpose"},
+		"GET /v1/patients/{patientID}/content":        {allowed: "opgrxec", assertion: "patient", why: "the anonymiser reads content only for a research purpose"},
 		"GET /v1/patients/{patientID}/erasure":        {allowed: "", why: "the patient is not erased: 404 for everyone"},
 		"GET /v1/grants":                              {allowed: "op", why: "each patient their own grants"},
 		"POST /v1/grants":                             {body: `{"grantee":{"msp":"ClinicMSP"},"actions":["read"],"categories":["note"],"purpose":"TREAT"}`, allowed: anyCert, why: prepare},
@@ -198,37 +202,54 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		if route.query != "" {
 			url += "?" + fill.Replace(route.query)
 		}
+		variants := []string{""}
+		if route.assertion != "" {
+			variants = append(variants, " member-signed")
+		}
 		for _, caller := range matrixCallers {
-			t.Run(op+"/"+caller.name, func(t *testing.T) {
-				var body io.Reader
-				if route.body != "" {
-					body = strings.NewReader(fill.Replace(route.body))
-				}
-				req, err := http.NewRequest(method, url, body)
-				require.NoError(t, err)
-				if route.body != "" {
-					mt := route.mediaType
-					if mt == "" {
-						mt = "application/json"
+			for _, variant := range variants {
+				t.Run(op+"/"+caller.name+variant, func(t *testing.T) {
+					var body io.Reader
+					if route.body != "" {
+						body = strings.NewReader(fill.Replace(route.body))
 					}
-					req.Header.Set("Content-Type", mt)
-				}
-				resp, err := clients[caller.letter].Do(req)
-				if err != nil && (caller.letter == "f" || caller.letter == "d") {
-					return // a certificate the server cannot verify is refused during the TLS handshake
-				}
-				require.NoError(t, err)
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if route.status != 0 && !strings.Contains("nfdv", caller.letter) {
-					require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
-					return
-				}
-				require.Less(t, resp.StatusCode, 500, "%s as %s: server error", op, caller.name)
-				if !strings.Contains(route.allowed, caller.letter) {
-					require.False(t, resp.StatusCode < 300, "%s as %s: unexpected %d (%s)", op, caller.name, resp.StatusCode, route.why)
-				}
-			})
+					req, err := http.NewRequest(method, url, body)
+					require.NoError(t, err)
+					if route.body != "" {
+						mt := route.mediaType
+						if mt == "" {
+							mt = "application/json"
+						}
+						req.Header.Set("Content-Type", mt)
+					}
+					if u := users[caller.letter]; variant != "" && u != nil {
+						a := model.AccessAssertion{Nonce: model.NewAssertionNonce(), Action: model.ActionRead, At: time.Now()}
+						if route.assertion == "record" {
+							a.RecordID = rec.ID
+						} else {
+							a.Patient = me.ID
+						}
+						sa, err := model.SignAssertion(u.Key, a)
+						require.NoError(t, err)
+						req.Header.Set(model.AssertionHeader, sa.Encode())
+					}
+					resp, err := clients[caller.letter].Do(req)
+					if err != nil && (caller.letter == "f" || caller.letter == "d") {
+						return // a certificate the server cannot verify is refused during the TLS handshake
+					}
+					require.NoError(t, err)
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if route.status != 0 && !strings.Contains("nfdv", caller.letter) {
+						require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
+						return
+					}
+					require.Less(t, resp.StatusCode, 500, "%s as %s: server error", op, caller.name)
+					if !strings.Contains(route.allowed, caller.letter) {
+						require.False(t, resp.StatusCode < 300, "%s as %s: unexpected %d (%s)", op, caller.name, resp.StatusCode, route.why)
+					}
+				})
+			}
 		}
 	}
 }
