@@ -280,6 +280,10 @@ func (c *Contract) ListAccessLog(ctx contractapi.TransactionContextInterface, pa
 		if err := unmarshal(value, &e); err != nil {
 			return false, err
 		}
+		if e.Assurance == "" {
+			// Written before assurance was recorded: the gateway's word was all there was.
+			e.Assurance = model.AssuranceGatewayAsserted
+		}
 		out.Entries = append(out.Entries, e)
 		return true, nil
 	})

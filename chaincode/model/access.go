@@ -53,8 +53,8 @@ type AccessEntry struct {
 	TxID       string    `json:"txId"`
 	// Assurance says who vouches for the access: AssuranceMemberSigned when the accessor's own
 	// key signed for it (an assertion, or the accessor's own transaction), else
-	// AssuranceGatewayAsserted. Entries written before assurance was recorded have none and
-	// rest on the gateway's word.
+	// AssuranceGatewayAsserted. Entries written before assurance was recorded are listed as
+	// gateway-asserted: the gateway's word was all there was.
 	Assurance string `json:"assurance,omitempty" metadata:",optional"`
 }
 
