@@ -79,3 +79,38 @@ func assurances(trail []model.AccessEntry) []string {
 	}
 	return out
 }
+
+// TestAGatewayKeyCannotMintMembers: the clinic's gateway presents a clinician certificate with
+// the real clinician's enrollment ID, issued by a CA of its own making (another consortium's
+// material): the ledger refuses to be acted on for it, and nothing is read or written.
+func TestAGatewayKeyCannotMintMembers(t *testing.T) {
+	s := newStack(t, 0)
+	ctx := context.Background()
+	rec := s.upload(t, s.patient, labResult)
+	s.grant(t, model.GrantRequest{ID: "g-lab", Actions: []string{"read"}, Categories: []string{"lab"}})
+
+	dir := t.TempDir()
+	cons := network.DefaultConsortium()
+	require.NoError(t, network.GenerateMaterial(dir, cons))
+	org, ok := cons.Org(network.ClinicMSP)
+	require.True(t, ok)
+	minted, err := network.LoadUser(dir, org, "clinician1")
+	require.NoError(t, err)
+	require.Equal(t, s.env.User(t, network.ClinicMSP, "clinician1").EnrollmentID, minted.EnrollmentID, "the same person, as far as the certificate says")
+	asMinted := s.clinicGateway.For(minted.CertPEM)
+
+	_, err = s.svc.Read(ctx, asMinted, rec.ID, 0, "")
+	require.ErrorIs(t, err, &model.Error{Code: model.CodeUnauthenticated})
+	_, err = s.svc.Upload(ctx, asMinted, gateway.Upload{Owner: s.patientID, Content: gateway.Content{MediaType: "application/fhir+json", Data: []byte(labResult)}})
+	require.ErrorIs(t, err, &model.Error{Code: model.CodeUnauthenticated})
+	n, err := s.queue.Len()
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing read")
+	recs, err := s.patient.ListPatientRecords(ctx, s.patientID, "", ledger.Page{})
+	require.NoError(t, err)
+	require.Len(t, recs.Records, 1, "nothing written")
+
+	// The real clinician, through the same gateway, reads.
+	_, err = s.svc.Read(ctx, s.clinicianViaGateway, rec.ID, 0, "")
+	require.NoError(t, err)
+}
