@@ -111,6 +111,7 @@ func (t *txn) checkCACerts(field string, pems []string, minimum int) ([]string, 
 // orgTrust is an organisation's stored CA certificates, parsed.
 type orgTrust struct {
 	roots, intermediates *x509.CertPool
+	digest               [32]byte // of the stored document
 }
 
 // trustCache keeps parsed CA pools by the SHA-256 of the stored document, so that acting for a
@@ -140,7 +141,7 @@ func (t *txn) orgTrust(mspID string) (*orgTrust, error) {
 	if err := unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	tr := &orgTrust{roots: x509.NewCertPool(), intermediates: x509.NewCertPool()}
+	tr := &orgTrust{roots: x509.NewCertPool(), intermediates: x509.NewCertPool(), digest: digest}
 	for _, list := range []struct {
 		pems []string
 		pool *x509.CertPool
@@ -174,13 +175,67 @@ func (t *txn) verifyMember(mspID string, cert *x509.Certificate, at time.Time) e
 	if tr == nil {
 		return model.Errorf(model.CodeUnauthenticated, "no CA certificates of %s are on the ledger, so nobody can act for its members: its admin must set them with SetOrgCACertificates", mspID)
 	}
-	_, err = cert.Verify(x509.VerifyOptions{
+	if !tr.chains(cert, at) {
+		return model.Errorf(model.CodeUnauthenticated, "the member's certificate does not chain to the CA certificates of %s on the ledger", mspID)
+	}
+	return nil
+}
+
+// validity is when every certificate of one verified chain is valid.
+type validity struct{ from, until time.Time }
+
+// chainCache remembers, for a certificate and an organisation's stored CA document, the
+// validity of each chain x509 verification found. Signatures do not depend on time, so a chain
+// verified once is valid at any time within all its certificates' windows: the answer is the
+// one a full verification at that time would give, and a time outside every remembered window
+// is verified in full. A gateway acting for the same members over and over then pays for one
+// chain verification per member, not one per transaction.
+var chainCache struct {
+	sync.Mutex
+	byKey map[[32]byte][]validity
+}
+
+// chains reports whether cert chains to the organisation's CA certificates at time at.
+func (tr *orgTrust) chains(cert *x509.Certificate, at time.Time) bool {
+	h := sha256.New()
+	h.Write(tr.digest[:])
+	h.Write(cert.Raw)
+	var key [32]byte
+	h.Sum(key[:0])
+	chainCache.Lock()
+	for _, v := range chainCache.byKey[key] {
+		if !at.Before(v.from) && !at.After(v.until) {
+			chainCache.Unlock()
+			return true
+		}
+	}
+	chainCache.Unlock()
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots: tr.roots, Intermediates: tr.intermediates, CurrentTime: at,
 		// Fabric identities are signing certificates; Fabric's MSP does not look at EKU.
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return model.Errorf(model.CodeUnauthenticated, "the member's certificate does not chain to the CA certificates of %s on the ledger", mspID)
+		return false
 	}
-	return nil
+	found := make([]validity, 0, len(chains))
+	for _, chain := range chains {
+		v := validity{from: chain[0].NotBefore, until: chain[0].NotAfter}
+		for _, c := range chain[1:] {
+			if c.NotBefore.After(v.from) {
+				v.from = c.NotBefore
+			}
+			if c.NotAfter.Before(v.until) {
+				v.until = c.NotAfter
+			}
+		}
+		found = append(found, v)
+	}
+	chainCache.Lock()
+	if chainCache.byKey == nil || len(chainCache.byKey) >= 4096 {
+		chainCache.byKey = map[[32]byte][]validity{}
+	}
+	chainCache.byKey[key] = found
+	chainCache.Unlock()
+	return true
 }

@@ -133,6 +133,15 @@ func TestAnAdminSetsOnlyItsOwnOrganisationsCACertificates(t *testing.T) {
 	require.Equal(t, patientsCA, decodeAs[model.OrgCACertificates](t, cs.admin.mustEvaluate("GetOrgCACertificates", "PatientsMSP")))
 	cs.patient.mustEvaluate("WhoAmI")
 
+	// What the ledger holds is what counts, at once: the clinician verified under the old
+	// certificates is refused once the clinic's own CA is no longer among them.
+	cs.clinician.through(cs.gateway).mustEvaluate("WhoAmI")
+	clinicAdmin.mustSubmit("SetOrgCACertificates", js(model.CACertificates{Roots: []string{rogueCA.CertPEM()}}))
+	_, err = cs.clinician.through(cs.gateway).evaluate("WhoAmI")
+	requireCode(t, err, model.CodeUnauthenticated)
+	clinicAdmin.mustSubmit("SetOrgCACertificates", js(model.CACertificates{Roots: []string{w.ca("ClinicMSP").CertPEM()}}))
+	cs.clinician.through(cs.gateway).mustEvaluate("WhoAmI")
+
 	// Only an admin, signing directly; a gateway cannot set them for an admin, nor can
 	// anyone else.
 	_, err = cs.admin.through(w.join("PatientsMSP", model.RoleGateway)).submit("SetOrgCACertificates", js(model.CACertificates{Roots: []string{w.ca("PatientsMSP").CertPEM()}}))
