@@ -198,3 +198,36 @@ func (w *sizeWriter) RecordAccesses(_ context.Context, batch []model.AccessRepor
 	w.largest = max(w.largest, len(b))
 	return &model.AuditResult{Recorded: len(batch)}, nil
 }
+
+// signedRefusingWriter refuses any batch with a member's assertion, as the ledger refuses one
+// replayed through another gateway process, and keeps what it accepts.
+type signedRefusingWriter struct{ accepted []model.AccessReport }
+
+func (w *signedRefusingWriter) RecordAccesses(_ context.Context, batch []model.AccessReport) (*model.AuditResult, error) {
+	for _, r := range batch {
+		if r.Assertion != nil {
+			return nil, model.Errorf(model.CodeForbidden, "report 0: the member's assertion was already used (replayed)")
+		}
+	}
+	w.accepted = append(w.accepted, batch...)
+	return &model.AuditResult{Recorded: len(batch)}, nil
+}
+
+func TestAnAccessWhoseAssertionTheLedgerRefusesStaysInTheTrailAsGatewayAsserted(t *testing.T) {
+	q, err := audit.Open(filepath.Join(t.TempDir(), "audit.db"))
+	require.NoError(t, err)
+	defer q.Close()
+	require.NoError(t, q.Enqueue(context.Background(), signed(1, "nonce-0000000001")))
+	require.NoError(t, q.Enqueue(context.Background(), report(2, "ClinicMSP")))
+	w := &signedRefusingWriter{}
+	require.NoError(t, audit.NewFlusher(q, map[string]audit.Writer{"ClinicMSP": w}).Flush(context.Background()))
+	n, _ := q.Len()
+	rejected, _ := q.Rejected()
+	require.Zero(t, n)
+	require.Zero(t, rejected, "the released content's access is recorded, not set aside")
+	require.Len(t, w.accepted, 2)
+	for _, r := range w.accepted {
+		require.Nil(t, r.Assertion)
+		require.Empty(t, r.Certificate)
+	}
+}
