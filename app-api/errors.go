@@ -38,6 +38,7 @@ const (
 	CodeUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	CodeNotImplemented     = "NOT_IMPLEMENTED"
+	CodeAssertionRefused   = "ASSERTION_REFUSED"
 )
 
 // Errors that implementations of CohortFiles and Aggregator return, wrapped, for conditions
@@ -133,6 +134,8 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusServiceUnavailable, CodeNoOrgGateway, "this server does not serve the members of your organisation yet: it has no gateway identity for it", false
 	case errors.Is(err, gateway.ErrErased):
 		return http.StatusGone, string(model.CodeErased), "the patient's data has been erased", false
+	case errors.Is(err, gateway.ErrAssertion):
+		return http.StatusForbidden, CodeAssertionRefused, err.Error(), false
 	}
 	for _, r := range gatewayRefusals {
 		if errors.Is(err, r.err) {

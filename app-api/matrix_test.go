@@ -45,6 +45,10 @@ type matrixRoute struct {
 	why                    string // for the less obvious rows
 	// status, when set, is the one status every caller with a certificate must get.
 	status int
+	// assertion, when set, says the route reads content and takes the member's signed access
+	// assertion: "record" or "patient" names what it covers. Such a route is tried both
+	// gateway-asserted and member-signed, with the same callers allowed.
+	assertion string
 }
 
 func matrixRoutes() map[string]matrixRoute {
@@ -59,13 +63,13 @@ func matrixRoutes() map[string]matrixRoute {
 		"GET /v1/me/grants":                           {allowed: "opgrxec", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
 		"POST /v1/records":                            {query: "owner={owner}", body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
 		"GET /v1/records/{recordID}":                  {allowed: "ogea"},
-		"GET /v1/records/{recordID}/content":          {allowed: "oge"},
+		"GET /v1/records/{recordID}/content":          {allowed: "oge", assertion: "record"},
 		"GET /v1/records/{recordID}/versions":         {allowed: "ogea"},
 		"POST /v1/records/{recordID}/versions":        {body: labResult, mediaType: client.FHIRMediaType, allowed: "o"},
 		"GET /v1/records/{recordID}/verify":           {query: "hash={hash}", allowed: "ogea"},
 		"GET /v1/patients/{patientID}/records":        {allowed: "opgrxeca", why: "other patients and clinicians without a grant get an empty list"},
 		"GET /v1/patients/{patientID}/history":        {allowed: "opgrxeca", why: "likewise"},
-		"GET /v1/patients/{patientID}/content":        {allowed: "opgrxec", why: "the anonymiser reads content only for a research purpose"},
+		"GET /v1/patients/{patientID}/content":        {allowed: "opgrxec", assertion: "patient", why: "the anonymiser reads content only for a research purpose"},
 		"GET /v1/patients/{patientID}/erasure":        {allowed: "", why: "the patient is not erased: 404 for everyone"},
 		"GET /v1/grants":                              {allowed: "op", why: "each patient their own grants"},
 		"POST /v1/grants":                             {body: `{"grantee":{"msp":"ClinicMSP"},"actions":["read"],"categories":["note"],"purpose":"TREAT"}`, allowed: anyCert, why: prepare},
@@ -198,8 +202,9 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		if route.query != "" {
 			url += "?" + fill.Replace(route.query)
 		}
-		for _, caller := range matrixCallers {
-			t.Run(op+"/"+caller.name, func(t *testing.T) {
+		for _, cv := range callerVariants(route) {
+			caller, variant := cv.caller, cv.variant
+			t.Run(op+"/"+caller.name+variant, func(t *testing.T) {
 				var body io.Reader
 				if route.body != "" {
 					body = strings.NewReader(fill.Replace(route.body))
@@ -212,6 +217,17 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 						mt = "application/json"
 					}
 					req.Header.Set("Content-Type", mt)
+				}
+				if u := users[caller.letter]; variant != "" && u != nil {
+					a := model.AccessAssertion{Nonce: model.NewAssertionNonce(), Action: model.ActionRead, At: time.Now()}
+					if route.assertion == "record" {
+						a.RecordID = rec.ID
+					} else {
+						a.Patient = me.ID
+					}
+					sa, err := model.SignAssertion(u.Key, a)
+					require.NoError(t, err)
+					req.Header.Set(model.AssertionHeader, sa.Encode())
 				}
 				resp, err := clients[caller.letter].Do(req)
 				if err != nil && (caller.letter == "f" || caller.letter == "d") {
@@ -231,6 +247,24 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 			})
 		}
 	}
+}
+
+type callerVariant struct {
+	caller  struct{ letter, name string }
+	variant string
+}
+
+// callerVariants lists every caller once, and once more member-signed for a route that reads
+// content.
+func callerVariants(route matrixRoute) []callerVariant {
+	var out []callerVariant
+	for _, c := range matrixCallers {
+		out = append(out, callerVariant{caller: c})
+		if route.assertion != "" {
+			out = append(out, callerVariant{caller: c, variant: " member-signed"})
+		}
+	}
+	return out
 }
 
 // foreignCert is a client certificate from a CA no organisation of the consortium knows.

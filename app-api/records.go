@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -181,12 +182,18 @@ func (s *server) content(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, q.err)
 		return
 	}
-	as, err := s.ledgerFor(callerFrom(r.Context()))
+	c := callerFrom(r.Context())
+	opts, err := accessAssertion(r, c)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	rel, err := s.cfg.Service.Read(r.Context(), as, id, version, purpose)
+	as, err := s.ledgerFor(c)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rel, err := s.cfg.Service.Read(r.Context(), as, id, version, purpose, opts...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -204,6 +211,30 @@ func (s *server) content(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(rel.Data)
+}
+
+// accessAssertion reads the member's signed access assertion from its header, if the client
+// sent one: the read is then member-signed, checked with the certificate the caller
+// authenticated with. A malformed header is a 400; whether the assertion is the caller's and
+// fits the read, the gateway and the ledger decide.
+func accessAssertion(r *http.Request, c *caller) ([]gateway.ReadOption, error) {
+	values := r.Header.Values(model.AssertionHeader)
+	switch len(values) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, invalid("header %s is repeated", model.AssertionHeader)
+	}
+	sa, err := model.ParseAssertion(values[0])
+	if err != nil {
+		var me *model.Error
+		if errors.As(err, &me) {
+			return nil, invalid("header %s: %s", model.AssertionHeader, me.Message)
+		}
+		return nil, err
+	}
+	return []gateway.ReadOption{gateway.WithAssertion(sa, c.CertPEM)}, nil
 }
 
 // withPatient runs fn with the patient pseudonym from the path and the caller's client.
@@ -275,7 +306,11 @@ func (s *server) patientContent(w http.ResponseWriter, r *http.Request) {
 		if q.err != nil {
 			return nil, q.err
 		}
-		rels, bookmark, err := s.cfg.Service.ReadHistory(r.Context(), as, patient, category, purpose, page)
+		opts, err := accessAssertion(r, callerFrom(r.Context()))
+		if err != nil {
+			return nil, err
+		}
+		rels, bookmark, err := s.cfg.Service.ReadHistory(r.Context(), as, patient, category, purpose, page, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -225,7 +225,14 @@ type Release struct {
 // unwraps the data key and decrypts; and durably queues the access for the patient's audit
 // trail before returning the content. version 0 means the latest. Every refusal is a typed
 // error and nothing is decrypted.
-func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, version int, purpose string) (*Release, error) {
+func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, version int, purpose string, opts ...ReadOption) (*Release, error) {
+	var o readOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.parse(); err != nil {
+		return nil, err
+	}
 	d, err := s.decide(ctx, as, recordID, model.ActionRead, purpose)
 	if err != nil {
 		return nil, err
@@ -249,27 +256,50 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 		return nil, fmt.Errorf("%w: record %s has no version %d", ErrNotFound, recordID, version)
 	}
 	v := hist.Versions[version-1]
+	report := accessReport(d, recordID, version, purpose)
+	if o.assertion != nil {
+		// Checked before anything is decrypted.
+		if o.assertion.Covers(&report, hist.Record.Owner) != nil {
+			// A cached decision may be older than the assertion's window: ask the ledger now.
+			s.cache.forget(cacheKey(as.Key(), recordID, model.ActionRead, purpose))
+			if d, err = s.decide(ctx, as, recordID, model.ActionRead, purpose); err != nil {
+				return nil, err
+			}
+			report = accessReport(d, recordID, version, purpose)
+		}
+		if err := o.attach(&report, hist.Record.Owner); err != nil {
+			return nil, err
+		}
+	}
 	content, err := s.open(ctx, hist.Record, v)
 	if err != nil {
 		return nil, err
 	}
-	report := model.AccessReport{
-		ID: uuid.NewString(), RecordID: recordID, Version: version, Action: model.ActionRead,
-		Accessor: d.Accessor, Basis: d.Basis, GrantID: d.GrantID, Purpose: d.Purpose,
-		// The release rests on the ledger's decision at this time.
-		AccessedAt: d.DecidedAt,
-	}
-	if purpose != "" && report.Purpose == "" {
-		report.Purpose = purpose
-	}
 	if err := s.queue.Enqueue(ctx, report); err != nil {
 		clear(content.Data)
+		if errors.Is(err, audit.ErrReplayed) {
+			return nil, fmt.Errorf("%w: %w", ErrAssertion, err)
+		}
 		return nil, fmt.Errorf("record access before release: %w", err)
 	}
 	if s.flusher != nil {
 		s.flusher.Kick()
 	}
 	return &Release{Record: hist.Record, Version: v, Decision: *d, Content: *content}, nil
+}
+
+// accessReport is the audit report of a read released on decision d.
+func accessReport(d *model.Decision, recordID string, version int, purpose string) model.AccessReport {
+	r := model.AccessReport{
+		ID: uuid.NewString(), RecordID: recordID, Version: version, Action: model.ActionRead,
+		Accessor: d.Accessor, Basis: d.Basis, GrantID: d.GrantID, Purpose: d.Purpose,
+		// The release rests on the ledger's decision at this time.
+		AccessedAt: d.DecidedAt,
+	}
+	if purpose != "" && r.Purpose == "" {
+		r.Purpose = purpose
+	}
+	return r
 }
 
 // decide returns the ledger's decision for the caller, from the cache when it is fresh.
@@ -332,14 +362,17 @@ func (s *Service) missing(rec model.Record, v model.Version, err error) error {
 
 // ReadHistory reads the latest version of every record of the patient the caller may read, a
 // page of records at a time; each read is audited like any other. category "" means all.
-func (s *Service) ReadHistory(ctx context.Context, as *ledger.Client, patientID, category, purpose string, page ledger.Page) ([]Release, string, error) {
+//
+// With WithAssertion, the member's assertion must name the patient (not a record): it covers
+// each record read.
+func (s *Service) ReadHistory(ctx context.Context, as *ledger.Client, patientID, category, purpose string, page ledger.Page, opts ...ReadOption) ([]Release, string, error) {
 	hp, err := as.GetPatientHistory(ctx, patientID, category, page)
 	if err != nil {
 		return nil, "", fromLedger(err)
 	}
 	out := make([]Release, 0, len(hp.Records))
 	for _, r := range hp.Records {
-		rel, err := s.Read(ctx, as, r.Record.ID, 0, purpose)
+		rel, err := s.Read(ctx, as, r.Record.ID, 0, purpose, opts...)
 		if err != nil {
 			return nil, "", err
 		}

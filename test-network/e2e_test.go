@@ -120,6 +120,20 @@ func TestRolePolicyIsSet(t *testing.T) {
 	require.JSONEq(t, string(want), string(got))
 }
 
+// TestOrgCACertificatesAreSet checks that deploy put every organisation's CA certificates on
+// the ledger, without which no gateway may act for its members.
+func TestOrgCACertificatesAreSet(t *testing.T) {
+	p := loadNetwork(t)
+	admin, ok := p.Identity("PatientsMSP", "admin")
+	require.True(t, ok)
+	c := connect(t, p, "PatientsMSP", admin)
+	for msp := range p.Organizations {
+		got, err := c.Evaluate("GetOrgCACertificates", client.WithArguments(msp))
+		require.NoError(t, err, msp)
+		require.Contains(t, string(got), "BEGIN CERTIFICATE", msp)
+	}
+}
+
 // TestOneOrganisationCannotCommitAlone endorses a harmless write (re-setting the same role
 // policy) on the operator's peers only: the orderer accepts it, but every peer must mark it
 // invalid, because the endorsement policy needs both peer organisations.

@@ -11,7 +11,8 @@
 #   up        start the CAs, enrol every identity, start 3 Raft orderers and 3 peers, create
 #             channel "careledger" with osnadmin and join the peers
 #   deploy    build and start the chaincode servers, install/approve/commit the CCAAS
-#             package (endorsement: both peer organisations), set the role policy
+#             package (endorsement: both peer organisations), set the role policy and
+#             each organisation's CA certificates (each by its own admin)
 #   down      stop every node and delete the ledgers; identities and CAs are kept
 #   clean     down, then delete the build directory
 #
@@ -556,6 +557,21 @@ deploy() {
 		sleep 3
 	done
 	"$peer_bin" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" -c '{"function":"GetRolePolicy","Args":[]}'
+
+	# Each organisation's CA certificates, set by its own administrator: until they are on the
+	# ledger no gateway may act for the organisation's members. A client-only organisation
+	# sends through the operator's peer.
+	local o call
+	for o in "${orgs[@]}"; do
+		read -r mspid _ <<<"$o"
+		read -r host port <<<"$(first_peer "$mspid")"
+		[[ -n "$host" ]] || read -r host port <<<"$(first_peer "$operator")"
+		as_admin "$mspid" "$host" "$port"
+		call="$(netctl orgca -dir "$build" -org "$mspid")"
+		log "setting the CA certificates of $mspid as its admin"
+		"$peer_bin" chaincode invoke "${orderer[@]}" -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
+			"${endorsers[@]}" --waitForEvent -c "$call" || die "SetOrgCACertificates for $mspid failed"
+	done
 	log "deployed; connection file: $build/careledger-connection.json"
 }
 

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/careledger/careledger/chaincode/model"
 )
 
 // Client calls one CareLedger API server as one member. It is safe for concurrent use.
@@ -30,6 +32,8 @@ type Client struct {
 	mspID  string
 	cert   *x509.Certificate
 	signer crypto.Signer
+	// unsigned turns off signing access assertions (WithoutAccessAssertions).
+	unsigned bool
 }
 
 type options struct {
@@ -40,6 +44,7 @@ type options struct {
 	serverName string
 	timeout    time.Duration
 	transport  *http.Transport
+	unsigned   bool
 }
 
 // Option configures a Client.
@@ -50,6 +55,11 @@ type Option func(*options)
 func WithIdentity(mspID string, certPEM []byte, key crypto.Signer) Option {
 	return func(o *options) { o.mspID, o.certPEM, o.key = mspID, certPEM, key }
 }
+
+// WithoutAccessAssertions stops the client from signing an access assertion for each read of
+// record content, so the reads are recorded as gateway-asserted. By default a client with an
+// identity signs them, and the patient's audit trail shows its reads as member-signed.
+func WithoutAccessAssertions() Option { return func(o *options) { o.unsigned = true } }
 
 // WithRootCAs trusts these CAs for the server's certificate instead of the system's.
 func WithRootCAs(pool *x509.CertPool) Option { return func(o *options) { o.roots = pool } }
@@ -76,7 +86,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		opt(&o)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.roots, ServerName: o.serverName}
-	c := &Client{base: u, mspID: o.mspID, signer: o.key}
+	c := &Client{base: u, mspID: o.mspID, signer: o.key, unsigned: o.unsigned}
 	if o.certPEM != nil {
 		block, _ := pem.Decode(o.certPEM)
 		if block == nil || block.Type != "CERTIFICATE" {
@@ -143,6 +153,7 @@ type request struct {
 	contentType  string
 	body         []byte
 	accept       string
+	assertion    *model.AccessAssertion // signed and sent in model.AssertionHeader
 }
 
 // do sends a request and returns the response; a non-2xx answer becomes an *Error.
@@ -165,6 +176,15 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
+	}
+	if r.assertion != nil && c.signer != nil && !c.unsigned {
+		a := *r.assertion
+		a.Nonce, a.At = model.NewAssertionNonce(), time.Now()
+		sa, err := model.SignAssertion(c.signer, a)
+		if err != nil {
+			return nil, fmt.Errorf("careledger api %s %s: %w", r.method, r.path, err)
+		}
+		req.Header.Set(model.AssertionHeader, sa.Encode())
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -209,6 +229,12 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		}
 		r.body, r.contentType = b, "application/json"
 	}
+	return c.send(ctx, r, out)
+}
+
+// send sends a request and decodes the JSON answer into out (nil: discard it).
+func (c *Client) send(ctx context.Context, r request, out any) error {
+	method, path := r.method, r.path
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return err

@@ -90,7 +90,9 @@ func (c *Client) Content(ctx context.Context, recordID string, version int, purp
 	if purpose != "" {
 		q.Set("purpose", purpose)
 	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/records/" + seg(recordID) + "/content", query: q})
+	// The member's own signature says this read was theirs (see WithoutAccessAssertions).
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/records/" + seg(recordID) + "/content", query: q,
+		assertion: &model.AccessAssertion{RecordID: recordID, Action: model.ActionRead, Purpose: purpose}})
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +149,15 @@ type ReleasePage struct {
 }
 
 // PatientContent reads the latest version of every record of the patient the caller may read.
+// Each page is a read the member signs for, naming the patient.
 func (c *Client) PatientContent(ctx context.Context, patientID, category, purpose string, p Page) (*ReleasePage, error) {
-	return get[ReleasePage](ctx, c, "/v1/patients/"+seg(patientID)+"/content", listQuery(p, "category", category, "purpose", purpose))
+	out := new(ReleasePage)
+	r := request{method: http.MethodGet, path: "/v1/patients/" + seg(patientID) + "/content", query: listQuery(p, "category", category, "purpose", purpose),
+		assertion: &model.AccessAssertion{Patient: patientID, Action: model.ActionRead, Purpose: purpose}}
+	if err := c.send(ctx, r, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Erasure returns a patient's erasure record.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/wallet"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/attrmgr"
@@ -46,8 +49,12 @@ type viewer struct {
 	// ByCertificate is true for a TLS client certificate sign-in.
 	ByCertificate bool
 	client        *ledger.Client
-	sessionID     string
-	binding       string // what CSRF tokens are bound to
+	// signer and certPEM are the person's key and certificate when the session holds them
+	// (a wallet sign-in), to sign their access assertions.
+	signer    crypto.Signer
+	certPEM   []byte
+	sessionID string
+	binding   string // what CSRF tokens are bound to
 }
 
 // certRoots verifies browser certificates of one organisation.
@@ -89,6 +96,7 @@ func (s *server) viewer(r *http.Request) *viewer {
 			return &viewer{
 				MSPID: id.MSPID(), OrgName: s.orgName(id.MSPID()), Role: id.Role(), LedgerID: id.LedgerID(),
 				CanSign: true, client: sess.client, sessionID: sess.id, binding: "session\x00" + sess.id,
+				signer: id.Signer(), certPEM: id.CertificatePEM(),
 			}
 		}
 	}
@@ -144,6 +152,22 @@ func (s *server) certViewer(r *http.Request) *viewer {
 		client:  s.cfg.Orgs[match].Gateway.For(certPEM),
 		binding: "cert\x00" + hex.EncodeToString(sum[:]),
 	}
+}
+
+// reading returns the options for a read of the record by v. A wallet session holds the
+// person's key on the server, so it signs their access assertion and the read is recorded as
+// member-signed; a certificate sign-in keeps the key in the browser, so its reads are
+// gateway-asserted. A signing failure also leaves the read gateway-asserted, which the
+// patient's trail then says.
+func (v *viewer) reading(recordID string) []gateway.ReadOption {
+	if v.signer == nil {
+		return nil
+	}
+	sa, err := model.SignAssertion(v.signer, model.AccessAssertion{Nonce: model.NewAssertionNonce(), RecordID: recordID, Action: model.ActionRead, At: time.Now()})
+	if err != nil {
+		return nil
+	}
+	return []gateway.ReadOption{gateway.WithAssertion(sa, v.certPEM)}
 }
 
 // handlerFunc is a page handler for a signed-in viewer.

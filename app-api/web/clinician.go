@@ -178,7 +178,7 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 			e.Version = h.Versions[n-1]
 			e.Author = s.describeParty(e.Version.Author, v.LedgerID)
 		}
-		rel, err := s.cfg.Service.Read(ctx, v.client, h.Record.ID, 0, "")
+		rel, err := s.cfg.Service.Read(ctx, v.client, h.Record.ID, 0, "", v.reading(h.Record.ID)...)
 		if err != nil {
 			_, e.Refused = s.explain(err)
 		} else {
@@ -256,7 +256,7 @@ func (s *server) download(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		version = n
 	}
-	rel, err := s.cfg.Service.Read(r.Context(), v.client, id, version, "")
+	rel, err := s.cfg.Service.Read(r.Context(), v.client, id, version, "", v.reading(id)...)
 	if err != nil {
 		s.failErr(w, r, v, err)
 		return

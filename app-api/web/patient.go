@@ -93,7 +93,7 @@ func (s *server) patientRecord(w http.ResponseWriter, r *http.Request, v *viewer
 		s.failErr(w, r, v, err)
 		return
 	}
-	rel, err := s.cfg.Service.Read(r.Context(), v.client, id, 0, "")
+	rel, err := s.cfg.Service.Read(r.Context(), v.client, id, 0, "", v.reading(id)...)
 	if err != nil {
 		s.failErr(w, r, v, err)
 		return

@@ -67,6 +67,7 @@ var funcs = template.FuncMap{
 	"category":  categoryWord,
 	"role":      roleWord,
 	"basis":     basisWord,
+	"assurance": assuranceWord,
 	"actions":   actionsWord,
 	"research":  researchWord,
 	"reason":    reasonWord,

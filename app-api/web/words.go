@@ -71,6 +71,14 @@ func basisWord(b string) string {
 	return b
 }
 
+// assuranceWord says who vouches that the person in an audit entry really asked for the access.
+func assuranceWord(a string) string {
+	if a == model.AssuranceMemberSigned {
+		return "they signed for it themselves"
+	}
+	return "only their organisation's system says so"
+}
+
 func actionsWord(actions []string) string {
 	var out []string
 	for _, a := range actions {

@@ -1,6 +1,10 @@
 package contract
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"slices"
 	"time"
 
@@ -40,6 +44,7 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 	gatewayForAll := t.caller.Role == model.RoleGateway && t.caller.Via == ""
 	res := &model.AuditResult{}
 	seen := make(map[string]bool, len(reports))
+	nonces := map[string]bool{}
 	views := map[string]*view{}
 	for i := range reports {
 		r := &reports[i]
@@ -79,10 +84,14 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 		if r.Version > rec.Versions {
 			return nil, model.Errorf(model.CodeInvalidArgument, "report %d: record %s has no version %d", i, r.RecordID, r.Version)
 		}
+		assurance, err := t.assurance(i, r, rec, nonces)
+		if err != nil {
+			return nil, err
+		}
 		entry := model.AccessEntry{
 			ID: r.ID, RecordID: r.RecordID, Version: r.Version, Owner: rec.Owner, Action: r.Action,
 			Accessor: r.Accessor, Basis: r.Basis, GrantID: r.GrantID, Purpose: r.Purpose,
-			AccessedAt: r.AccessedAt, RecordedBy: t.caller.ID, TxID: t.id,
+			AccessedAt: r.AccessedAt, RecordedBy: t.caller.ID, TxID: t.id, Assurance: assurance,
 		}
 		if err := t.put(t.key(kindAudit, rec.Owner, r.AccessedAt.Format(sortableTime), r.ID), entry); err != nil {
 			return nil, err
@@ -139,6 +148,90 @@ func (t *txn) checkReport(i int, r *model.AccessReport, gatewayForAll bool) erro
 	return nil
 }
 
+// assurance decides who vouches for a reported access, and checks the member's assertion if
+// the report carries one.
+//
+// The assertion is verified here, in the audit write, rather than when the gateway asks the
+// ledger for its decision: the decision is evaluated, never committed, so a check there would
+// leave no trace and a gateway could simply skip it, whereas every release of content ends in
+// this transaction, the entry it writes is what the patient reads (so the mark and the check
+// cannot drift apart), and the member's certificate and signature go into the block with the
+// report, where anyone can check them again. The gateway checks the same assertion before it
+// releases anything (gateway.Service.Read), so a forged one is refused at once; this check is
+// the one that counts.
+//
+// An access reported by the member's own transaction is member-signed: their key signed it.
+func (t *txn) assurance(i int, r *model.AccessReport, rec *model.Record, used map[string]bool) (string, error) {
+	fail := func(code model.Code, format string, args ...any) error {
+		return model.Errorf(code, "report %d: "+format, append([]any{i}, args...)...)
+	}
+	if r.Assertion == nil {
+		if r.Certificate != "" {
+			return "", fail(model.CodeInvalidArgument, "a certificate comes only with an assertion")
+		}
+		if t.caller.Via == "" && r.Accessor == t.caller.Party {
+			return model.AssuranceMemberSigned, nil
+		}
+		return model.AssuranceGatewayAsserted, nil
+	}
+	a := r.Assertion
+	if err := a.Check(); err != nil {
+		return "", inReport(i, err)
+	}
+	block, rest := pem.Decode([]byte(r.Certificate))
+	if block == nil || block.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
+		return "", fail(model.CodeInvalidArgument, "certificate must be the accessor's PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fail(model.CodeInvalidArgument, "certificate is not a valid certificate")
+	}
+	// The certificate is checked at the time the member signed, which lies within
+	// AssertionWindow of the access: a certificate that expired since is no reason to drop
+	// the record of an access made while it was valid.
+	if err := t.verifyMember(r.Accessor.MSP, cert, a.At); err != nil {
+		return "", inReport(i, err)
+	}
+	id, err := identityFromCert(r.Accessor.MSP, cert)
+	if err != nil {
+		return "", fail(model.CodeInvalidArgument, "cannot read the certificate's attributes")
+	}
+	id.role = permittedRole(t.policy, id)
+	if id.party() != r.Accessor {
+		return "", fail(model.CodeForbidden, "the certificate is not the accessor's")
+	}
+	if err := a.Covers(r, rec.Owner); err != nil {
+		return "", inReport(i, err)
+	}
+	if err := r.Assertion.VerifySignature(cert); err != nil {
+		return "", inReport(i, err)
+	}
+	// One assertion, one access of each record it covers: a replayed assertion is refused,
+	// whether in this batch or an earlier one.
+	key := t.key(kindNonce, r.Accessor.ID, a.Nonce, r.RecordID)
+	replayed, err := t.exists(key)
+	if err != nil {
+		return "", err
+	}
+	if replayed || used[key] {
+		return "", fail(model.CodeForbidden, "the member's assertion was already used for record %s (replayed)", r.RecordID)
+	}
+	used[key] = true
+	if err := t.index(key); err != nil {
+		return "", err
+	}
+	return model.AssuranceMemberSigned, nil
+}
+
+// inReport prefixes a coded error with the report it is about, keeping its code.
+func inReport(i int, err error) error {
+	var e *model.Error
+	if errors.As(err, &e) {
+		return model.Errorf(e.Code, "report %d: %s", i, e.Message)
+	}
+	return err
+}
+
 // reportBacked re-decides the reported access at the time it happened and checks that the
 // ledger allowed it on the basis, and under the grant, the report names.
 func reportBacked(v *view, rec *model.Record, r *model.AccessReport) (bool, error) {
@@ -178,6 +271,10 @@ func (c *Contract) ListAccessLog(ctx contractapi.TransactionContextInterface, pa
 		var e model.AccessEntry
 		if err := unmarshal(value, &e); err != nil {
 			return false, err
+		}
+		if e.Assurance == "" {
+			// Written before assurance was recorded: the gateway's word was all there was.
+			e.Assurance = model.AssuranceGatewayAsserted
 		}
 		out.Entries = append(out.Entries, e)
 		return true, nil

@@ -23,6 +23,16 @@ func BenchmarkInvoke(b *testing.B) {
 			}
 		}
 	})
+	// The path the API takes: the clinic's gateway acts for the clinician, whose certificate
+	// is verified against the clinic's CA on the ledger.
+	viaGateway := cs.clinician.through(cs.gateway)
+	b.Run("CheckAccessThroughGateway", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := viaGateway.evaluate("CheckAccess", "rec", "read", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Grant", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := p.submit("Grant", js(model.GrantRequest{ID: fmt.Sprintf("b%d", i), Grantee: model.Grantee{ID: fmt.Sprintf("%032x", i)}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})); err != nil {

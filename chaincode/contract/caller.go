@@ -4,12 +4,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/attrmgr"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
-	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 )
 
 // ActorTransientKey is the transient-data key under which a gateway passes the PEM certificate
@@ -54,7 +52,8 @@ func (i identity) party() model.Party {
 // creator with the gateway role may name one member of its own organisation to act for, by
 // passing that member's certificate as transient data. ci is the creator's identity as
 // contractapi parsed it, or nil to parse it here.
-func resolveCaller(stub shim.ChaincodeStubInterface, ci cid.ClientIdentity, now time.Time, policy *model.RolePolicy) (model.Caller, error) {
+func (t *txn) resolveCaller(ci cid.ClientIdentity, policy *model.RolePolicy) (model.Caller, error) {
+	stub := t.stub
 	if ci == nil {
 		var err error
 		if ci, err = cid.New(stub); err != nil {
@@ -85,7 +84,7 @@ func resolveCaller(stub shim.ChaincodeStubInterface, ci cid.ClientIdentity, now 
 	if creator.role != model.RoleGateway {
 		return model.Caller{}, model.Errorf(model.CodeForbidden, "only a gateway identity may act on behalf of another identity")
 	}
-	actor, err := actorIdentity(mspID, actorPEM, now)
+	actor, err := t.actorIdentity(mspID, actorPEM)
 	if err != nil {
 		return model.Caller{}, err
 	}
@@ -96,9 +95,12 @@ func resolveCaller(stub shim.ChaincodeStubInterface, ci cid.ClientIdentity, now 
 	return model.Caller{Party: actor.party(), Via: creator.party().ID}, nil
 }
 
-// actorIdentity parses the certificate a gateway passed for the member it acts for. The member
-// belongs to the gateway's organisation: a gateway never speaks for another organisation.
-func actorIdentity(mspID string, actorPEM []byte, now time.Time) (identity, error) {
+// actorIdentity parses and verifies the certificate a gateway passed for the member it acts
+// for. The member belongs to the gateway's organisation (a gateway never speaks for another
+// organisation), and the certificate must chain to that organisation's CA certificates on the
+// ledger at the transaction time: otherwise whoever holds a gateway key could mint any member
+// of its organisation with any role.
+func (t *txn) actorIdentity(mspID string, actorPEM []byte) (identity, error) {
 	block, _ := pem.Decode(actorPEM)
 	if block == nil || block.Type != "CERTIFICATE" {
 		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a PEM certificate", ActorTransientKey)
@@ -107,8 +109,8 @@ func actorIdentity(mspID string, actorPEM []byte, now time.Time) (identity, erro
 	if err != nil {
 		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a valid certificate", ActorTransientKey)
 	}
-	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return identity{}, model.Errorf(model.CodeUnauthenticated, "the acting identity's certificate is not valid now")
+	if err := t.verifyMember(mspID, cert, t.now); err != nil {
+		return identity{}, err
 	}
 	id, err := identityFromCert(mspID, cert)
 	if err != nil {

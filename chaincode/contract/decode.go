@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	maxArgBytes  = 64 << 10
+	maxArgBytes  = model.MaxArgumentBytes
 	maxListItems = 100
 )
 

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/contract"
+	"github.com/careledger/careledger/chaincode/internal/memstub"
+
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +16,7 @@ import (
 // Whatever the input, the contract must answer with a CareLedger error or a success, never
 // panic, and a failed call must leave the ledger as it was.
 func FuzzTransactionArguments(f *testing.F) {
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
+	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
@@ -27,11 +30,12 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"id":"r1","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(1) + `","locator":"blob:r1"}`,
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z"}]`,
-		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z","assertion":{"nonce":"0123456789abcdef","recordId":"r1","action":"read","at":"2026-03-02T09:00:00Z","signature":"MAYCAQECAQE="},"certificate":"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"}]`,
+		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
 	} {
 		f.Add(uint8(0), seed)
 	}
-	// Grants that can never work, each refused (which=2: Grant by the patient).
+	// Grants that can never work, each refused (Grant by the patient).
 	grant := `{"id":"g9","grantee":%s,"actions":["read"],"categories":["lab"],"purpose":"TREAT"%s}`
 	for _, seed := range []string{
 		fmt.Sprintf(grant, `{"msp":"PharmaMSP"}`, ""),
@@ -40,15 +44,15 @@ func FuzzTransactionArguments(f *testing.F) {
 		fmt.Sprintf(grant, `{"id":"`+cs.clinician.id()+`","id":"`+cs.colleague.id()+`"}`, ""),
 		fmt.Sprintf(grant, `{"id":"`+cs.clinician.id()+`"}`, `,"purpose":"PUBHLTH"`),
 	} {
-		f.Add(uint8(2), seed)
+		f.Add(pick(fns, "Grant", 0), seed)
 	}
-	// Break-glass access to a patient the ledger does not know (which=19: by the clinician).
-	f.Add(uint8(19), `{"id":"e9","patient":"0123456789abcdef0123456789abcdef","reason":"life-threatening"}`)
-	// The expired grant (which=17: AppendVersion, 27: GetRecord, by the clinician), and a
+	// Break-glass access to a patient the ledger does not know (by the clinician).
+	f.Add(pick(fns, "OpenEmergencyAccess", 1), `{"id":"e9","patient":"0123456789abcdef0123456789abcdef","reason":"life-threatening"}`)
+	// The expired grant (AppendVersion and GetRecord by the clinician), and a
 	// record that does not exist.
-	f.Add(uint8(17), `{"recordId":"r1","prevHash":"`+r1.LatestHash+`","hash":"`+hashOf(99)+`","locator":"blob:x"}`)
-	f.Add(uint8(27), "r1")
-	f.Add(uint8(27), "no-such-record")
+	f.Add(pick(fns, "AppendVersion", 1), `{"recordId":"r1","prevHash":"`+r1.LatestHash+`","hash":"`+hashOf(99)+`","locator":"blob:x"}`)
+	f.Add(pick(fns, "GetRecord", 1), "r1")
+	f.Add(pick(fns, "GetRecord", 1), "no-such-record")
 	f.Fuzz(func(t *testing.T, which uint8, arg string) {
 		fn := fns[int(which)%len(fns)]
 		caller := callers[int(which/16)%len(callers)]
@@ -64,4 +68,46 @@ func FuzzTransactionArguments(f *testing.F) {
 			require.Equal(t, before, w.ledger.Snapshot())
 		}
 	})
+}
+
+// FuzzActorCertificate feeds arbitrary bytes to the gateway's transient actor certificate.
+// Whatever they are, the contract must refuse with a CareLedger error unless they are a
+// certificate from the organisation's CA, never panic, and write nothing.
+func FuzzActorCertificate(f *testing.F) {
+	w := newWorld(f)
+	cs := newCast(w)
+	w.registerRecord(cs.patient, "r1", cs.patient.id(), "lab")
+	rogue, err := memstub.NewCA()
+	require.NoError(f, err)
+	forged, err := rogue.Issue("ClinicMSP", "forged", map[string]string{"role": "clinician"}, w.now.Add(-time.Hour), w.now.Add(time.Hour))
+	require.NoError(f, err)
+	for _, seed := range [][]byte{cs.clinician.ident.CertPEM, forged.CertPEM, []byte(w.ca("ClinicMSP").CertPEM()), nil, []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), cs.clinician.ident.CertPEM[:200]} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, actor []byte) {
+		gw := *cs.gateway
+		gw.transient = map[string][]byte{contract.ActorTransientKey: actor}
+		before := w.ledger.Snapshot()
+		who, err := gw.submit("WhoAmI")
+		if err != nil {
+			_, coded := model.ParseError(err.Error())
+			require.True(t, coded, "uncoded error: %v", err)
+		} else {
+			require.Equal(t, "ClinicMSP", decodeAs[model.Caller](t, who).MSP)
+		}
+		_, err = gw.submit("RegisterRecord", `{"id":"fz","owner":"`+cs.patient.id()+`","category":"lab","hash":"`+hashOf(77)+`","locator":"blob:fz"}`)
+		if err != nil {
+			require.Equal(t, before, w.ledger.Snapshot())
+		}
+	})
+}
+
+// pick returns the fuzz selector that runs fn as callers[caller] in FuzzTransactionArguments.
+func pick(fns []string, fn string, caller int) uint8 {
+	for w := 0; w < 256; w++ {
+		if fns[w%len(fns)] == fn && (w/16)%5 == caller {
+			return uint8(w)
+		}
+	}
+	panic("no fuzz selector for " + fn)
 }

@@ -20,7 +20,7 @@ type world struct {
 	t      testing.TB
 	ledger *memstub.Ledger
 	cc     shim.Chaincode
-	ca     *memstub.CA
+	cas    map[string]*memstub.CA // each organisation's CA, by MSP ID
 	now    time.Time
 	seq    int
 }
@@ -40,9 +40,28 @@ func newWorld(t testing.TB) *world {
 	sharedCCOnce.Do(func() { sharedCC, err = contract.NewChaincode() })
 	require.NoError(t, err)
 	cc := sharedCC
-	ca, err := memstub.NewCA()
-	require.NoError(t, err)
-	return &world{t: t, ledger: memstub.New(), cc: cc, ca: ca, now: epoch}
+	return &world{t: t, ledger: memstub.New(), cc: cc, cas: map[string]*memstub.CA{}, now: epoch}
+}
+
+// ca returns the organisation's CA, creating it on first use.
+func (w *world) ca(mspID string) *memstub.CA {
+	w.t.Helper()
+	if w.cas[mspID] == nil {
+		ca, err := memstub.NewCA()
+		require.NoError(w.t, err)
+		w.cas[mspID] = ca
+	}
+	return w.cas[mspID]
+}
+
+// trust has an admin of each organisation put its CA certificate on the ledger, as every
+// deployment does at bootstrap, so that gateways may act for the organisations' members.
+func (w *world) trust(mspIDs ...string) {
+	w.t.Helper()
+	for _, msp := range mspIDs {
+		admin := w.join(msp, model.RoleAdmin)
+		admin.mustSubmit("SetOrgCACertificates", js(model.CACertificates{Roots: []string{w.ca(msp).CertPEM()}}))
+	}
 }
 
 func (w *world) advance(d time.Duration) { w.now = w.now.Add(d) }
@@ -71,7 +90,7 @@ func (w *world) joinAs(mspID, enrollmentID string, role model.Role) *member {
 	if role != "" {
 		attrs["role"] = string(role)
 	}
-	ident, err := w.ca.Issue(mspID, enrollmentID, attrs, w.now.Add(-24*time.Hour), w.now.Add(365*24*time.Hour))
+	ident, err := w.ca(mspID).Issue(mspID, enrollmentID, attrs, w.now.Add(-24*time.Hour), w.now.Add(365*24*time.Hour))
 	require.NoError(w.t, err)
 	return &member{w: w, ident: ident, mspID: mspID, enrollID: enrollmentID, role: role}
 }
@@ -181,7 +200,9 @@ type cast struct {
 	manufacturer, anonymizer, admin, gateway, noRole       *member
 }
 
+// newCast enrols the usual people and puts every organisation's CA on the ledger.
 func newCast(w *world) cast {
+	w.trust("PatientsMSP", "ClinicMSP", "OtherClinicMSP", "PharmaMSP")
 	return cast{
 		patient:          w.join("PatientsMSP", model.RolePatient),
 		other:            w.join("PatientsMSP", model.RolePatient),

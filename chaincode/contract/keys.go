@@ -21,6 +21,8 @@ const (
 	kindDelegate    = "cl.dlg"     // [patient, delegate] -> model.Delegate
 	kindErasure     = "cl.erased"  // [patient] -> model.Erasure
 	kindPolicy      = "cl.policy"  // [] -> model.RolePolicy
+	kindOrgCA       = "cl.orgca"   // [mspID] -> model.OrgCACertificates
+	kindNonce       = "cl.nonce"   // [accessor, nonce, recordID] -> index of used assertions
 )
 
 // sortableTime is a fixed-width UTC time, so keys sort in time order.

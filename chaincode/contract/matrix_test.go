@@ -91,10 +91,15 @@ func matrixRows() map[string]matrixRow {
 	}
 	return map[string]matrixRow{
 		//                                                                         own oth gcl cli man ano adm gw  none
-		"WhoAmI":         {args: noArgs, want: "+++++++++"},
-		"GetRolePolicy":  {args: noArgs, want: "+++++++++"},
-		"SetRolePolicy":  {args: func(*world, cast, *member) []string { return []string{js(standardPolicy)} }, want: "FFFFFF+FF"},
-		"RegisterRecord": {args: freshRecord, want: "+F+FFFFFF"},
+		"WhoAmI":        {args: noArgs, want: "+++++++++"},
+		"GetRolePolicy": {args: noArgs, want: "+++++++++"},
+		"SetRolePolicy": {args: func(*world, cast, *member) []string { return []string{js(standardPolicy)} }, want: "FFFFFF+FF"},
+		// Each caller offers its own organisation's CA: only an admin may set it.
+		"SetOrgCACertificates": {args: func(w *world, _ cast, caller *member) []string {
+			return []string{js(model.CACertificates{Roots: []string{w.ca(caller.mspID).CertPEM()}})}
+		}, want: "FFFFFF+FF"},
+		"GetOrgCACertificates": {args: func(*world, cast, *member) []string { return []string{"ClinicMSP"} }, want: "+++++++++"},
+		"RegisterRecord":       {args: freshRecord, want: "+F+FFFFFF"},
 		"AppendVersion": {args: func(w *world, cs cast, _ *member) []string {
 			rec := decodeAs[model.Record](w.t, cs.patient.mustEvaluate("GetRecord", "lab-1"))
 			return []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: rec.LatestHash, Hash: hashOf(4343), Locator: "blob:v2"})}

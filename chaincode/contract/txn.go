@@ -16,6 +16,7 @@ type txn struct {
 	now    time.Time
 	id     string
 	caller model.Caller
+	policy *model.RolePolicy // the role policy, nil when none is set
 }
 
 // begin resolves the transaction's time and caller. Every transaction starts here, so no
@@ -27,11 +28,10 @@ func begin(ctx contractapi.TransactionContextInterface) (*txn, error) {
 		return nil, model.Errorf(model.CodeInternal, "cannot read the transaction timestamp")
 	}
 	t := &txn{stub: stub, now: ts.AsTime().UTC(), id: stub.GetTxID()}
-	policy, err := t.rolePolicy()
-	if err != nil {
+	if t.policy, err = t.rolePolicy(); err != nil {
 		return nil, err
 	}
-	if t.caller, err = resolveCaller(stub, clientIdentity(ctx), t.now, policy); err != nil {
+	if t.caller, err = t.resolveCaller(clientIdentity(ctx), t.policy); err != nil {
 		return nil, err
 	}
 	return t, nil

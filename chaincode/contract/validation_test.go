@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 	past, future := w.now.Add(-time.Hour), w.now.Add(time.Hour)
 	moonLanding, farFuture := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	nobody := "0123456789abcdef0123456789abcdef" // a well-formed pseudonym the ledger never saw
+	caPEM := w.ca("PatientsMSP").CertPEM()
 
 	cases := []struct {
 		name    string
@@ -108,6 +110,16 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"emergency: negative duration", doc, "OpenEmergencyAccess", []string{js(model.EmergencyRequest{ID: "e", Patient: p.id(), Reason: "life-threatening", DurationMinutes: -5})}, model.CodeInvalidArgument, "durationMinutes"},
 		{"research: unknown purpose", cs.anonymizer, "ListResearchConsents", []string{"marketing", "0", ""}, model.CodeInvalidArgument, "purpose"},
 		{"policy: unknown role", cs.admin, "SetRolePolicy", []string{js(model.RolePolicy{Rules: []model.RoleRule{{Role: "superuser", MSPs: []string{"PatientsMSP"}}}})}, model.CodeInvalidArgument, "superuser"},
+		{"orgca: not JSON", cs.admin, "SetOrgCACertificates", []string{"["}, model.CodeInvalidArgument, "certificates"},
+		{"orgca: no roots", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{})}, model.CodeInvalidArgument, "roots"},
+		{"orgca: names an organisation", cs.admin, "SetOrgCACertificates", []string{`{"msp":"ClinicMSP","roots":[` + js(caPEM) + `]}`}, model.CodeInvalidArgument, "msp"},
+		{"orgca: not PEM", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: []string{"MIIB..."}})}, model.CodeInvalidArgument, "roots[0]"},
+		{"orgca: two blocks", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: []string{caPEM + caPEM}})}, model.CodeInvalidArgument, "exactly one"},
+		{"orgca: private key", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: []string{"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}})}, model.CodeInvalidArgument, "CERTIFICATE"},
+		{"orgca: member certificate", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: []string{string(p.ident.CertPEM)}})}, model.CodeInvalidArgument, "not a CA"},
+		{"orgca: repeated", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: []string{caPEM}, Intermediates: []string{caPEM, caPEM}})}, model.CodeInvalidArgument, "repeated"},
+		{"orgca: too many", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: slices.Repeat([]string{caPEM}, 17)})}, model.CodeInvalidArgument, "16"},
+		{"orgca: bad msp", doc, "GetOrgCACertificates", []string{"Clinic MSP"}, model.CodeInvalidArgument, "MSP ID"},
 		{"audit: not a list", doc, "RecordAccesses", []string{`{"id":"a"}`}, model.CodeInvalidArgument, "batch"},
 	}
 	for _, tc := range cases {
@@ -126,12 +138,9 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 func TestTransactionsAreDeterministic(t *testing.T) {
 	// Two peers endorsing the same proposal must produce byte-identical results and writes. The
 	// proposal is replayed on two independent ledgers built by the same history.
-	build := func() (*world, cast) {
-		w := newWorld(t)
-		return w, newCast(w)
-	}
-	w1, cs1 := build()
-	w2 := &world{t: t, ledger: newWorld(t).ledger, cc: w1.cc, ca: w1.ca, now: w1.now}
+	w1 := newWorld(t)
+	cs1 := newCast(w1)
+	w2 := &world{t: t, ledger: w1.ledger.Clone(), cc: w1.cc, cas: w1.cas, now: w1.now}
 	steps := func(w *world, cs cast) []string {
 		p := cs.patient
 		var payloads []string

@@ -51,6 +51,11 @@ type AccessEntry struct {
 	AccessedAt time.Time `json:"accessedAt"`
 	RecordedBy string    `json:"recordedBy"`
 	TxID       string    `json:"txId"`
+	// Assurance says who vouches for the access: AssuranceMemberSigned when the accessor's own
+	// key signed for it (an assertion, or the accessor's own transaction), else
+	// AssuranceGatewayAsserted. Entries written before assurance was recorded are listed as
+	// gateway-asserted: the gateway's word was all there was.
+	Assurance string `json:"assurance,omitempty" metadata:",optional"`
 }
 
 // AccessReport is one access to record in the audit trail, as sent by the gateway.
@@ -64,6 +69,12 @@ type AccessReport struct {
 	GrantID    string    `json:"grantId,omitempty"`
 	Purpose    string    `json:"purpose,omitempty"`
 	AccessedAt time.Time `json:"accessedAt"`
+	// Assertion is the accessor's own signed request for this access, if their client made
+	// one, and Certificate the accessor's PEM certificate that verifies it (it must chain to
+	// the organisation's CA certificates on the ledger). Without them the access is recorded
+	// as gateway-asserted.
+	Assertion   *SignedAssertion `json:"assertion,omitempty"`
+	Certificate string           `json:"certificate,omitempty"`
 }
 
 // AuditResult says how many entries of a batch were new and how many were already on the

@@ -14,6 +14,7 @@ const (
 	EventDelegateChanged   = "DelegateChanged"
 	EventAccessesRecorded  = "AccessesRecorded"
 	EventRolePolicyChanged = "RolePolicyChanged"
+	EventOrgCAChanged      = "OrgCACertificatesChanged"
 )
 
 // Event is the payload of every CareLedger chaincode event: identifiers only, so that

@@ -41,6 +41,10 @@ const (
 	ActionAppend = "append"
 )
 
+// MaxArgumentBytes is the largest JSON argument the chaincode accepts, so that clients can size
+// batches (an audit batch of reports carrying certificates reaches it long before 500 reports).
+const MaxArgumentBytes = 64 << 10
+
 // Actions lists every grantable action.
 var Actions = []string{ActionRead, ActionAppend}
 

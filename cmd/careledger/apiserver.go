@@ -110,27 +110,36 @@ func orgCACerts(users userSource, msp string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, err
 		}
-		files, err := filepath.Glob(filepath.Join(dir, "cacerts", "*.pem"))
-		if err != nil || len(files) == 0 {
-			continue
+		out, err := mspCerts(msp, dir, "cacerts")
+		if err != nil || len(out) > 0 {
+			return out, err
 		}
-		var out []*x509.Certificate
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err
-			}
-			for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
-				c, err := x509.ParseCertificate(blk.Bytes)
-				if err != nil {
-					return nil, fmt.Errorf("%s CA certificate %s: %w", msp, f, err)
-				}
-				out = append(out, c)
-			}
-		}
-		return out, nil
 	}
 	return nil, fmt.Errorf("no CA certificate found for %s", msp)
+}
+
+// mspCerts reads the PEM certificates of an msp folder's sub-folder (cacerts,
+// intermediatecerts); a missing folder holds none.
+func mspCerts(msp, dir, sub string) ([]*x509.Certificate, error) {
+	files, err := filepath.Glob(filepath.Join(dir, sub, "*.pem"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%s CA certificate %s: %w", msp, f, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // serveAPI starts the HTTPS API on addr; Close shuts it down gracefully.

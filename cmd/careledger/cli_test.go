@@ -87,6 +87,12 @@ func TestCLIWalksEachRolesStory(t *testing.T) {
 		return len(trail.Entries) >= 2
 	}, 10e9, 50e6, "the clinician's reads reach the patient's audit trail")
 	require.Equal(t, doctor.ID, trail.Entries[0].Accessor.ID)
+	for _, e := range trail.Entries {
+		require.Equal(t, model.AssuranceMemberSigned, e.Assurance, "the CLI signs every read with the clinician's own key")
+	}
+	table := c.must("patient", "audit")
+	require.Contains(t, table, "SIGNED")
+	require.Contains(t, table, model.AssuranceMemberSigned)
 
 	var grants model.GrantPage
 	c.jsonOf(&grants, "patient", "grants", "--active")

@@ -306,9 +306,11 @@ func auditCmd(g *globals, f *clientFlags) *cobra.Command {
 				if e.Basis == model.BasisEmergency {
 					basis = "EMERGENCY"
 				}
-				rows = append(rows, []string{day(e.AccessedAt), short(e.Accessor.ID) + " (" + string(e.Accessor.Role) + ", " + e.Accessor.MSP + ")", e.RecordID, strconv.Itoa(e.Version), e.Action, basis, e.GrantID})
+				// Whether the accessor's own key signed for the access, or only their
+				// organisation's gateway vouches for it.
+				rows = append(rows, []string{day(e.AccessedAt), short(e.Accessor.ID) + " (" + string(e.Accessor.Role) + ", " + e.Accessor.MSP + ")", e.RecordID, strconv.Itoa(e.Version), e.Action, basis, e.GrantID, e.Assurance})
 			}
-			return s.print(page, []string{"WHEN", "WHO", "RECORD", "VERSION", "ACTION", "BASIS", "GRANT"}, rows)
+			return s.print(page, []string{"WHEN", "WHO", "RECORD", "VERSION", "ACTION", "BASIS", "GRANT", "SIGNED"}, rows)
 		})}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +79,7 @@ type stack struct {
 // The steps `up` shows while starting.
 var startSteps = []string{
 	"crypto material", "key store", "record store", "ledger node", "gateway identities",
-	"role policy", "demo wallets", "audit and events",
+	"role policy", "organisation CA certificates", "demo wallets", "audit and events",
 }
 
 func (s *stack) step(name string) {
@@ -184,6 +185,11 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 
+	s.step("organisation CA certificates")
+	if err := s.ensureOrgCACertificates(ctx, users); err != nil {
+		return nil, err
+	}
+
 	s.step("demo wallets")
 	if err := s.ensureDemoWallet(users); err != nil {
 		return nil, err
@@ -283,6 +289,61 @@ func (s *stack) ensureRolePolicy(ctx context.Context, users userSource) error {
 	rules = slices.DeleteFunc(rules, func(r model.RoleRule) bool { return len(r.MSPs) == 0 })
 	if _, err := c.SetRolePolicy(ctx, model.RolePolicy{Rules: rules}); err != nil {
 		return fmt.Errorf("set role policy: %w", err)
+	}
+	return nil
+}
+
+// ensureOrgCACertificates puts each organisation's CA certificates on the ledger where they
+// are missing (on first start, and on a data directory from before the ledger kept them),
+// each signed by the organisation's own admin: until they are there, no gateway may act for
+// the organisation's members.
+func (s *stack) ensureOrgCACertificates(ctx context.Context, users userSource) error {
+	for _, msp := range users.orgs() {
+		admin, err := loadUser(users, msp, model.RoleAdmin)
+		if errors.Is(err, errNoSuchUser) {
+			s.log.Warn("no admin identity to put the organisation's CA certificates on the ledger: its gateway cannot act for its members", "msp", msp)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("load %s admin: %w", msp, err)
+		}
+		if err := s.setOrgCACertificates(ctx, msp, admin, users); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wallet.Identity, users userSource) error {
+	c, err := s.clientFor(msp, admin.CertificatePEM(), admin.Sign)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.GetOrgCACertificates(ctx, msp); err == nil {
+		return nil
+	} else if !errors.Is(err, &model.Error{Code: model.CodeNotFound}) {
+		return fmt.Errorf("read %s CA certificates: %w", msp, err)
+	}
+	dir, err := users.mspDir(msp, model.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var certs model.CACertificates
+	for _, list := range []struct {
+		sub  string
+		into *[]string
+	}{{"cacerts", &certs.Roots}, {"intermediatecerts", &certs.Intermediates}} {
+		found, err := mspCerts(msp, dir, list.sub)
+		if err != nil {
+			return err
+		}
+		for _, cert := range found {
+			*list.into = append(*list.into, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
+		}
+	}
+	if _, err := c.SetOrgCACertificates(ctx, certs); err != nil {
+		return fmt.Errorf("set %s CA certificates: %w", msp, err)
 	}
 	return nil
 }

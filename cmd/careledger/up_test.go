@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/network"
 	"github.com/stretchr/testify/require"
@@ -43,6 +44,11 @@ func TestStackStartsAndRestartsWithDataIntact(t *testing.T) {
 	policy, err := s.gateways[network.PatientsMSP].GetRolePolicy(ctx)
 	require.NoError(t, err)
 	require.Len(t, policy.Rules, 6)
+	for _, msp := range s.users.orgs() {
+		cas, err := s.gateways[network.PatientsMSP].GetOrgCACertificates(ctx, msp)
+		require.NoError(t, err, "every organisation's CA is on the ledger, so its gateway may act for its members")
+		require.NotEmpty(t, cas.Roots)
+	}
 	labels, err := s.wallet.List()
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"patient", "clinician", "manufacturer", "anonymizer", "admin"}, labels)
@@ -62,6 +68,31 @@ func TestStackStartsAndRestartsWithDataIntact(t *testing.T) {
 	again, err := s.wallet.Get("patient", []byte("test wallet"))
 	require.NoError(t, err)
 	require.Equal(t, patientID.LedgerID(), again.LedgerID())
+}
+
+// TestStackPutsMissingCACertificatesOnAnExistingLedger starts on a ledger from before the
+// organisations' CA certificates were kept there: up adds them, so the clinic's gateway can act
+// for its clinician again.
+func TestStackPutsMissingCACertificatesOnAnExistingLedger(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cc, err := contract.NewChaincode()
+	require.NoError(t, err)
+	old, err := network.New(network.Config{Dir: filepath.Join(dir, "network"), ListenAddr: "127.0.0.1:0", Chaincode: cc})
+	require.NoError(t, err)
+	nodeCtx, cancel := context.WithCancel(ctx)
+	require.NoError(t, old.Start(nodeCtx))
+	cancel()
+	require.NoError(t, old.Close())
+
+	s, err := startStack(ctx, testStackConfig(dir))
+	require.NoError(t, err)
+	defer s.Close()
+	clinician, err := loadUser(s.users, network.ClinicMSP, model.RoleClinician)
+	require.NoError(t, err)
+	who, err := s.gateways[network.ClinicMSP].For(clinician.CertificatePEM()).WhoAmI(ctx)
+	require.NoError(t, err)
+	require.Equal(t, clinician.LedgerID(), who.ID)
 }
 
 func TestStackRefusesAnUnreachableExternalStore(t *testing.T) {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,6 +142,11 @@ func (f *Flusher) write(ctx context.Context, items []Item) error {
 	for i, it := range items {
 		batch[i], seqs[i] = it.Report, it.Seq
 	}
+	// Reports that carry a member's certificate and assertion are about 1.5 KiB each: keep
+	// each transaction's argument within what the chaincode accepts.
+	if enc, err := json.Marshal(batch); err == nil && len(enc) > model.MaxArgumentBytes && len(items) > 1 {
+		return f.split(ctx, items)
+	}
 	_, err := w.RecordAccesses(ctx, batch)
 	// A read conflict means another writer (another gateway process, say) recorded some of
 	// these reports first; sending the batch again is safe, the ledger skips what it holds.
@@ -152,16 +158,32 @@ func (f *Flusher) write(ctx context.Context, items []Item) error {
 	case err == nil:
 		return f.queue.Done(seqs)
 	case errors.As(err, &refused) && refused.Code != model.CodeInternal:
+		if len(items) == 1 && items[0].Report.Assertion != nil {
+			// The content was released; a refused assertion (replayed through another
+			// gateway process, say) must not take the access out of the trail. Record it on
+			// the gateway's word, which the trail then says.
+			f.log.Warn("member's assertion refused by the ledger; recording the access as gateway-asserted", "report", items[0].Report.ID, "code", refused.Code)
+			it := items[0]
+			it.Report.Assertion, it.Report.Certificate = nil, ""
+			if _, err := w.RecordAccesses(ctx, []model.AccessReport{it.Report}); err == nil {
+				return f.queue.Done([]uint64{it.Seq})
+			}
+		}
 		if len(items) == 1 {
 			f.log.Error("audit report rejected by the ledger", "report", items[0].Report.ID, "code", refused.Code)
 			return f.queue.Reject(items[0], refused.Error())
 		}
-		half := len(items) / 2
-		if err := f.write(ctx, items[:half]); err != nil {
-			return err
-		}
-		return f.write(ctx, items[half:])
+		return f.split(ctx, items)
 	default:
 		return fmt.Errorf("write %d access reports: %w", len(items), err)
 	}
+}
+
+// split writes the two halves of items in turn.
+func (f *Flusher) split(ctx context.Context, items []Item) error {
+	half := len(items) / 2
+	if err := f.write(ctx, items[:half]); err != nil {
+		return err
+	}
+	return f.write(ctx, items[half:])
 }

@@ -19,7 +19,15 @@ import (
 var (
 	bucketPending  = []byte("pending")
 	bucketRejected = []byte("rejected")
+	// bucketNonces holds the assertions enqueued recently, by accessor, nonce and record;
+	// bucketNonceAge holds the same keys prefixed by when they stop mattering, to forget them.
+	bucketNonces   = []byte("nonces")
+	bucketNonceAge = []byte("nonce-age")
 )
+
+// ErrReplayed means a report carries a member's assertion that an earlier report already
+// used for the same record: the assertion is being replayed.
+var ErrReplayed = errors.New("the member's access assertion was already used for this record")
 
 // Queue is the durable queue of access reports not yet on the ledger.
 type Queue struct {
@@ -39,7 +47,7 @@ func Open(path string) (*Queue, error) {
 		return nil, fmt.Errorf("open audit queue: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketRejected} {
+		for _, b := range [][]byte{bucketPending, bucketRejected, bucketNonces, bucketNonceAge} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -57,7 +65,10 @@ func Open(path string) (*Queue, error) {
 func (q *Queue) Close() error { return q.db.Close() }
 
 // Enqueue stores the report durably. When it returns nil the report survives a crash, so the
-// caller may release the content. Concurrent calls share one fsync (group commit).
+// caller may release the content. Concurrent calls share one fsync (group commit). A report
+// whose member's assertion was already enqueued for the same record is refused with
+// ErrReplayed, before anything is released: the ledger would refuse it too, but only after the
+// content was out.
 func (q *Queue) Enqueue(ctx context.Context, r model.AccessReport) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -67,6 +78,9 @@ func (q *Queue) Enqueue(ctx context.Context, r model.AccessReport) error {
 		return fmt.Errorf("enqueue access report: %w", err)
 	}
 	err = q.db.Batch(func(tx *bolt.Tx) error {
+		if err := useNonce(tx, r); err != nil {
+			return err
+		}
 		bk := tx.Bucket(bucketPending)
 		seq, err := bk.NextSequence()
 		if err != nil {
@@ -78,6 +92,39 @@ func (q *Queue) Enqueue(ctx context.Context, r model.AccessReport) error {
 		return fmt.Errorf("enqueue access report: %w", err)
 	}
 	return nil
+}
+
+// useNonce records the report's assertion, refusing one already recorded. An assertion is
+// remembered until it can no longer match any access (AssertionWindow after its time, twice
+// over, for clock skew between gateway processes); older ones are forgotten a few at a time
+// as new ones arrive, measured by the reports' own times, so no clock is read here.
+func useNonce(tx *bolt.Tx, r model.AccessReport) error {
+	if r.Assertion == nil {
+		return nil
+	}
+	nonces, age := tx.Bucket(bucketNonces), tx.Bucket(bucketNonceAge)
+	key := []byte(r.Accessor.ID + "\x00" + r.Assertion.Nonce + "\x00" + r.RecordID)
+	if nonces.Get(key) != nil {
+		return ErrReplayed
+	}
+	var stale [][]byte
+	c := age.Cursor()
+	for k, _ := c.First(); k != nil && len(stale) < 64 && int64(binary.BigEndian.Uint64(k)) < r.AccessedAt.UnixNano(); k, _ = c.Next() {
+		stale = append(stale, k)
+	}
+	for _, k := range stale {
+		if err := nonces.Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := age.Delete(k); err != nil {
+			return err
+		}
+	}
+	until := binary.BigEndian.AppendUint64(nil, uint64(r.Assertion.At.Add(2*model.AssertionWindow).UnixNano()))
+	if err := nonces.Put(key, until); err != nil {
+		return err
+	}
+	return age.Put(append(until, key...), []byte{1})
 }
 
 // Pending returns up to limit queued reports, oldest first.

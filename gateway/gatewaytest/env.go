@@ -4,9 +4,13 @@ package gatewaytest
 
 import (
 	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/careledger/careledger/chaincode/contract"
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
@@ -44,7 +48,34 @@ func StartIn(t testing.TB, dir string) *Env {
 		cancel()
 		node.Close()
 	})
-	return &Env{Node: node, Conn: conn, Dir: dir}
+	e := &Env{Node: node, Conn: conn, Dir: dir}
+	for _, org := range cons.Orgs {
+		e.trustOrg(t, org)
+	}
+	return e
+}
+
+// trustOrg has the organisation's admin put its CA certificates on the ledger unless they are
+// there already, as `careledger up` does: without them no gateway may act for its members.
+func (e *Env) trustOrg(t testing.TB, org network.Org) {
+	t.Helper()
+	admin := e.Client(t, e.User(t, org.MSPID, "Admin"))
+	ctx := context.Background()
+	if _, err := admin.GetOrgCACertificates(ctx, org.MSPID); err == nil {
+		return
+	}
+	files, err := filepath.Glob(filepath.Join(network.OrgDir(e.Dir, org), "msp", "cacerts", "*.pem"))
+	require.NoError(t, err)
+	var certs model.CACertificates
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for block, rest := pem.Decode(b); block != nil; block, rest = pem.Decode(rest) {
+			certs.Roots = append(certs.Roots, string(pem.EncodeToMemory(block)))
+		}
+	}
+	_, err = admin.SetOrgCACertificates(ctx, certs)
+	require.NoError(t, err, "set the CA certificates of %s", org.MSPID)
 }
 
 // User loads a user of the generated crypto material.

@@ -160,3 +160,14 @@ func (c *Client) SetRolePolicy(ctx context.Context, p model.RolePolicy) (*model.
 func (c *Client) GetRolePolicy(ctx context.Context) (*model.RolePolicy, error) {
 	return query[model.RolePolicy](ctx, c, "GetRolePolicy")
 }
+
+// SetOrgCACertificates puts the caller's own organisation's CA certificates on the ledger
+// (an admin, signing directly).
+func (c *Client) SetOrgCACertificates(ctx context.Context, certs model.CACertificates) (*model.OrgCACertificates, error) {
+	return invoke[model.OrgCACertificates](ctx, c, "SetOrgCACertificates", arg(certs))
+}
+
+// GetOrgCACertificates returns an organisation's CA certificates ("" for the caller's own).
+func (c *Client) GetOrgCACertificates(ctx context.Context, mspID string) (*model.OrgCACertificates, error) {
+	return query[model.OrgCACertificates](ctx, c, "GetOrgCACertificates", mspID)
+}

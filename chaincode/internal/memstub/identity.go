@@ -26,7 +26,8 @@ type CA struct {
 	cert *x509.Certificate
 }
 
-// NewCA creates a self-signed test CA.
+// NewCA creates a self-signed test CA, valid from 2000 to 2100 so that tests may set the
+// ledger's clock to any time.
 func NewCA() (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -34,7 +35,7 @@ func NewCA() (*CA, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -45,11 +46,18 @@ func NewCA() (*CA, error) {
 	return &CA{key: key, cert: cert}, err
 }
 
+// CertPEM returns the CA's certificate in PEM.
+func (ca *CA) CertPEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+}
+
 // Identity is a test member: its certificate and the creator bytes a proposal carries.
 type Identity struct {
 	MSPID   string
 	CertPEM []byte
 	Creator []byte
+	// Key is the certificate's private key, for tests that sign as the member.
+	Key *ecdsa.PrivateKey
 }
 
 // Issue creates a certificate for enrollmentID with the given attributes (role and any
@@ -85,5 +93,5 @@ func (ca *CA) Issue(mspID, enrollmentID string, attrs map[string]string, notBefo
 	if err != nil {
 		return nil, err
 	}
-	return &Identity{MSPID: mspID, CertPEM: certPEM, Creator: creator}, nil
+	return &Identity{MSPID: mspID, CertPEM: certPEM, Creator: creator, Key: key}, nil
 }

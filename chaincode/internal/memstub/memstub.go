@@ -117,6 +117,18 @@ func (l *Ledger) Restore(state map[string][]byte) {
 	slices.Sort(l.keys)
 }
 
+// Clone returns an independent copy of the ledger: another peer that committed the same
+// history.
+func (l *Ledger) Clone() *Ledger {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := &Ledger{state: make(map[string][]byte, len(l.state)), keys: slices.Clone(l.keys), events: slices.Clone(l.events), txSeq: l.txSeq}
+	for k, v := range l.state {
+		c.state[k] = slices.Clone(v)
+	}
+	return c
+}
+
 // Events returns the events of committed transactions, oldest first.
 func (l *Ledger) Events() []Event {
 	l.mu.Lock()

@@ -7,12 +7,15 @@
 //	netctl enroll   -dir DIR -mode native|docker [-ccaas-builder DIR]
 //	netctl check    -dir DIR -mode native|docker
 //	netctl nodes
+//	netctl orgca    -dir DIR -org MSPID
 //
 // It needs no Fabric binary; enroll needs the CAs to be running.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,8 +23,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/test-network/internal/enrol"
 	"github.com/careledger/careledger/test-network/internal/render"
 	"github.com/careledger/careledger/test-network/internal/topology"
@@ -38,7 +44,7 @@ func main() {
 	}
 }
 
-const usage = "usage: netctl generate|enroll|check|nodes [flags] (netctl CMD -h for flags)"
+const usage = "usage: netctl generate|enroll|check|nodes|orgca [flags] (netctl CMD -h for flags)"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -51,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "build directory")
 	modeFlag := fs.String("mode", string(topology.Native), "how nodes run: native or docker")
 	builder := fs.String("ccaas-builder", "", "folder of Fabric's ccaas builder (native mode)")
+	orgFlag := fs.String("org", "", "MSP ID of an organisation (orgca)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *dir == "" {
 		return fmt.Errorf("%s: -dir is required", cmd)
+	}
+	if cmd == "orgca" {
+		return printOrgCA(net, *dir, *orgFlag, stdout)
 	}
 	mode, err := topology.ParseMode(*modeFlag)
 	if err != nil {
@@ -98,6 +108,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q; %s", cmd, usage)
+}
+
+// printOrgCA prints the peer CLI's -c argument that sets the organisation's CA certificates
+// on the ledger (SetOrgCACertificates): the roots and intermediates of its MSP folder, which
+// the enrolment wrote. Until they are set no gateway may act for the organisation's members.
+func printOrgCA(net topology.Network, dir, mspID string, w io.Writer) error {
+	i := slices.IndexFunc(net.Orgs, func(o topology.Org) bool { return o.MSPID == mspID })
+	if i < 0 {
+		return fmt.Errorf("orgca: unknown organisation %q", mspID)
+	}
+	msp := filepath.Join(dir, filepath.FromSlash(topology.OrgDir(net.Orgs[i])), "msp")
+	var certs model.CACertificates
+	for _, list := range []struct {
+		sub  string
+		into *[]string
+	}{{"cacerts", &certs.Roots}, {"intermediatecerts", &certs.Intermediates}} {
+		files, err := filepath.Glob(filepath.Join(msp, list.sub, "*.pem"))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("orgca: %w", err)
+			}
+			for block, rest := pem.Decode(b); block != nil; block, rest = pem.Decode(rest) {
+				*list.into = append(*list.into, string(pem.EncodeToMemory(block)))
+			}
+		}
+	}
+	if len(certs.Roots) == 0 {
+		return fmt.Errorf("orgca: no CA certificate in %s/cacerts; run network.sh up first", msp)
+	}
+	arg, err := json.Marshal(certs)
+	if err != nil {
+		return err
+	}
+	call, err := json.Marshal(struct {
+		Function string   `json:"function"`
+		Args     []string `json:"Args"`
+	}{"SetOrgCACertificates", []string{string(arg)}})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", call)
+	return err
 }
 
 // printNodes prints one line per node for network.sh to read with `read -r`:

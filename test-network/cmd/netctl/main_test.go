@@ -3,10 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -59,4 +70,38 @@ func TestBadArguments(t *testing.T) {
 		require.Error(t, err, "%v", tt.args)
 		require.Contains(t, err.Error()+errOut.String(), tt.want)
 	}
+}
+
+// TestOrgCAIsTheCallDeploySends checks the peer CLI argument network.sh deploy sends to put
+// an organisation's CA certificates on the ledger.
+func TestOrgCAIsTheCallDeploySends(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca.clinic"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	cacerts := filepath.Join(dir, "organizations", "peerOrganizations", "clinic.careledger.test", "msp", "cacerts")
+	require.NoError(t, os.MkdirAll(cacerts, 0o755))
+
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"orgca", "-dir", dir, "-org", "ClinicMSP"}, &out, &errOut)
+	require.ErrorContains(t, err, "no CA certificate")
+	err = run(context.Background(), []string{"orgca", "-dir", dir, "-org", "NopeMSP"}, &out, &errOut)
+	require.ErrorContains(t, err, "unknown organisation")
+
+	require.NoError(t, os.WriteFile(filepath.Join(cacerts, "ca.pem"), []byte(caPEM), 0o644))
+	require.NoError(t, run(context.Background(), []string{"orgca", "-dir", dir, "-org", "ClinicMSP"}, &out, &errOut))
+	var call struct {
+		Function string
+		Args     []string
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &call))
+	require.Equal(t, "SetOrgCACertificates", call.Function)
+	require.Len(t, call.Args, 1)
+	var certs model.CACertificates
+	require.NoError(t, json.Unmarshal([]byte(call.Args[0]), &certs))
+	require.Equal(t, []string{caPEM}, certs.Roots)
+	require.Empty(t, certs.Intermediates)
 }
