@@ -2,52 +2,142 @@ package fhir_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/careledger/careledger/gateway/fhir"
 	"github.com/stretchr/testify/require"
 )
 
-func TestValidateFHIR(t *testing.T) {
-	good := []struct {
-		json, typ, category string
-	}{
-		{`{"resourceType":"Observation","id":"hb-1","status":"final","code":{"text":"Hb"},"valueQuantity":{"value":13.2,"unit":"g/dL"}}`, "Observation", "lab"},
-		{`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}]}`, "Observation", "vital-signs"},
-		{`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"C50.9"}]}}`, "Condition", "diagnosis"},
-		{`{"resourceType":"MedicationStatement","status":"active"}`, "MedicationStatement", "medication"},
-		{`{"resourceType":"QuestionnaireResponse","status":"completed"}`, "QuestionnaireResponse", "questionnaire"},
-		{` {"resourceType":"DocumentReference"} `, "DocumentReference", "document"},
-		{`{"resourceType":"Encounter"}`, "Encounter", "note"},
-	}
-	for _, g := range good {
-		r, err := fhir.Validate([]byte(g.json))
-		require.NoError(t, err, g.json)
-		require.Equal(t, g.typ, r.Type)
-		require.Equal(t, g.category, r.Category, g.json)
-	}
+// parseFile parses a test file.
+func parseFile(t testing.TB, path string) (any, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return fhir.Parse(data)
+}
 
-	bad := map[string]string{
-		``:                               "empty",
-		`{`:                              "malformed",
-		`[]`:                             "JSON object",
-		`"Observation"`:                  "JSON object",
-		`{"status":"final"}`:             "resourceType is missing",
-		`{"resourceType":""}`:            "resourceType is missing",
-		`{"resourceType":7}`:             "resourceType has the wrong type",
-		`{"resourceType":"Bloodwork"}`:   "not a FHIR R4 resource type",
-		`{"resourceType":"observation"}`: "not a FHIR R4 resource type",
-		`{"resourceType":"Observation","id":"a b"}`: "not a FHIR id",
-		`{"resourceType":"Observation"} {}`:         "data after",
+// TestInvalid runs every file in testdata/invalid and checks that the error names the wrong
+// element.
+func TestInvalid(t *testing.T) {
+	cases := map[string]struct{ path, message string }{
+		"allergyintolerance-criticality.json":    {"AllergyIntolerance.criticality", `"severe" is not a valid code`},
+		"binary-data-not-base64.json":            {"Binary.data", "base64Binary"},
+		"bloodwork-resource-type.json":           {"resourceType", `"Bloodwork" is not a FHIR R4 resource type`},
+		"documentreference-without-content.json": {"DocumentReference.content", "is required"},
+		"immunization-german-date.json":          {"Immunization.occurrenceDateTime", `"15.10.2024" is not a valid dateTime`},
+		"observation-bogus-status.json":          {"Observation.status", `"bogus-status" is not a valid code`},
+		"observation-id-with-space.json":         {"Observation.id", `"lab 1" is not a valid id`},
+		"observation-missing-status.json":        {"Observation.status", "is required"},
+		"observation-misspelt-element.json":      {"Observation.valueQuantiy", "not an element"},
+		"observation-range-as-string.json":       {"Observation.referenceRange[0].high.value", "decimal"},
+		"observation-subject-practitioner.json":  {"Observation.subject", "Practitioner"},
+		"observation-value-1e999.json":           {"Observation.valueQuantity.value", "1e999 is not a finite number"},
+		"patient-birthdate-not-a-date.json":      {"Patient.birthDate", `"not-a-date" is not a valid date`},
+		"patient-gender-twice.json":              {"Patient.gender", "appears twice"},
+		"patient-name-invalid-utf8.json":         {"Patient.name[0].family", "not valid UTF-8"},
 	}
-	for in, want := range bad {
-		_, err := fhir.Validate([]byte(in))
-		require.Error(t, err, in)
-		require.True(t, errors.Is(err, fhir.ErrInvalid))
-		require.Contains(t, err.Error(), want, in)
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, len(cases), "every invalid file has a case, every case a file")
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			want, ok := cases[name]
+			require.True(t, ok, "no expectation for %s", name)
+			_, err := parseFile(t, path)
+			requireInvalid(t, err, want.path, want.message)
+		})
 	}
-	_, err := fhir.Validate(make([]byte, fhir.MaxResourceBytes+1))
+}
+
+// requireInvalid checks that err is a ValidationError at path whose message contains msg.
+func requireInvalid(t *testing.T, err error, path, msg string) {
+	t.Helper()
+	require.Error(t, err)
 	require.ErrorIs(t, err, fhir.ErrInvalid)
+	var ve *fhir.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, path, ve.Path, "error: %v", err)
+	require.Contains(t, ve.Message, msg)
+}
+
+func TestParseInline(t *testing.T) {
+	cases := []struct {
+		name, in, path, msg string
+	}{
+		{"empty", ``, "", "empty"},
+		{"blank", " \n", "", "empty"},
+		{"malformed", `{`, "", "malformed JSON"},
+		{"array", `[]`, "", "JSON object"},
+		{"string", `"Observation"`, "", "JSON object"},
+		{"no resourceType", `{"status":"final"}`, "resourceType", "is required"},
+		{"empty resourceType", `{"resourceType":""}`, "resourceType", "resource type name"},
+		{"resourceType a number", `{"resourceType":7}`, "resourceType", "resource type name"},
+		{"lower-case type", `{"resourceType":"observation"}`, "resourceType", "not a FHIR R4 resource type"},
+		{"data after", `{"resourceType":"Basic","code":{"text":"x"}} {}`, "", "data after"},
+		{"key twice at top", `{"resourceType":"Basic","code":{"text":"x"},"code":{"text":"y"}}`, "Basic.code", "appears twice"},
+		{"key twice in a contained resource", `{"resourceType":"Basic","code":{"text":"x"},"contained":[{"id":"a","id":"b","resourceType":"Basic","code":{"text":"y"}}]}`, "Basic.contained[0].Basic.id", "appears twice"},
+		{"invalid UTF-8 in a key", "{\"resourceType\":\"Basic\",\"code\":{\"te\xffxt\":\"x\"}}", "Basic.code.te\ufffdxt", "not valid UTF-8"},
+		{"too deep", `{"resourceType":"Basic","code":` + strings.Repeat(`{"extension":[`, 40) + strings.Repeat(`]}`, 40) + `}`, "", "nested deeper"},
+		{"null", `{"resourceType":"Patient","gender":null}`, "Patient.gender", ""},
+		{"null in a list", `{"resourceType":"Basic","code":{"text":"x"},"extension":[null]}`, "Basic.extension[0]", "not a valid value"},
+		{"empty string", `{"resourceType":"Patient","gender":""}`, "Patient.gender", "empty string"},
+		{"blank string", `{"resourceType":"Patient","name":[{"family":"  "}]}`, "Patient.name[0].family", "empty string"},
+		{"empty array", `{"resourceType":"Patient","name":[]}`, "Patient.name", "empty array"},
+		{"empty object", `{"resourceType":"Patient","name":[{}]}`, "Patient.name[0]", "empty object"},
+		{"contained without status", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Observation","code":{"text":"y"}}]}`, "Observation.contained[0].Observation.status", "is required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := fhir.Parse([]byte(c.in))
+			requireInvalid(t, err, c.path, c.msg)
+		})
+	}
+	_, err := fhir.Parse(make([]byte, fhir.MaxResourceBytes+1))
+	requireInvalid(t, err, "", "larger than")
+}
+
+// TestSeveralErrors checks that several wrong elements are all reported, in path order.
+func TestSeveralErrors(t *testing.T) {
+	_, err := fhir.Parse([]byte(`{"resourceType":"Patient","gender":"mann","birthDate":"gestern","active":"yes"}`))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Equal(t, []string{
+		`Patient.active: "yes" is not a valid boolean`,
+		`Patient.birthDate: "gestern" is not a valid date`,
+		`Patient.gender: "mann" is not a valid code`,
+	}, lines)
+	var ve *fhir.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "Patient.active", ve.Path)
+}
+
+func TestCategories(t *testing.T) {
+	cases := map[string]string{
+		`{"resourceType":"Observation","status":"final","code":{"text":"Hb"}}`: "lab",
+		`{"resourceType":"Observation","status":"final","code":{"text":"BP"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}]}`: "vital-signs",
+		`{"resourceType":"Observation","status":"final","code":{"text":"Q"},"category":[{"coding":[{"code":"survey"}]}]}`:                                                                             "questionnaire",
+		`{"resourceType":"DiagnosticReport","status":"final","code":{"text":"CT"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0074","code":"RAD"}]}]}`:                 "imaging",
+		`{"resourceType":"DiagnosticReport","status":"final","code":{"text":"Labor"}}`:                                                                                                                "lab",
+		`{"resourceType":"MedicationStatement","status":"active","subject":{"reference":"Patient/p"},"medicationCodeableConcept":{"text":"x"}}`:                                                       "medication",
+		`{"resourceType":"QuestionnaireResponse","status":"completed"}`:                                                                                                                               "questionnaire",
+		`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"}}`:                                                                                                                     "note",
+		`{"resourceType":"Patient"}`: "note",
+	}
+	for in, want := range cases {
+		r, err := fhir.Parse([]byte(in))
+		require.NoError(t, err, in)
+		require.Equal(t, want, r.Category, in)
+	}
+}
+
+func TestValidationErrorLogValue(t *testing.T) {
+	ve := &fhir.ValidationError{Path: "Patient.name[0].family", Message: `"Mustermann" is not valid`}
+	require.NotContains(t, ve.LogValue().String(), "Mustermann", "record content never reaches a log")
+	require.True(t, errors.Is(ve, fhir.ErrInvalid))
 }
 
 func TestValidateDocument(t *testing.T) {
@@ -59,17 +149,33 @@ func TestValidateDocument(t *testing.T) {
 	require.ErrorIs(t, fhir.ValidateDocument("application/pdf", nil), fhir.ErrInvalid)
 }
 
-func FuzzValidate(f *testing.F) {
-	f.Add([]byte(`{"resourceType":"Observation","id":"x"}`))
-	f.Add([]byte(`{"resourceType":"Observation","category":[{"coding":[{"code":"survey"}]}]}`))
+// FuzzParse feeds arbitrary bytes to the parser: it must never panic, every refusal must be
+// a ValidationError, and what it accepts must have a type and a category.
+func FuzzParse(f *testing.F) {
+	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	for _, path := range invalid {
+		if data, err := os.ReadFile(path); err == nil && len(data) < 8<<10 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
 	f.Add([]byte(`{"resourceType":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := fhir.Validate(data)
+		check := func(typ, category string, err error) {
+			if err != nil {
+				var ve *fhir.ValidationError
+				require.ErrorAs(t, err, &ve)
+				require.ErrorIs(t, err, fhir.ErrInvalid)
+				return
+			}
+			require.NotEmpty(t, typ)
+			require.NotEmpty(t, category)
+		}
+		r, err := fhir.Parse(data)
 		if err == nil {
-			require.NotEmpty(t, r.Type)
-			require.NotEmpty(t, r.Category)
+			check(r.Type, r.Category, nil)
 		} else {
-			require.ErrorIs(t, err, fhir.ErrInvalid)
+			check("", "", err)
 		}
 	})
 }

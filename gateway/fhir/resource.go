@@ -1,0 +1,91 @@
+package fhir
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MediaType is the FHIR JSON media type.
+const MediaType = "application/fhir+json"
+
+// MaxResourceBytes bounds a FHIR resource or Bundle; larger content belongs in a document.
+const MaxResourceBytes = 4 << 20
+
+// Resource is what CareLedger understands of a FHIR resource.
+type Resource struct {
+	// Type is the resource type, such as Observation.
+	Type string `json:"type"`
+	// ID is the resource's logical id, if it has one.
+	ID string `json:"id,omitempty"`
+	// Category is the ledger category the resource is filed under.
+	Category string `json:"category"`
+}
+
+// Parse validates a FHIR R4 JSON resource and says what it is. It refuses, with a
+// *ValidationError naming the element (all of them wrap ErrInvalid):
+//   - JSON that FHIR forbids: a member name twice in one object, invalid UTF-8, a number
+//     that is not finite, an empty string, array or object, anything after the resource;
+//   - what FHIR R4 forbids: an unknown resource type or element, a missing required
+//     element, a malformed primitive (a date, an id, a decimal), a code outside a required
+//     value set ("status":"bogus-status"), a reference to a resource type the element does
+//     not allow.
+//
+// When several elements are wrong the error joins up to ten of them in path order;
+// errors.As finds the first.
+func Parse(data []byte) (*Resource, error) {
+	root, err := check(data)
+	if err != nil {
+		return nil, err
+	}
+	rt := root.text("resourceType")
+	return &Resource{Type: rt, ID: root.text("id"), Category: categoryOf(rt, categoryCodes(root))}, nil
+}
+
+// Validate is Parse under the name its first callers use.
+func Validate(data []byte) (*Resource, error) { return Parse(data) }
+
+// categoryCodes lists the codes of a resource's category CodeableConcepts.
+func categoryCodes(res *node) []string {
+	var codes []string
+	if cats := res.get("category"); cats != nil {
+		for _, c := range cats.items {
+			for _, cd := range c.get("coding").itemsOf() {
+				codes = append(codes, cd.text("code"))
+			}
+		}
+	}
+	return codes
+}
+
+// check runs every validation step on one resource and returns its JSON tree.
+func check(data []byte) (*node, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, invalid("", "empty FHIR resource")
+	}
+	if len(data) > MaxResourceBytes {
+		return nil, invalid("", fmt.Sprintf("FHIR resource larger than %d bytes", MaxResourceBytes))
+	}
+	root, jsonErr := readJSON(data)
+	if root == nil {
+		return nil, jsonErr
+	}
+	if root.kind != 'o' {
+		return nil, invalid("", "a FHIR resource is a JSON object")
+	}
+	switch rt := root.get("resourceType"); {
+	case rt == nil:
+		return nil, invalid("resourceType", "is required")
+	case rt.kind != 's' || rt.str == "":
+		return nil, invalid("resourceType", "must be a resource type name")
+	}
+	if jsonErr != nil {
+		return nil, jsonErr
+	}
+	if err := checkR4(data, root); err != nil {
+		return nil, err
+	}
+	if err := checkContained(root); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
