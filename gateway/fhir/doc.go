@@ -1,9 +1,9 @@
 // Package fhir understands record content before it is encrypted and stored: FHIR R4 JSON
 // resources (application/fhir+json) and documents with a media type. It validates what
 // clinic systems and patients upload, naming the wrong element
-// (`Observation.status: "bogus-status" is not a valid code`), and files each resource under
-// the ledger's coarse category following the German Medical Informatics Initiative (MII)
-// core data set.
+// (`Observation.status: "bogus-status" is not a valid code`), files each resource under the
+// ledger's coarse category following the German Medical Informatics Initiative (MII) core
+// data set, and checks the form of ICD-10-GM, OPS, LOINC, ATC, UCUM and SNOMED CT codes.
 //
 // # Why github.com/google/fhir/go
 //
@@ -38,6 +38,6 @@
 // lacks: JSON that FHIR forbids but both libraries accept (a repeated member name, invalid
 // UTF-8, numbers beyond float64, empty strings, arrays and objects) is refused before the
 // library runs, with the element path; contained resources, which the library parses but
-// leaves out of its checks of required elements, are checked one by one. If the library has
-// to go, only library.go changes.
+// leaves out of its checks of required elements, are checked one by one; and the MII code
+// systems' codes are checked for form. If the library has to go, only library.go changes.
 package fhir

@@ -23,21 +23,27 @@ func parseFile(t testing.TB, path string) (any, error) {
 // element.
 func TestInvalid(t *testing.T) {
 	cases := map[string]struct{ path, message string }{
-		"allergyintolerance-criticality.json":    {"AllergyIntolerance.criticality", `"severe" is not a valid code`},
-		"binary-data-not-base64.json":            {"Binary.data", "base64Binary"},
-		"bloodwork-resource-type.json":           {"resourceType", `"Bloodwork" is not a FHIR R4 resource type`},
-		"documentreference-without-content.json": {"DocumentReference.content", "is required"},
-		"immunization-german-date.json":          {"Immunization.occurrenceDateTime", `"15.10.2024" is not a valid dateTime`},
-		"observation-bogus-status.json":          {"Observation.status", `"bogus-status" is not a valid code`},
-		"observation-id-with-space.json":         {"Observation.id", `"lab 1" is not a valid id`},
-		"observation-missing-status.json":        {"Observation.status", "is required"},
-		"observation-misspelt-element.json":      {"Observation.valueQuantiy", "not an element"},
-		"observation-range-as-string.json":       {"Observation.referenceRange[0].high.value", "decimal"},
-		"observation-subject-practitioner.json":  {"Observation.subject", "Practitioner"},
-		"observation-value-1e999.json":           {"Observation.valueQuantity.value", "1e999 is not a finite number"},
-		"patient-birthdate-not-a-date.json":      {"Patient.birthDate", `"not-a-date" is not a valid date`},
-		"patient-gender-twice.json":              {"Patient.gender", "appears twice"},
-		"patient-name-invalid-utf8.json":         {"Patient.name[0].family", "not valid UTF-8"},
+		"allergyintolerance-criticality.json":        {"AllergyIntolerance.criticality", `"severe" is not a valid code`},
+		"allergyintolerance-snomed-check-digit.json": {"AllergyIntolerance.code.coding[0].code", "SNOMED CT"},
+		"binary-data-not-base64.json":                {"Binary.data", "base64Binary"},
+		"bloodwork-resource-type.json":               {"resourceType", `"Bloodwork" is not a FHIR R4 resource type`},
+		"condition-icd10gm-without-dot.json":         {"Condition.code.coding[0].code", `"E119" is not an ICD-10-GM code`},
+		"documentreference-without-content.json":     {"DocumentReference.content", "is required"},
+		"immunization-german-date.json":              {"Immunization.occurrenceDateTime", `"15.10.2024" is not a valid dateTime`},
+		"medicationstatement-atc.json":               {"MedicationStatement.medicationCodeableConcept.coding[0].code", "ATC"},
+		"observation-bogus-status.json":              {"Observation.status", `"bogus-status" is not a valid code`},
+		"observation-id-with-space.json":             {"Observation.id", `"lab 1" is not a valid id`},
+		"observation-loinc-check-digit.json":         {"Observation.code.coding[0].code", "check digit"},
+		"observation-missing-status.json":            {"Observation.status", "is required"},
+		"observation-misspelt-element.json":          {"Observation.valueQuantiy", "not an element"},
+		"observation-range-as-string.json":           {"Observation.referenceRange[0].high.value", "decimal"},
+		"observation-subject-practitioner.json":      {"Observation.subject", "Practitioner"},
+		"observation-ucum-unit.json":                 {"Observation.valueQuantity.code", `"per cent" is not a UCUM unit`},
+		"observation-value-1e999.json":               {"Observation.valueQuantity.value", "1e999 is not a finite number"},
+		"patient-birthdate-not-a-date.json":          {"Patient.birthDate", `"not-a-date" is not a valid date`},
+		"patient-gender-twice.json":                  {"Patient.gender", "appears twice"},
+		"patient-name-invalid-utf8.json":             {"Patient.name[0].family", "not valid UTF-8"},
+		"procedure-ops-without-hyphen.json":          {"Procedure.code.coding[0].code", `"5470.11" is not an OPS code`},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
 	require.NoError(t, err)
@@ -113,6 +119,15 @@ func TestSeveralErrors(t *testing.T) {
 	var ve *fhir.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "Patient.active", ve.Path)
+}
+
+// TestUnknownSystemsKept checks that codes of systems CareLedger does not know are kept.
+func TestUnknownSystemsKept(t *testing.T) {
+	r, err := fhir.Parse([]byte(`{"resourceType":"Condition","subject":{"reference":"Patient/p"},
+		"code":{"coding":[{"system":"urn:oid:1.2.276.0.76.5.999","code":"anything at all"},
+		{"system":"http://fhir.de/CodeSystem/bfarm/icd-10-gm","code":"C50.9","display":"Brust"}]}}`))
+	require.NoError(t, err)
+	require.Equal(t, "diagnosis", r.Category)
 }
 
 func TestCategories(t *testing.T) {

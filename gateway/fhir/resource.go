@@ -28,7 +28,9 @@ type Resource struct {
 //   - what FHIR R4 forbids: an unknown resource type or element, a missing required
 //     element, a malformed primitive (a date, an id, a decimal), a code outside a required
 //     value set ("status":"bogus-status"), a reference to a resource type the element does
-//     not allow.
+//     not allow;
+//   - codes of the MII code systems (ICD-10-GM, OPS, LOINC, ATC, UCUM, SNOMED CT) that do
+//     not have their system's form. Codes of other systems are kept as they are.
 //
 // When several elements are wrong the error joins up to ten of them in path order;
 // errors.As finds the first.
@@ -85,6 +87,9 @@ func check(data []byte) (*node, error) {
 		return nil, err
 	}
 	if err := checkContained(root); err != nil {
+		return nil, err
+	}
+	if err := checkCodes(root); err != nil {
 		return nil, err
 	}
 	return root, nil
