@@ -3,7 +3,8 @@
 // clinic systems and patients upload, naming the wrong element
 // (`Observation.status: "bogus-status" is not a valid code`), files each resource under the
 // ledger's coarse category following the German Medical Informatics Initiative (MII) core
-// data set, and checks the form of ICD-10-GM, OPS, LOINC, ATC, UCUM and SNOMED CT codes.
+// data set, checks the form of ICD-10-GM, OPS, LOINC, ATC, UCUM and SNOMED CT codes, and
+// picks out the facts views show (Summary).
 //
 // # Why github.com/google/fhir/go
 //
@@ -32,9 +33,10 @@
 // Its costs, measured, and why they are accepted: the careledger binary grows from 45 MB to
 // 74 MB and process start by about 26 ms and 18 MiB of heap (it registers every R4 and STU3
 // proto descriptor at init); a 64 KiB Bundle takes about 9.5 ms to validate (six times
-// samply), which only uploads pay: records are validated once, when they are stored. Its
-// last release is from 2022 and it brings old modules (golang/protobuf's v1 shim, json-iterator, pkg/errors), so json-iterator
-// and reflect2 are pinned to releases that work with current Go. This package adds what it
+// samply), which only uploads pay: reads use Describe, which reads the few elements views
+// need with encoding/json and never runs the library. Its last release is from 2022 and it
+// brings old modules (golang/protobuf's v1 shim, json-iterator, pkg/errors), so json-iterator
+// and reflect2 are required at releases that work with current Go. This package adds what it
 // lacks: JSON that FHIR forbids but both libraries accept (a repeated member name, invalid
 // UTF-8, numbers beyond float64, empty strings, arrays and objects) is refused before the
 // library runs, with the element path; contained resources, which the library parses but

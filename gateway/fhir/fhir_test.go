@@ -1,7 +1,9 @@
 package fhir_test
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +13,43 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// parseFile parses a test file.
+var update = flag.Bool("update", false, "rewrite the golden summaries in testdata/golden")
+
+const examples = "../../docs/examples/fhir"
+
+// parseFile parses an example or test file.
 func parseFile(t testing.TB, path string) (any, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return fhir.Parse(data)
+}
+
+// TestExamples parses every example in docs/examples/fhir and compares what CareLedger
+// understands of it with the golden summary in testdata/golden (go test -update rewrites
+// them).
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(examples, "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			got, err := parseFile(t, path)
+			require.NoError(t, err)
+			out, err := json.MarshalIndent(got, "", "  ")
+			require.NoError(t, err)
+			out = append(out, '\n')
+			golden := filepath.Join("testdata", "golden", name)
+			if *update {
+				require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+				require.NoError(t, os.WriteFile(golden, out, 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test -update to write the golden file")
+			require.JSONEq(t, string(want), string(out))
+		})
+	}
 }
 
 // TestInvalid runs every file in testdata/invalid and checks that the error names the wrong
@@ -127,7 +160,9 @@ func TestUnknownSystemsKept(t *testing.T) {
 		"code":{"coding":[{"system":"urn:oid:1.2.276.0.76.5.999","code":"anything at all"},
 		{"system":"http://fhir.de/CodeSystem/bfarm/icd-10-gm","code":"C50.9","display":"Brust"}]}}`))
 	require.NoError(t, err)
+	require.Equal(t, "C50.9", r.Summary.Code.Code, "the ICD-10-GM coding is preferred")
 	require.Equal(t, "diagnosis", r.Category)
+	require.Equal(t, "Patient/p", r.Subject)
 }
 
 func TestCategories(t *testing.T) {
@@ -149,6 +184,17 @@ func TestCategories(t *testing.T) {
 	}
 }
 
+// TestDescribe reads records stored before validation was strict: best effort, no error.
+func TestDescribe(t *testing.T) {
+	r, err := fhir.Describe([]byte(`{"resourceType":"Observation","code":{"text":"Hb"},"valueQuantity":{"value":"13.2","unit":"g/dL"},"referenceRange":[{"low":{"value":12,"unit":"g/dL"}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, "Hb", r.Summary.Title)
+	require.Equal(t, "lab", r.Category)
+	require.Equal(t, "12", r.Summary.Observation.Low.Value)
+	_, err = fhir.Describe([]byte(`[1]`))
+	require.ErrorIs(t, err, fhir.ErrInvalid)
+}
+
 func TestValidationErrorLogValue(t *testing.T) {
 	ve := &fhir.ValidationError{Path: "Patient.name[0].family", Message: `"Mustermann" is not valid`}
 	require.NotContains(t, ve.LogValue().String(), "Mustermann", "record content never reaches a log")
@@ -164,11 +210,32 @@ func TestValidateDocument(t *testing.T) {
 	require.ErrorIs(t, fhir.ValidateDocument("application/pdf", nil), fhir.ErrInvalid)
 }
 
-// FuzzParse feeds arbitrary bytes to the parser: it must never panic, every refusal must be
-// a ValidationError, and what it accepts must have a type and a category.
+func TestParseDate(t *testing.T) {
+	cases := map[string]fhir.Precision{
+		"2024": fhir.PrecisionYear, "2024-11": fhir.PrecisionMonth, "2024-11-04": fhir.PrecisionDay,
+		"2024-11-04T07:45:00+01:00": fhir.PrecisionTime, "2024-11-04T07:45:00.123Z": fhir.PrecisionTime,
+	}
+	for in, p := range cases {
+		d, err := fhir.ParseDate(in)
+		require.NoError(t, err, in)
+		require.Equal(t, p, d.Precision, in)
+		require.Equal(t, in, d.String())
+	}
+	d, err := fhir.ParseDate("2024-11-04T07:45:00+01:00")
+	require.NoError(t, err)
+	require.Equal(t, "2024-11-04T06:45:00Z", d.Time.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	for _, in := range []string{"", "04.11.2024", "2024-13-01", "2024-02-30", "2024-11-04T25:00:00Z"} {
+		_, err := fhir.ParseDate(in)
+		require.Error(t, err, in)
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to the parsers: they must never panic, every refusal must
+// be a ValidationError, and what Parse accepts must have a type and a category.
 func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(examples, "*.json"))
 	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
-	for _, path := range invalid {
+	for _, path := range append(files, invalid...) {
 		if data, err := os.ReadFile(path); err == nil && len(data) < 8<<10 {
 			f.Add(data)
 		}
@@ -192,5 +259,18 @@ func FuzzParse(f *testing.F) {
 		} else {
 			check("", "", err)
 		}
+		_, _ = fhir.Describe(data)
 	})
+}
+
+// BenchmarkDescribe reads the summary of one result, as a view does for every record shown.
+func BenchmarkDescribe(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(examples, "observation-hba1c.json"))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := fhir.Describe(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

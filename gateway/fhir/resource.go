@@ -19,12 +19,18 @@ type Resource struct {
 	ID string `json:"id,omitempty"`
 	// Category is the ledger category the resource is filed under.
 	Category string `json:"category"`
+	// Subject is the reference to the patient the resource is about, as written
+	// ("Patient/123", "urn:uuid:…"): its subject or patient element. It is empty for a
+	// Patient itself and for resources that name no patient (Binary, Medication).
+	Subject string `json:"subject,omitempty"`
+	// Summary is what views show of it.
+	Summary Summary `json:"summary"`
 }
 
 // Parse validates a FHIR R4 JSON resource and says what it is. It refuses, with a
 // *ValidationError naming the element (all of them wrap ErrInvalid):
 //   - JSON that FHIR forbids: a member name twice in one object, invalid UTF-8, a number
-//     that is not finite, an empty string, array or object, anything after the resource;
+//     that is not finite, anything after the resource;
 //   - what FHIR R4 forbids: an unknown resource type or element, a missing required
 //     element, a malformed primitive (a date, an id, a decimal), a code outside a required
 //     value set ("status":"bogus-status"), a reference to a resource type the element does
@@ -39,24 +45,40 @@ func Parse(data []byte) (*Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := root.text("resourceType")
-	return &Resource{Type: rt, ID: root.text("id"), Category: categoryOf(rt, categoryCodes(root))}, nil
+	r, _ := describe(root.text("resourceType"), data)
+	return r, nil
 }
 
 // Validate is Parse under the name its first callers use.
 func Validate(data []byte) (*Resource, error) { return Parse(data) }
 
-// categoryCodes lists the codes of a resource's category CodeableConcepts.
-func categoryCodes(res *node) []string {
-	var codes []string
-	if cats := res.get("category"); cats != nil {
-		for _, c := range cats.items {
-			for _, cd := range c.get("coding").itemsOf() {
-				codes = append(codes, cd.text("code"))
-			}
-		}
+// Describe says what a resource is without validating it, for content that was validated
+// when it was stored (or stored before validation was strict): views read summaries of
+// records on every request, and validating again would cost far more than reading. It fails
+// only when data is not a JSON object with a resourceType.
+func Describe(data []byte) (*Resource, error) {
+	j, _, _ := summarize(data)
+	if j.ResourceType == "" {
+		return nil, invalid("resourceType", "is required")
 	}
-	return codes
+	r, _ := describe(j.ResourceType, data)
+	return r, nil
+}
+
+// describe builds the Resource for data of type rt, and names the element its Subject came
+// from ("subject" or "patient"; "" if none).
+func describe(rt string, data []byte) (*Resource, string) {
+	j, s, cats := summarize(data)
+	r := &Resource{Type: rt, ID: j.ID, Category: categoryOf(rt, cats), Summary: s}
+	switch {
+	case j.Subject != nil:
+		r.Subject = j.Subject.Reference
+		return r, "subject"
+	case j.Patient != nil:
+		r.Subject = j.Patient.Reference
+		return r, "patient"
+	}
+	return r, ""
 }
 
 // check runs every validation step on one resource and returns its JSON tree.

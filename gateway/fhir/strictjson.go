@@ -40,14 +40,6 @@ func (n *node) get(key string) *node {
 	return nil
 }
 
-// itemsOf returns an array's items, or nothing.
-func (n *node) itemsOf() []*node {
-	if n == nil || n.kind != 'a' {
-		return nil
-	}
-	return n.items
-}
-
 // text returns a string member's value, or "".
 func (n *node) text(key string) string {
 	if m := n.get(key); m != nil && m.kind == 's' {
