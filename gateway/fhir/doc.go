@@ -1,10 +1,11 @@
 // Package fhir understands record content before it is encrypted and stored: FHIR R4 JSON
-// resources (application/fhir+json) and documents with a media type. It validates what
-// clinic systems and patients upload, naming the wrong element
+// resources and Bundles (application/fhir+json), and documents with a media type. It
+// validates what clinic systems and patients upload, naming the wrong element
 // (`Observation.status: "bogus-status" is not a valid code`), files each resource under the
 // ledger's coarse category following the German Medical Informatics Initiative (MII) core
-// data set, checks the form of ICD-10-GM, OPS, LOINC, ATC, UCUM and SNOMED CT codes, and
-// picks out the facts views show (Summary).
+// data set, checks the form of ICD-10-GM, OPS, LOINC, ATC, UCUM and SNOMED CT codes, splits
+// an uploaded Bundle into one patient's records, and picks out the facts views show
+// (Summary).
 //
 // # Why github.com/google/fhir/go
 //

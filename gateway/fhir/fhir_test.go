@@ -17,11 +17,14 @@ var update = flag.Bool("update", false, "rewrite the golden summaries in testdat
 
 const examples = "../../docs/examples/fhir"
 
-// parseFile parses an example or test file.
+// parseFile parses an example or test file: Bundles with ParseBundle, the rest with Parse.
 func parseFile(t testing.TB, path string) (any, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
+	if strings.Contains(filepath.Base(path), "bundle") {
+		return fhir.ParseBundle(data)
+	}
 	return fhir.Parse(data)
 }
 
@@ -52,6 +55,60 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// TestExampleBundle checks the facts the clinical views rely on in the example patient's
+// Bundle.
+func TestExampleBundle(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(examples, "patient-bundle.json"))
+	require.NoError(t, err)
+	b, err := fhir.ParseBundle(data)
+	require.NoError(t, err)
+	require.Equal(t, "collection", b.Type)
+	require.Equal(t, b.Entries[0].FullURL, b.Patient)
+
+	byID := map[string]*fhir.Resource{}
+	categories := map[string]int{}
+	for _, e := range b.Entries {
+		require.True(t, json.Valid(e.Data))
+		again, err := fhir.Parse(e.Data)
+		require.NoError(t, err, "each entry is stored, and must validate, on its own")
+		require.Equal(t, e.Resource, again)
+		byID[e.Resource.ID] = e.Resource
+		categories[e.Resource.Category]++
+	}
+	require.Equal(t, map[string]int{"note": 1, "diagnosis": 3, "lab": 8, "vital-signs": 2, "medication": 3, "procedure": 1, "document": 1, "immunization": 1, "allergy": 1}, categories)
+
+	p := byID["erika-mustermann"].Summary.Patient
+	require.Equal(t, "Erika Mustermann", p.Name)
+	require.Equal(t, "female", p.Sex)
+	require.Equal(t, fhir.PrecisionDay, p.BirthDate.Precision)
+	require.Equal(t, 1964, p.BirthDate.Time.Year())
+
+	hba1c := byID["lab-1"].Summary.Observation
+	require.Equal(t, fhir.FlagHigh, hba1c.Flag)
+	require.False(t, hba1c.FlagComputed, "coded as H by the lab")
+	glucose := byID["lab-2"].Summary.Observation
+	require.Equal(t, fhir.FlagHigh, glucose.Flag)
+	require.True(t, glucose.FlagComputed, "no interpretation coded: 142 mg/dL is above 99")
+	require.Equal(t, "142 mg/dL", glucose.Value.String())
+	require.Equal(t, fhir.FlagNormal, byID["lab-6"].Summary.Observation.Flag)
+	require.Equal(t, fhir.FlagLow, byID["lab-7"].Summary.Observation.Flag)
+
+	bp := byID["blood-pressure-1"].Summary.Observation
+	require.Len(t, bp.Components, 2)
+	require.Equal(t, "148 mmHg", bp.Components[0].Value.String())
+
+	metformin := byID["medication-1"].Summary
+	require.Equal(t, "A10BA02", metformin.Code.Code)
+	require.Equal(t, "1000 mg, 2 times per day, oral", metformin.Medication.Dose)
+	require.Equal(t, "5 mg morgens (1-0-0)", byID["medication-2"].Summary.Medication.Dose)
+
+	letter := byID["discharge-letter-1"].Summary
+	require.Equal(t, "Entlassbrief Innere Medizin", letter.Title)
+	require.Equal(t, "application/pdf", letter.Document.ContentType)
+	require.Equal(t, "18842-5", letter.Document.Type.Code)
+	require.Positive(t, letter.Document.Size)
+}
+
 // TestInvalid runs every file in testdata/invalid and checks that the error names the wrong
 // element.
 func TestInvalid(t *testing.T) {
@@ -60,6 +117,18 @@ func TestInvalid(t *testing.T) {
 		"allergyintolerance-snomed-check-digit.json": {"AllergyIntolerance.code.coding[0].code", "SNOMED CT"},
 		"binary-data-not-base64.json":                {"Binary.data", "base64Binary"},
 		"bloodwork-resource-type.json":               {"resourceType", `"Bloodwork" is not a FHIR R4 resource type`},
+		"bundle-collection-with-request.json":        {"Bundle.entry[1].request", "only allowed in a transaction"},
+		"bundle-entry4-bogus-status.json":            {"Bundle.entry[4].resource.Observation.status", `"bogus-status" is not a valid code`},
+		"bundle-entry5-loinc.json":                   {"Bundle.entry[5].resource.Observation.code.coding[0].code", `"2160-1" is not a LOINC code`},
+		"bundle-entry6-other-patient.json":           {"Bundle.entry[6].resource.Observation.subject", "one patient's records"},
+		"bundle-fullurl-twice.json":                  {"Bundle.entry[2].fullUrl", "repeats"},
+		"bundle-in-bundle.json":                      {"Bundle.entry[0].resource.Bundle", "Bundle inside a Bundle"},
+		"bundle-searchset.json":                      {"Bundle.type", `"searchset" is not accepted`},
+		"bundle-second-patient.json":                 {"Bundle.entry[21].resource.Patient", "second patient"},
+		"bundle-subject-without-reference.json":      {"Bundle.entry[0].resource.Observation.subject", "must refer to the patient"},
+		"bundle-transaction-delete.json":             {"Bundle.entry[0].request.method", `"DELETE" is not accepted`},
+		"bundle-transaction-without-request.json":    {"Bundle.entry[1].request", "required in a transaction"},
+		"bundle-transaction-wrong-url.json":          {"Bundle.entry[2].request.url", "MedicationStatement"},
 		"condition-icd10gm-without-dot.json":         {"Condition.code.coding[0].code", `"E119" is not an ICD-10-GM code`},
 		"documentreference-without-content.json":     {"DocumentReference.content", "is required"},
 		"immunization-german-date.json":              {"Immunization.occurrenceDateTime", `"15.10.2024" is not a valid dateTime`},
@@ -128,6 +197,8 @@ func TestParseInline(t *testing.T) {
 		{"empty array", `{"resourceType":"Patient","name":[]}`, "Patient.name", "empty array"},
 		{"empty object", `{"resourceType":"Patient","name":[{}]}`, "Patient.name[0]", "empty object"},
 		{"contained without status", `{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Observation","code":{"text":"y"}}]}`, "Observation.contained[0].Observation.status", "is required"},
+		{"contained in a Bundle entry", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Basic","code":{"text":"x"},"contained":[{"resourceType":"Patient","gender":"x"}]}}]}`, "Bundle.entry[0].resource.Basic.contained[0].Patient.gender", "not a valid code"},
+		{"required in a Bundle entry", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"MedicationStatement","status":"active","subject":{"reference":"Patient/p"}}}]}`, "Bundle.entry[0].resource.MedicationStatement.medication", "is required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -195,6 +266,53 @@ func TestDescribe(t *testing.T) {
 	require.ErrorIs(t, err, fhir.ErrInvalid)
 }
 
+// TestBundlePatients checks how entries' patient references are matched.
+func TestBundlePatients(t *testing.T) {
+	obs := func(ref string) string {
+		return `{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"` + ref + `"}}}`
+	}
+	bundle := func(entries ...string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"collection","entry":[` + strings.Join(entries, ",") + `]}`)
+	}
+	patient := `{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","id":"p1"}}`
+
+	b, err := fhir.ParseBundle(bundle(patient, obs("urn:uuid:1"), obs("Patient/p1"), obs("https://ehr.example/fhir/Patient/p1")))
+	require.NoError(t, err, "fullUrl, type/id and absolute URL all name the Bundle's patient")
+	require.Equal(t, "urn:uuid:1", b.Patient)
+
+	require.Equal(t, "p1", b.PatientID)
+	require.Equal(t, "p1", b.Entries[2].Resource.SubjectID())
+	require.Equal(t, "p1", b.Entries[3].Resource.SubjectID())
+	require.Empty(t, b.Entries[1].Resource.SubjectID(), "a urn:uuid names no id")
+
+	b, err = fhir.ParseBundle(bundle(obs("Patient/p9"), obs("Patient/p9")))
+	require.NoError(t, err, "without a Patient entry, one shared reference")
+	require.Equal(t, "Patient/p9", b.Patient)
+	require.Equal(t, "p9", b.PatientID)
+
+	_, err = fhir.ParseBundle(bundle(`{"resource":{"resourceType":"Patient"}}`, obs("Patient/p9")))
+	requireInvalid(t, err, "Bundle.entry[0].resource.Patient.id", "is required")
+
+	_, err = fhir.ParseBundle(bundle(obs("Patient/p9"), obs("Patient/p8")))
+	requireInvalid(t, err, "Bundle.entry[1].resource.Observation.subject", `refers to "Patient/p8"`)
+
+	_, err = fhir.ParseBundle(bundle(obs("Group/g")))
+	requireInvalid(t, err, "Bundle.entry[0].resource.Observation.subject", "refers to a Group")
+
+	_, err = fhir.ParseBundle([]byte(`{"resourceType":"Patient"}`))
+	requireInvalid(t, err, "Patient", "not a Bundle")
+
+	_, err = fhir.ParseBundle([]byte(`{"resourceType":"Bundle","type":"collection"}`))
+	requireInvalid(t, err, "Bundle.entry", "empty")
+
+	_, err = fhir.ParseBundle([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:2"}]}`))
+	requireInvalid(t, err, "Bundle.entry[0].resource", "is required")
+
+	b, err = fhir.ParseBundle([]byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","id":"p1"},"request":{"method":"PUT","url":"Patient/p1"}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, &fhir.Request{Method: "PUT", URL: "Patient/p1"}, b.Entries[0].Request)
+}
+
 func TestValidationErrorLogValue(t *testing.T) {
 	ve := &fhir.ValidationError{Path: "Patient.name[0].family", Message: `"Mustermann" is not valid`}
 	require.NotContains(t, ve.LogValue().String(), "Mustermann", "record content never reaches a log")
@@ -231,7 +349,7 @@ func TestParseDate(t *testing.T) {
 }
 
 // FuzzParse feeds arbitrary bytes to the parsers: they must never panic, every refusal must
-// be a ValidationError, and what Parse accepts must have a type and a category.
+// be a ValidationError, and what they accept must have a type and a category.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(examples, "*.json"))
 	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
@@ -241,6 +359,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"}}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}}]}`))
 	f.Add([]byte(`{"resourceType":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check := func(typ, category string, err error) {
@@ -259,8 +378,28 @@ func FuzzParse(f *testing.F) {
 		} else {
 			check("", "", err)
 		}
+		b, err := fhir.ParseBundle(data)
+		if err == nil {
+			for _, e := range b.Entries {
+				check(e.Resource.Type, e.Resource.Category, nil)
+			}
+		} else {
+			check("", "", err)
+		}
 		_, _ = fhir.Describe(data)
 	})
+}
+
+// BenchmarkParseBundle validates and splits the example patient's Bundle, as an upload does.
+func BenchmarkParseBundle(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(examples, "patient-bundle.json"))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := fhir.ParseBundle(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkDescribe reads the summary of one result, as a view does for every record shown.

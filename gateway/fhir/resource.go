@@ -27,6 +27,11 @@ type Resource struct {
 	Summary Summary `json:"summary"`
 }
 
+// SubjectID returns the logical id of the patient the resource is about when its Subject is
+// a "Patient/{id}" reference (relative or absolute), and "" otherwise. The API compares it
+// with the patient's pseudonym, which is the patient's FHIR id.
+func (r *Resource) SubjectID() string { return referenceID(r.Subject, "Patient") }
+
 // Parse validates a FHIR R4 JSON resource and says what it is. It refuses, with a
 // *ValidationError naming the element (all of them wrap ErrInvalid):
 //   - JSON that FHIR forbids: a member name twice in one object, invalid UTF-8, a number
