@@ -54,11 +54,18 @@ type libIssue struct {
 
 // checkR4 parses data, already known to be strict JSON with a resourceType, with the
 // library and reports every finding as a ValidationError, in path order.
-func checkR4(data []byte, root *node) error {
+func checkR4(data []byte, root *node) (err error) {
 	u, err := r4()
 	if err != nil {
 		return err
 	}
+	// Content comes from outside; a bug in the library that it trips must refuse that
+	// content, not take the gateway down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = invalid("", "the FHIR R4 parser could not read this resource")
+		}
+	}()
 	c := &collector{}
 	if _, err := u.UnmarshalWithErrorReporter(data, c); err != nil {
 		c.issues = append(c.issues, issuesOf(err)...)
@@ -175,7 +182,7 @@ func translate(is libIssue, root *node) *ValidationError {
 	case strings.HasPrefix(details, "missing required field "):
 		name := strings.Trim(strings.TrimPrefix(details, "missing required field "), `"`)
 		if name == "resourceType" {
-			return invalid(path+".resourceType", "is required")
+			return invalid(joinPath(path, "resourceType"), "is required")
 		}
 		return invalid(joinPath(path, name), "is required")
 	case details == "unknown field":
