@@ -39,3 +39,26 @@ func (e *ValidationError) LogValue() slog.Value {
 func invalid(path, message string) *ValidationError {
 	return &ValidationError{Path: path, Message: message}
 }
+
+// Issues lists every ValidationError in err's tree in order, for a response that reports
+// each wrong element on its own (one OperationOutcome.issue per element). It is empty when
+// err holds none.
+func Issues(err error) []*ValidationError {
+	var out []*ValidationError
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+		case *ValidationError:
+			out = append(out, x)
+		case interface{ Unwrap() []error }:
+			for _, inner := range x.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,6 +224,14 @@ func TestSeveralErrors(t *testing.T) {
 	var ve *fhir.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "Patient.active", ve.Path)
+
+	wrapped := fmt.Errorf("upload: %w", err)
+	var paths []string
+	for _, is := range fhir.Issues(wrapped) {
+		paths = append(paths, is.Path)
+	}
+	require.Equal(t, []string{"Patient.active", "Patient.birthDate", "Patient.gender"}, paths)
+	require.Empty(t, fhir.Issues(errors.New("not about content")))
 }
 
 // TestUnknownSystemsKept checks that codes of systems CareLedger does not know are kept.
