@@ -33,9 +33,10 @@
 //
 // Its costs, measured, and why they are accepted: the careledger binary grows from 45 MB to
 // 74 MB and process start by about 26 ms and 18 MiB of heap (it registers every R4 and STU3
-// proto descriptor at init); a 64 KiB Bundle takes about 9.5 ms to validate (six times
-// samply), which only uploads pay: reads use Describe, which reads the few elements views
-// need with encoding/json and never runs the library. Its last release is from 2022 and it
+// proto descriptor at init); the library takes about 9.5 ms for a 64 KiB Bundle of 130
+// Observations (six times samply), and ParseBundle about 15 ms in all, which only uploads
+// pay: reads use Describe, which reads the few elements views need with encoding/json
+// (about 35 µs for a lab result) and never runs the library. Its last release is from 2022 and it
 // brings old modules (golang/protobuf's v1 shim, json-iterator, pkg/errors), so json-iterator
 // and reflect2 are required at releases that work with current Go. This package adds what it
 // lacks: JSON that FHIR forbids but both libraries accept (a repeated member name, invalid
