@@ -104,6 +104,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 			subjects[i] = at + ".resource." + rt + "." + elem
 		}
 	}
+	resolveMedications(b)
 	patient, err := onePatient(b, subjects)
 	if err != nil {
 		return nil, err
@@ -116,6 +117,35 @@ func ParseBundle(data []byte) (*Bundle, error) {
 		}
 	}
 	return b, nil
+}
+
+// resolveMedications names and codes the drugs of medication entries that refer to a
+// Medication entry of the same Bundle, so views need not look it up.
+func resolveMedications(b *Bundle) {
+	meds := map[string]*Resource{}
+	for _, e := range b.Entries {
+		if e.Resource.Type != "Medication" {
+			continue
+		}
+		if e.FullURL != "" {
+			meds[normalizeReference(e.FullURL)] = e.Resource
+		}
+		if e.Resource.ID != "" {
+			meds["Medication/"+e.Resource.ID] = e.Resource
+		}
+	}
+	for _, e := range b.Entries {
+		s := &e.Resource.Summary
+		if s.Medication == nil || s.Medication.Reference == "" || s.Code != nil {
+			continue
+		}
+		if m, ok := meds[normalizeReference(s.Medication.Reference)]; ok {
+			s.Code = m.Summary.Code
+			if s.Title == "" {
+				s.Title = m.Summary.Title
+			}
+		}
+	}
 }
 
 // checkRequest checks an entry's request against the Bundle's type (FHIR's bdl-3).

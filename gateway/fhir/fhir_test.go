@@ -322,6 +322,23 @@ func TestBundlePatients(t *testing.T) {
 	require.Equal(t, &fhir.Request{Method: "PUT", URL: "Patient/p1"}, b.Entries[0].Request)
 }
 
+// TestBundleMedicationReference checks that a MedicationStatement that refers to a
+// Medication in the same Bundle, as the MII medication module has it, is named and coded.
+func TestBundleMedicationReference(t *testing.T) {
+	b, err := fhir.ParseBundle([]byte(`{"resourceType":"Bundle","type":"collection","entry":[
+		{"fullUrl":"urn:uuid:m1","resource":{"resourceType":"Medication","code":{"coding":[
+			{"system":"http://fhir.de/CodeSystem/bfarm/atc","code":"A10BA02","display":"Metformin"}]}}},
+		{"resource":{"resourceType":"MedicationStatement","status":"active","subject":{"reference":"Patient/p1"},
+			"medicationReference":{"reference":"urn:uuid:m1"},"dosage":[{"text":"1-0-1"}]}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, "medication", b.Entries[0].Resource.Category)
+	s := b.Entries[1].Resource.Summary
+	require.Equal(t, "Metformin", s.Title)
+	require.Equal(t, "A10BA02", s.Code.Code)
+	require.Equal(t, "urn:uuid:m1", s.Medication.Reference)
+	require.Equal(t, "1-0-1", s.Medication.Dose)
+}
+
 func TestValidationErrorLogValue(t *testing.T) {
 	ve := &fhir.ValidationError{Path: "Patient.name[0].family", Message: `"Mustermann" is not valid`}
 	require.NotContains(t, ve.LogValue().String(), "Mustermann", "record content never reaches a log")

@@ -147,6 +147,10 @@ type MedicationSummary struct {
 	Dose         string    `json:"dose,omitempty"`
 	DoseQuantity *Quantity `json:"doseQuantity,omitempty"`
 	Route        string    `json:"route,omitempty"`
+	// Reference is the Medication resource the drug is described in when it is not coded
+	// in place (medicationReference), as the MII medication module does. ParseBundle fills
+	// the Summary's Title and Code from it when the Medication travels in the same Bundle.
+	Reference string `json:"reference,omitempty"`
 }
 
 // DocumentSummary describes a document: a DocumentReference's type and attachment, or a
@@ -432,6 +436,9 @@ func summarize(data []byte) (j *jResource, s Summary, catCodes []string) {
 		s.Effective = dateOf(firstOf(j.EffectiveDateTime, j.EffectivePeriod.start()))
 		s.Recorded = dateOf(j.DateAsserted)
 		s.Medication = medicationSummary(j)
+		if j.MedicationReference != nil {
+			s.Medication.Reference = j.MedicationReference.Reference
+		}
 	case "DiagnosticReport":
 		s.Title, s.Code = j.Code.words(), j.Code.main()
 		s.Effective = dateOf(firstOf(j.EffectiveDateTime, j.EffectivePeriod.start()))
