@@ -142,8 +142,9 @@ func TestExpiryAndScopes(t *testing.T) {
 	s := newStack(t, 0)
 	ctx := context.Background()
 	lab := s.upload(t, s.patient, labResult)
-	cond := s.upload(t, s.patient, `{"resourceType":"Condition","code":{"text":"x"}}`)
-	med := s.upload(t, s.patient, `{"resourceType":"MedicationStatement","status":"active"}`)
+	subject := `"subject":{"reference":"Patient/` + s.patientID + `"}`
+	cond := s.upload(t, s.patient, `{"resourceType":"Condition","code":{"text":"x"},`+subject+`}`)
+	med := s.upload(t, s.patient, `{"resourceType":"MedicationStatement","status":"active","medicationCodeableConcept":{"text":"x"},`+subject+`}`)
 
 	s.grant(t, model.GrantRequest{ID: "g-short", Actions: []string{"read"}, Categories: []string{"lab"}, ValidUntil: ptr(time.Now().Add(3 * time.Second))})
 	s.grant(t, model.GrantRequest{ID: "g-rec", Actions: []string{"read"}, RecordIDs: []string{med.ID}})

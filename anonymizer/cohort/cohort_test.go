@@ -42,7 +42,7 @@ func TestPublishOnlyConsentingPatientsAnonymisedAndAudited(t *testing.T) {
 		patients = append(patients, p)
 		sex := []string{"female", "male"}[i%2]
 		demo := fmt.Sprintf(`{"resourceType":"Patient","gender":%q,"birthDate":"19%02d-0%d-1%d","address":[{"postalCode":"1011%d"}]}`, sex, 50+i%4, 1+i%8, i%9, i%3)
-		cond := fmt.Sprintf(`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"%s"}]}}`, []string{"C50.9", "E11.9", "I10"}[i%3])
+		cond := fmt.Sprintf(`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"%s"}]},"subject":{"reference":"Patient/%s"}}`, []string{"C50.9", "E11.9", "I10"}[i%3], p.id)
 		for _, body := range []string{demo, cond} {
 			_, err := st.Service.Upload(ctx, c, gateway.Upload{Owner: p.id, Content: gateway.Content{MediaType: fhir.MediaType, Data: []byte(body)}})
 			require.NoError(t, err)

@@ -160,7 +160,7 @@ func artefactDir(t *testing.T) string {
 const (
 	labResult  = `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"4548-4","display":"Haemoglobin A1c"}]},"valueQuantity":{"value":6.8,"unit":"%"},"effectiveDateTime":"2026-10-01T09:30:00Z"}`
 	medication = `{"resourceType":"MedicationStatement","status":"active","medicationCodeableConcept":{"text":"Metformin 500 mg"},"dosage":[{"text":"one tablet twice a day"}],"subject":{"display":"not shown"}}`
-	condition  = `{"resourceType":"Condition","code":{"text":"Type 2 diabetes"},"clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2019-04-02"}`
+	condition  = `{"resourceType":"Condition","code":{"text":"Type 2 diabetes"},"clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2019-04-02","subject":{"display":"not shown"}}`
 	survey     = `{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"Quality of life after surgery","authored":"2026-10-03","item":[{"linkId":"1","text":"How is your pain today (0-10)?","answer":[{"valueInteger":3}]},{"linkId":"2","text":"Can you climb stairs?","answer":[{"valueBoolean":true}]}]}`
 )
 

@@ -31,7 +31,7 @@ func TestNoPersonalDataReachesTheLedgerOrTheStore(t *testing.T) {
 		`"gender":"female","birthDate":"1961-04-15","telecom":[{"system":"phone","value":"+44 20 7946 0958"}],`+
 		`"address":[{"line":["221B Baker Street"],"city":"Marylebone","postalCode":"NW1 6XE"}]}`))
 	cond := c.must("patient", "upload", "--json", "--file", write("cond.json", `{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"E11.2"}],`+
-		`"text":"Type 2 diabetes mellitus with kidney complications"},"note":[{"text":"metastatic? re-check"}]}`))
+		`"text":"Type 2 diabetes mellitus with kidney complications"},"subject":{"reference":"Patient/`+patient.ID+`"},"note":[{"text":"metastatic? re-check"}]}`))
 	require.Contains(t, cond, "diagnosis")
 	c.must("patient", "upload", "--file", write("letter.txt", "Dear Josephine Quaglietti, born 1961-04-15, ..."), "--type", "text/plain", "--category", "document")
 	c.must("patient", "grant", "--to", doctor.ID, "--category", "diagnosis,document,note", "--days", "7")

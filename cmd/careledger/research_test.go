@@ -32,7 +32,7 @@ func TestResearchToManufacturerThroughTheCLI(t *testing.T) {
 		c.must("patient", "upload", "--as", label, "--file", write(label+"-demo.json",
 			fmt.Sprintf(`{"resourceType":"Patient","gender":%q,"birthDate":"1961-0%d-15","address":[{"postalCode":"1011%d"}]}`, sex, 1+i, i%2)))
 		c.must("patient", "upload", "--as", label, "--file", write(label+"-cond.json",
-			`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"E11.9"}]}}`))
+			`{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"E11.9"}]},"subject":{"reference":"Patient/`+me.ID+`"}}`))
 		if i < 5 {
 			c.must("patient", "research", "--as", label, "--opt-in", "--purpose", "drug-safety")
 		}

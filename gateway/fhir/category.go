@@ -1,0 +1,82 @@
+package fhir
+
+// The ledger's coarse categories (chaincode/model.Categories) are what grants name, so a
+// resource's category decides who may read it. Following the MII core data set modules:
+// Person → demographics, Diagnose → diagnosis, Prozedur → procedure, Laborbefund →
+// lab, Medikation → medication, and so on.
+
+// categoryDemographics is where a Patient resource is filed. The ledger's vocabulary has no
+// "demographics" yet, so a patient's own details go under "note"; once chaincode/model lists
+// "demographics", this constant becomes "demographics" and nothing else changes.
+const categoryDemographics = "note"
+
+// categoryConsent is where a Consent resource is filed: the ledger has no "consent" category
+// yet, and a signed consent is a document.
+const categoryConsent = "document"
+
+// resourceCategories maps resource types to ledger categories; types not listed are notes.
+// Observation and DiagnosticReport are refined by their own category in categoryOf.
+var resourceCategories = map[string]string{
+	"Patient":                    categoryDemographics,
+	"Condition":                  "diagnosis",
+	"ClinicalImpression":         "diagnosis",
+	"RiskAssessment":             "diagnosis",
+	"FamilyMemberHistory":        "diagnosis",
+	"Procedure":                  "procedure",
+	"Observation":                "lab",
+	"DiagnosticReport":           "lab",
+	"Specimen":                   "lab",
+	"MedicationStatement":        "medication",
+	"MedicationAdministration":   "medication",
+	"MedicationRequest":          "medication",
+	"MedicationDispense":         "medication",
+	"Medication":                 "medication",
+	"ImagingStudy":               "imaging",
+	"Media":                      "imaging",
+	"QuestionnaireResponse":      "questionnaire",
+	"Questionnaire":              "questionnaire",
+	"AllergyIntolerance":         "allergy",
+	"Immunization":               "immunization",
+	"ImmunizationRecommendation": "immunization",
+	"CarePlan":                   "care-plan",
+	"Goal":                       "care-plan",
+	"CareTeam":                   "care-plan",
+	"ServiceRequest":             "care-plan",
+	"NutritionOrder":             "care-plan",
+	"DocumentReference":          "document",
+	"Binary":                     "document",
+	"Composition":                "document",
+	"Bundle":                     "document",
+	"Consent":                    categoryConsent,
+}
+
+// categoryOf returns the ledger category for a resource of type rt whose category
+// CodeableConcepts hold the given codes.
+func categoryOf(rt string, codes []string) string {
+	switch rt {
+	case "Observation":
+		// Observation.category codes from observation-category.
+		for _, code := range codes {
+			switch code {
+			case "vital-signs":
+				return "vital-signs"
+			case "imaging":
+				return "imaging"
+			case "survey":
+				return "questionnaire"
+			}
+		}
+	case "DiagnosticReport":
+		// DiagnosticReport.category codes from HL7 v2 table 0074 (diagnostic service sections).
+		for _, code := range codes {
+			switch code {
+			case "RAD", "CT", "NMR", "NMS", "RUS", "VUS", "OUS", "CUS", "XRC", "RX", "IMG":
+				return "imaging"
+			}
+		}
+	}
+	if c, ok := resourceCategories[rt]; ok {
+		return c
+	}
+	return "note"
+}
