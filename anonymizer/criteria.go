@@ -32,6 +32,12 @@ type checker interface {
 	// suppressed. hist is the class's distribution of the criterion's
 	// sensitive attribute (nil when it has none).
 	classOK(size int, hist []sensCount) bool
+	// minSuppressed is called for a class that fails classOK. It returns a
+	// lower bound on how many of the class's records every specialisation
+	// of the transformation (this one included) suppresses for this model
+	// alone, whichever way the class splits into subclasses. The search
+	// prunes by these bounds where the models are not monotone.
+	minSuppressed(size int, hist []sensCount) int
 }
 
 // datasetChecker is implemented by criteria decided on the whole released
@@ -50,6 +56,9 @@ func (c kAnonymity) String() string                       { return "k-anonymity(
 func (c kAnonymity) sensitiveAttribute() string           { return "" }
 func (c kAnonymity) monotonic(bool) bool                  { return true }
 func (c kAnonymity) classOK(size int, _ []sensCount) bool { return size >= c.k }
+
+// A class smaller than k splits only into classes smaller than k.
+func (c kAnonymity) minSuppressed(size int, _ []sensCount) int { return size }
 func (c kAnonymity) bind(*encoded, int) (checker, error) {
 	if c.k < 1 {
 		return nil, fmt.Errorf("k-anonymity: k=%d: %w", c.k, ErrMalformedInput)
@@ -86,6 +95,9 @@ func (c averageRisk) sensitiveAttribute() string { return "" }
 // generalisation can bring back small classes, so monotone only without.
 func (c averageRisk) monotonic(sup bool) bool       { return !sup }
 func (c averageRisk) classOK(int, []sensCount) bool { return true }
+
+// Never called: no class fails average risk.
+func (c averageRisk) minSuppressed(int, []sensCount) int { return 0 }
 func (c averageRisk) datasetOK(records, classes int) bool {
 	return records == 0 || float64(classes)/float64(records) <= c.threshold+1e-12
 }
@@ -151,6 +163,17 @@ func (c lDiversity) bind(*encoded, int) (checker, error) {
 		return nil, fmt.Errorf("%s: invalid parameters: %w", c, ErrMalformedInput)
 	}
 	return c, nil
+}
+
+// A class with fewer than l distinct values splits only into such classes.
+// For entropy and recursive (c,l)-diversity a union of passing classes
+// passes (what makes them monotone without suppression), so a failing class
+// keeps at least one failing subclass, of at least one record.
+func (c lDiversity) minSuppressed(size int, _ []sensCount) int {
+	if c.variant == lDistinct {
+		return size
+	}
+	return 1
 }
 
 func (c lDiversity) classOK(size int, hist []sensCount) bool {
@@ -326,6 +349,54 @@ func cmpFloat(a, b float64) int {
 
 func (k *tChecker) classOK(size int, hist []sensCount) bool {
 	return k.emd(size, hist) <= k.t+1e-12
+}
+
+// minSuppressed bounds the records of a failing class that any
+// specialisation suppresses. Released subclasses are each t-close, so their
+// union is (the distance is convex): the suppressed records are at least
+// what must be removed from the class to leave a t-close rest. For equal
+// distance that is exact: a rest of r records can be t-close iff
+// Σ_v max(0, q_v − c_v/r) ≤ t (fill each value up to its share r·q_v, the
+// shortfall is the distance), which only falls as r shrinks, so the largest
+// such r is found by bisection. For the other distances a failing class
+// keeps at least one failing subclass.
+func (k *tChecker) minSuppressed(size int, hist []sensCount) int {
+	if k.dist != tEqual {
+		return 1
+	}
+	// Values absent from the class are short by their whole share.
+	absent := 1.0
+	for _, s := range hist {
+		absent -= k.q[s.code]
+	}
+	// The tolerance is looser than classOK's, so that rounding can only
+	// make the bound smaller.
+	tol := k.t + 1e-9
+	short := func(r int) float64 {
+		d := absent
+		for _, s := range hist {
+			if x := k.q[s.code] - float64(s.n)/float64(r); x > 0 {
+				d += x
+			}
+		}
+		return d
+	}
+	if short(1) > tol {
+		return size
+	}
+	lo, hi := 1, size // short(lo) ≤ tol; short(hi) > tol or hi == size
+	if short(size) <= tol {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if short(mid) <= tol {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return size - lo
 }
 
 // emd returns the earth mover's distance between a class distribution and
