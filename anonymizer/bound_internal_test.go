@@ -133,7 +133,7 @@ func TestMinSuppressedBoundsSpecialisations(t *testing.T) {
 func TestPrunedEqualsExhaustiveRandom(t *testing.T) {
 	randomBoundCases(t, 6, func(trial int, rng *rand.Rand, tb *Table, hs map[string]*Hierarchy, criteria []Criterion) {
 		qiHs := map[string]*Hierarchy{"a": hs["a"], "b": hs["b"], "c": hs["c"]}
-		sup := []float64{0, 0.05, 0.1, 0.2, 0.4}[rng.IntN(5)]
+		sup := []float64{0, 0.05, 0.1, 0.2, 0.4, 1}[rng.IntN(6)]
 		var res [2]*Result
 		var errs [2]error
 		for i, mode := range []SearchMode{Pruned, Exhaustive} {
@@ -149,4 +149,37 @@ func TestPrunedEqualsExhaustiveRandom(t *testing.T) {
 		require.Equal(t, res[1].Report.Transformation, res[0].Report.Transformation, name)
 		require.Equal(t, res[1].Report.Rows, res[0].Report.Rows, name)
 	})
+}
+
+// TestNoReleaseOfOnlySuppressedRecords: with a 100% limit, suppressing
+// everything at the bottom of the lattice costs nothing under non-uniform
+// entropy, so it used to be the optimum. A release must keep records.
+func TestNoReleaseOfOnlySuppressedRecords(t *testing.T) {
+	tb, err := NewTable("age", "sex", "diagnosis")
+	require.NoError(t, err)
+	for _, r := range [][]string{{"20", "M", "flu"}, {"21", "M", "cold"}, {"30", "M", "flu"}, {"31", "F", "cold"}} {
+		require.NoError(t, tb.AppendRow(r...))
+	}
+	age, err := NewHierarchy([][]string{{"20", "20-29", "*"}, {"21", "20-29", "*"}, {"30", "30-39", "*"}, {"31", "30-39", "*"}})
+	require.NoError(t, err)
+	sex, err := NewHierarchy([][]string{{"M", "*"}, {"F", "*"}})
+	require.NoError(t, err)
+	require.NoError(t, tb.SetType("age", QuasiIdentifying))
+	require.NoError(t, tb.SetType("sex", QuasiIdentifying))
+	require.NoError(t, tb.SetType("diagnosis", Sensitive))
+	hs := map[string]*Hierarchy{"age": age, "sex": sex}
+	for _, mode := range []SearchMode{Pruned, Exhaustive} {
+		res, err := Anonymize(t.Context(), tb, Config{Hierarchies: hs, Criteria: []Criterion{KAnonymity(4)}, SuppressionLimit: 1, Search: mode})
+		require.NoError(t, err)
+		require.Equal(t, []QILevel{{"age", 2, 2}, {"sex", 1, 1}}, res.Report.Transformation)
+		require.Zero(t, res.Report.Rows.Suppressed)
+		// t=0: only classes with the table's distribution, which the top
+		// of the lattice (one class) has.
+		_, err = Anonymize(t.Context(), tb, Config{Hierarchies: hs, SuppressionLimit: 1, Search: mode,
+			Criteria: []Criterion{KAnonymity(1), EqualDistanceTCloseness("diagnosis", 0)}})
+		require.NoError(t, err)
+		_, err = Anonymize(t.Context(), tb, Config{Hierarchies: hs, SuppressionLimit: 1, Search: mode,
+			Criteria: []Criterion{KAnonymity(1), DistinctLDiversity("diagnosis", 3)}})
+		require.ErrorIs(t, err, ErrNoSolution)
+	}
 }

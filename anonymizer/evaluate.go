@@ -171,7 +171,12 @@ func (ev *evaluator) evaluate(g *groups, levels []int) nodeEval {
 			visit(k, size, ok, ev.floor(size, minSup))
 		}
 	}
-	r.anonymous = r.suppressed <= ev.limit
+	// A release of nothing but suppressed records satisfies every model
+	// and tells nothing: with a 100% limit it would be the optimum of any
+	// transformation-only metric. It counts as failing, which keeps the
+	// searches' pruning sound: the specialisations of a transformation
+	// whose classes all fail a monotone model fail it too.
+	r.anonymous = r.suppressed <= ev.limit && r.suppressed < e.n
 	for _, d := range ev.globals {
 		if r.anonymous && !d.datasetOK(e.n-r.suppressed, r.classes) {
 			r.anonymous = false

@@ -271,7 +271,7 @@ func (s *search) pruned(ctx context.Context) (int, error) {
 		if pruneDown {
 			return !r.anonymous
 		}
-		return r.minSuppressed > s.limit
+		return r.minSuppressed > s.limit || r.minSuppressed == s.e.n
 	}
 	pruneUp := s.metric.monotonic(sup)
 	best1st := s.metric.transformationOnly()
