@@ -17,6 +17,11 @@ type Criterion interface {
 	// monotonic reports whether a generalisation of a transformation that
 	// satisfies the model satisfies it too, which lets the search prune.
 	monotonic(withSuppression bool) bool
+	// validate checks the model's parameters.
+	validate() error
+	// minRecords is the fewest records a release that satisfies the model
+	// can hold, unless it holds none.
+	minRecords() int
 	bind(e *encoded, sens int) (checker, error)
 }
 
@@ -59,9 +64,16 @@ func (c kAnonymity) classOK(size int, _ []sensCount) bool { return size >= c.k }
 
 // A class smaller than k splits only into classes smaller than k.
 func (c kAnonymity) minSuppressed(size int, _ []sensCount) int { return size }
-func (c kAnonymity) bind(*encoded, int) (checker, error) {
+func (c kAnonymity) minRecords() int                           { return c.k }
+func (c kAnonymity) validate() error {
 	if c.k < 1 {
-		return nil, fmt.Errorf("k-anonymity: k=%d: %w", c.k, ErrMalformedInput)
+		return fmt.Errorf("k-anonymity: k=%d, want at least 1: %w", c.k, ErrMalformedInput)
+	}
+	return nil
+}
+func (c kAnonymity) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -75,11 +87,19 @@ func HighestRisk(threshold float64) Criterion { return highestRisk{threshold} }
 func (c highestRisk) String() string             { return "highest-risk(" + fmtNum(c.threshold) + ")" }
 func (c highestRisk) sensitiveAttribute() string { return "" }
 func (c highestRisk) monotonic(bool) bool        { return true }
-func (c highestRisk) bind(*encoded, int) (checker, error) {
+func (c highestRisk) k() int                     { return int(math.Ceil(1/c.threshold - 1e-9)) }
+func (c highestRisk) minRecords() int            { return c.k() }
+func (c highestRisk) validate() error {
 	if !(c.threshold > 0 && c.threshold <= 1) {
-		return nil, fmt.Errorf("highest risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+		return fmt.Errorf("highest risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
 	}
-	return kAnonymity{int(math.Ceil(1/c.threshold - 1e-9))}, nil
+	return nil
+}
+func (c highestRisk) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return kAnonymity{c.k()}, nil
 }
 
 type averageRisk struct{ threshold float64 }
@@ -101,9 +121,18 @@ func (c averageRisk) minSuppressed(int, []sensCount) int { return 0 }
 func (c averageRisk) datasetOK(records, classes int) bool {
 	return records == 0 || float64(classes)/float64(records) <= c.threshold+1e-12
 }
-func (c averageRisk) bind(*encoded, int) (checker, error) {
+
+// One class of r records has the least risk, 1/r.
+func (c averageRisk) minRecords() int { return int(math.Ceil(1/c.threshold - 1e-9)) }
+func (c averageRisk) validate() error {
 	if !(c.threshold > 0 && c.threshold <= 1) {
-		return nil, fmt.Errorf("average risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+		return fmt.Errorf("average risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+	}
+	return nil
+}
+func (c averageRisk) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -158,9 +187,26 @@ func (c lDiversity) sensitiveAttribute() string { return c.attr }
 // failing classes exist) they are not monotone.
 func (c lDiversity) monotonic(sup bool) bool { return c.variant == lDistinct || !sup }
 
+func (c lDiversity) validate() error {
+	if c.attr == "" {
+		return fmt.Errorf("%s: no sensitive attribute: %w", c, ErrMalformedInput)
+	}
+	if !(c.l >= 1 && c.l <= math.MaxInt32) {
+		return fmt.Errorf("%s: l outside [1, 2³¹): %w", c, ErrMalformedInput)
+	}
+	if c.variant == lRecursive && !(c.c > 0 && !math.IsInf(c.c, 1)) {
+		return fmt.Errorf("%s: c must be positive and finite: %w", c, ErrMalformedInput)
+	}
+	return nil
+}
+
+// Every variant needs l distinct values (entropy: the entropy of m values
+// is at most log m).
+func (c lDiversity) minRecords() int { return int(math.Ceil(c.l - 1e-9)) }
+
 func (c lDiversity) bind(*encoded, int) (checker, error) {
-	if c.l < 1 || (c.variant == lRecursive && !(c.c > 0)) {
-		return nil, fmt.Errorf("%s: invalid parameters: %w", c, ErrMalformedInput)
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -267,9 +313,23 @@ type tChecker struct {
 	extra  [][]float64
 }
 
-func (c tCloseness) bind(e *encoded, si int) (checker, error) {
+func (c tCloseness) minRecords() int { return 1 }
+func (c tCloseness) validate() error {
+	if c.attr == "" {
+		return fmt.Errorf("%s: no sensitive attribute: %w", c, ErrMalformedInput)
+	}
 	if !(c.t >= 0 && c.t <= 1) {
-		return nil, fmt.Errorf("%s: t outside [0,1]: %w", c, ErrMalformedInput)
+		return fmt.Errorf("%s: t outside [0,1]: %w", c, ErrMalformedInput)
+	}
+	if c.dist == tHierarchical && c.h == nil {
+		return fmt.Errorf("%s: no hierarchy: %w", c, ErrMissingHierarchy)
+	}
+	return nil
+}
+
+func (c tCloseness) bind(e *encoded, si int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	s := e.sens[si]
 	col := e.t.cols[s.col]
@@ -295,9 +355,6 @@ func (c tCloseness) bind(e *encoded, si int) (checker, error) {
 		slices.SortFunc(idx, func(a, b int) int { return cmpFloat(vals[a], vals[b]) })
 		k.order = idx
 	case tHierarchical:
-		if c.h == nil {
-			return nil, fmt.Errorf("%s: no hierarchy: %w", c, ErrMissingHierarchy)
-		}
 		k.height = c.h.Height()
 		k.leaf = make([]int32, len(col.dict))
 		k.parent = make([][]int32, k.height+1)
