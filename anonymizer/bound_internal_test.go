@@ -3,6 +3,7 @@ package anonymizer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -181,5 +182,45 @@ func TestNoReleaseOfOnlySuppressedRecords(t *testing.T) {
 		_, err = Anonymize(t.Context(), tb, Config{Hierarchies: hs, SuppressionLimit: 1, Search: mode,
 			Criteria: []Criterion{KAnonymity(1), DistinctLDiversity("diagnosis", 3)}})
 		require.ErrorIs(t, err, ErrNoSolution)
+	}
+}
+
+// TestEqualDistanceIsHalfL1 checks the equal-distance EMD, computed over the
+// class's values only, against half the L1 distance over the whole domain.
+func TestEqualDistanceIsHalfL1(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 7))
+	for range 1000 {
+		m := 1 + rng.IntN(12)
+		q := make([]float64, m)
+		var sum float64
+		for i := range q {
+			q[i] = rng.Float64()
+			sum += q[i]
+		}
+		for i := range q {
+			q[i] /= sum
+		}
+		k := &tChecker{dist: tEqual, q: q}
+		var hist []sensCount
+		size := 0
+		for code := range m {
+			if rng.IntN(2) == 0 {
+				n := 1 + rng.IntN(20)
+				hist = append(hist, sensCount{int32(code), int32(n)})
+				size += n
+			}
+		}
+		if size == 0 {
+			continue
+		}
+		p := make([]float64, m)
+		for _, s := range hist {
+			p[s.code] = float64(s.n) / float64(size)
+		}
+		var l1 float64
+		for i := range p {
+			l1 += math.Abs(p[i] - q[i])
+		}
+		require.InDelta(t, l1/2, k.emd(size, hist), 1e-12)
 	}
 }

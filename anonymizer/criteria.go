@@ -459,6 +459,18 @@ func (k *tChecker) minSuppressed(size int, hist []sensCount) int {
 // emd returns the earth mover's distance between a class distribution and
 // the table's.
 func (k *tChecker) emd(size int, hist []sensCount) float64 {
+	if k.dist == tEqual {
+		// Half the L1 distance is the mass the class has in excess,
+		// Σ max(0, p_v − q_v), and only values present in the class can
+		// be in excess: a pass over the class's values, not the domain.
+		var d float64
+		for _, s := range hist {
+			if x := float64(s.n)/float64(size) - k.q[s.code]; x > 0 {
+				d += x
+			}
+		}
+		return d
+	}
 	clear(k.p)
 	for _, s := range hist {
 		k.p[s.code] = float64(s.n) / float64(size)
@@ -475,7 +487,7 @@ func (k *tChecker) emd(size int, hist []sensCount) float64 {
 			d += math.Abs(cum)
 		}
 		return d / float64(m-1)
-	case tHierarchical:
+	default: // hierarchical
 		if k.height == 0 {
 			return 0
 		}
@@ -514,11 +526,5 @@ func (k *tChecker) emd(size int, hist []sensCount) float64 {
 			}
 		}
 		return d
-	default:
-		var d float64
-		for i := range k.p {
-			d += math.Abs(k.p[i] - k.q[i])
-		}
-		return d / 2
 	}
 }
