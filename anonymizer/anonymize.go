@@ -11,7 +11,9 @@ import (
 
 // Config says how to anonymise a table.
 type Config struct {
-	// Hierarchies maps each quasi-identifier to its hierarchy.
+	// Hierarchies maps each quasi-identifier to its hierarchy. Entries for
+	// other attributes are unused: the table's attribute types decide, so an
+	// attribute is never both quasi-identifying and sensitive.
 	Hierarchies map[string]*Hierarchy
 	// Criteria are the privacy models; all must hold.
 	Criteria []Criterion
@@ -131,6 +133,19 @@ func (c *Config) validate(t *Table) error {
 	for name := range c.Hierarchies {
 		if _, ok := t.ColumnIndex(name); !ok {
 			return fmt.Errorf("anonymize: hierarchy for %q: %w", name, ErrUnknownAttribute)
+		}
+	}
+	for i, cr := range c.Criteria {
+		if cr == nil {
+			return fmt.Errorf("anonymize: privacy model %d is nil: %w", i+1, ErrMalformedInput)
+		}
+		if err := cr.validate(); err != nil {
+			return fmt.Errorf("anonymize: %w", err)
+		}
+		// Otherwise every record would be suppressed, or the search would
+		// find nothing, after lengthy work.
+		if m := cr.minRecords(); m > t.rows {
+			return fmt.Errorf("anonymize: %s needs at least %d records, the table has %d: %w", cr, m, t.rows, ErrNoSolution)
 		}
 	}
 	return nil

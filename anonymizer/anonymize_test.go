@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 
@@ -87,33 +88,61 @@ func TestAnonymizeDropSuppressed(t *testing.T) {
 }
 
 func TestAnonymizeRejectsBadConfigWithoutChangingInput(t *testing.T) {
+	// models builds a configuration from privacy models alone.
+	models := func(sup float64, c ...anonymizer.Criterion) func(map[string]*anonymizer.Hierarchy) anonymizer.Config {
+		return func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
+			return anonymizer.Config{Hierarchies: hs, Criteria: c, SuppressionLimit: sup}
+		}
+	}
+	k2 := anonymizer.KAnonymity(2)
 	tests := []struct {
 		name string
 		cfg  func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config
 		err  error
+		msg  string
 	}{
 		{"no criteria", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: hs}
-		}, anonymizer.ErrMalformedInput},
+		}, anonymizer.ErrMalformedInput, ""},
 		{"k=0", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: hs, Criteria: []anonymizer.Criterion{anonymizer.KAnonymity(0)}}
-		}, anonymizer.ErrMalformedInput},
+		}, anonymizer.ErrMalformedInput, ""},
 		{"suppression > 1", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: hs, Criteria: []anonymizer.Criterion{anonymizer.KAnonymity(2)}, SuppressionLimit: 1.5}
-		}, anonymizer.ErrMalformedInput},
+		}, anonymizer.ErrMalformedInput, ""},
 		{"missing hierarchy", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: map[string]*anonymizer.Hierarchy{"age": hs["age"]}, Criteria: []anonymizer.Criterion{anonymizer.KAnonymity(2)}}
-		}, anonymizer.ErrMissingHierarchy},
+		}, anonymizer.ErrMissingHierarchy, ""},
 		{"l-diversity on a non-sensitive attribute", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: hs, Criteria: []anonymizer.Criterion{anonymizer.DistinctLDiversity("sex", 2)}}
-		}, anonymizer.ErrMalformedInput},
+		}, anonymizer.ErrMalformedInput, ""},
 		{"unknown sensitive attribute", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			return anonymizer.Config{Hierarchies: hs, Criteria: []anonymizer.Criterion{anonymizer.EntropyLDiversity("nope", 2)}}
-		}, anonymizer.ErrUnknownAttribute},
+		}, anonymizer.ErrUnknownAttribute, ""},
 		{"hierarchy for unknown column", func(hs map[string]*anonymizer.Hierarchy) anonymizer.Config {
 			m := map[string]*anonymizer.Hierarchy{"zip": hs["age"], "age": hs["age"], "sex": hs["sex"]}
 			return anonymizer.Config{Hierarchies: m, Criteria: []anonymizer.Criterion{anonymizer.KAnonymity(2)}}
-		}, anonymizer.ErrUnknownAttribute},
+		}, anonymizer.ErrUnknownAttribute, ""},
+		{"negative k", models(0, anonymizer.KAnonymity(-3)), anonymizer.ErrMalformedInput, "k=-3, want at least 1"},
+		{"nil model", models(0, k2, nil), anonymizer.ErrMalformedInput, "privacy model 2 is nil"},
+		// The golden table has four records.
+		{"k above the records", models(0, anonymizer.KAnonymity(5)), anonymizer.ErrNoSolution, "needs at least 5 records, the table has 4"},
+		{"k above the records, all may be suppressed", models(1, anonymizer.KAnonymity(5)), anonymizer.ErrNoSolution, "the table has 4"},
+		{"highest risk below 1/records", models(1, anonymizer.HighestRisk(0.1)), anonymizer.ErrNoSolution, "needs at least 10 records"},
+		{"average risk below 1/records", models(1, k2, anonymizer.AverageRisk(0.2)), anonymizer.ErrNoSolution, "needs at least 5 records"},
+		{"l above the records", models(1, k2, anonymizer.DistinctLDiversity("diagnosis", 5)), anonymizer.ErrNoSolution, "needs at least 5 records"},
+		{"entropy l NaN", models(0, k2, anonymizer.EntropyLDiversity("diagnosis", math.NaN())), anonymizer.ErrMalformedInput, "l outside"},
+		{"entropy l infinite", models(0, k2, anonymizer.EntropyLDiversity("diagnosis", math.Inf(1))), anonymizer.ErrMalformedInput, "l outside"},
+		{"l below 1", models(0, k2, anonymizer.DistinctLDiversity("diagnosis", 0)), anonymizer.ErrMalformedInput, "l outside"},
+		{"recursive c=0", models(0, k2, anonymizer.RecursiveCLDiversity("diagnosis", 0, 2)), anonymizer.ErrMalformedInput, "c must be positive"},
+		{"t above 1", models(0, k2, anonymizer.EqualDistanceTCloseness("diagnosis", 1.5)), anonymizer.ErrMalformedInput, "t outside [0,1]"},
+		{"t negative", models(0, k2, anonymizer.EqualDistanceTCloseness("diagnosis", -0.1)), anonymizer.ErrMalformedInput, "t outside [0,1]"},
+		{"t NaN", models(0, k2, anonymizer.EqualDistanceTCloseness("diagnosis", math.NaN())), anonymizer.ErrMalformedInput, "t outside [0,1]"},
+		{"t-closeness without attribute", models(0, k2, anonymizer.EqualDistanceTCloseness("", 0.2)), anonymizer.ErrMalformedInput, "no sensitive attribute"},
+		{"hierarchical t without hierarchy", models(0, k2, anonymizer.HierarchicalDistanceTCloseness("diagnosis", 0.2, nil)), anonymizer.ErrMissingHierarchy, ""},
+		{"t-closeness on a quasi-identifier", models(0, k2, anonymizer.EqualDistanceTCloseness("age", 0.2)), anonymizer.ErrMalformedInput, "needs it sensitive"},
+		{"suppression NaN", models(math.NaN(), k2), anonymizer.ErrMalformedInput, "suppression limit"},
+		{"suppression negative", models(-0.1, k2), anonymizer.ErrMalformedInput, "suppression limit"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,8 +151,12 @@ func TestAnonymizeRejectsBadConfigWithoutChangingInput(t *testing.T) {
 			for r := 0; r < tb.NumRows(); r++ {
 				before = append(before, tb.Row(r)...)
 			}
-			_, err := anonymizer.Anonymize(t.Context(), tb, tc.cfg(hs))
-			require.ErrorIs(t, err, tc.err)
+			for _, run := range []func(context.Context, *anonymizer.Table, anonymizer.Config) (*anonymizer.Result, error){anonymizer.Anonymize, anonymizer.Mondrian} {
+				res, err := run(t.Context(), tb, tc.cfg(hs))
+				require.ErrorIs(t, err, tc.err)
+				require.ErrorContains(t, err, tc.msg)
+				require.Nil(t, res)
+			}
 			after := []string{}
 			for r := 0; r < tb.NumRows(); r++ {
 				after = append(after, tb.Row(r)...)
@@ -310,4 +343,49 @@ func TestAnonymizeProgressAndCancel(t *testing.T) {
 		})
 		require.ErrorIs(t, err, context.Canceled, mode.String())
 	}
+}
+
+// FuzzAnonymizeParameters feeds privacy parameters as a caller (the CLI,
+// a cohort request) would pass them through: every combination is either
+// refused with one of the package's sentinel errors or yields a release
+// that Verify accepts, never a panic.
+func FuzzAnonymizeParameters(f *testing.F) {
+	f.Add(2, uint8(0), 0.0, 0.0, uint8(0), 0.0, 0.0, "diagnosis")
+	f.Add(-1, uint8(1), 2.0, 0.0, uint8(1), 0.2, 0.25, "diagnosis")
+	f.Add(5, uint8(2), 1.5, 0.0, uint8(0), 0.0, 1.0, "diagnosis")
+	f.Add(1, uint8(3), 2.0, 3.0, uint8(2), 0.5, 0.5, "age")
+	f.Add(0, uint8(0), 0.0, 0.0, uint8(1), math.NaN(), -1.0, "")
+	f.Fuzz(func(t *testing.T, k int, lKind uint8, l, c float64, tKind uint8, tv, sup float64, attr string) {
+		var criteria []anonymizer.Criterion
+		if k != 0 {
+			criteria = append(criteria, anonymizer.KAnonymity(k))
+		}
+		switch lKind % 4 {
+		case 1:
+			criteria = append(criteria, anonymizer.DistinctLDiversity(attr, int(math.Max(math.Min(l, 1e6), -1e6))))
+		case 2:
+			criteria = append(criteria, anonymizer.EntropyLDiversity(attr, l))
+		case 3:
+			criteria = append(criteria, anonymizer.RecursiveCLDiversity(attr, c, int(math.Max(math.Min(l, 1e6), -1e6))))
+		}
+		switch tKind % 3 {
+		case 1:
+			criteria = append(criteria, anonymizer.EqualDistanceTCloseness(attr, tv))
+		case 2:
+			criteria = append(criteria, anonymizer.OrderedDistanceTCloseness(attr, tv))
+		}
+		tb, hs := golden(t)
+		res, err := anonymizer.Anonymize(t.Context(), tb, anonymizer.Config{Hierarchies: hs, Criteria: criteria, SuppressionLimit: sup})
+		if err != nil {
+			require.Nil(t, res)
+			for _, sentinel := range []error{anonymizer.ErrMalformedInput, anonymizer.ErrUnknownAttribute, anonymizer.ErrMissingHierarchy, anonymizer.ErrNoSolution} {
+				if errors.Is(err, sentinel) {
+					return
+				}
+			}
+			t.Fatalf("error wraps no sentinel: %v", err)
+		}
+		require.NoError(t, anonymizer.Verify(t.Context(), res.Output, criteria, sup))
+		require.Less(t, res.Report.Rows.Suppressed, res.Report.Rows.Input, "a release of nothing but suppressed records")
+	})
 }

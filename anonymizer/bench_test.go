@@ -24,6 +24,30 @@ func benchAdult(b *testing.B, mode anonymizer.SearchMode, k int, sup float64) {
 	b.ReportMetric(float64(tb.NumRows())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
+// BenchmarkAdultTCloseness is issue 16's case: salary-class sensitive,
+// k=3, equal-distance 0.2-closeness, 4% suppression.
+func BenchmarkAdultTCloseness(b *testing.B) {
+	for _, mode := range []anonymizer.SearchMode{anonymizer.Pruned, anonymizer.Exhaustive} {
+		b.Run(mode.String(), func(b *testing.B) {
+			tb, hs, err := anonymizer.LoadAdult(adultDir(b))
+			require.NoError(b, err)
+			require.NoError(b, tb.SetType("salary-class", anonymizer.Sensitive))
+			cfg := anonymizer.Config{Hierarchies: hs, SuppressionLimit: 0.04, Search: mode,
+				Criteria: []anonymizer.Criterion{anonymizer.KAnonymity(3), anonymizer.EqualDistanceTCloseness("salary-class", 0.2)}}
+			var search float64
+			var evaluated int
+			for b.Loop() {
+				r, err := anonymizer.Anonymize(context.Background(), tb, cfg)
+				require.NoError(b, err)
+				search += r.Report.Search.SearchMillis
+				evaluated = r.Report.Search.Evaluated
+			}
+			b.ReportMetric(search/float64(b.N), "search-ms/op")
+			b.ReportMetric(float64(evaluated), "evaluated")
+		})
+	}
+}
+
 func BenchmarkAdultPrunedK5(b *testing.B)       { benchAdult(b, anonymizer.Pruned, 5, 0) }
 func BenchmarkAdultPrunedK5Sup4(b *testing.B)   { benchAdult(b, anonymizer.Pruned, 5, 0.04) }
 func BenchmarkAdultPrunedK100(b *testing.B)     { benchAdult(b, anonymizer.Pruned, 100, 0) }

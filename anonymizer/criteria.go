@@ -17,6 +17,11 @@ type Criterion interface {
 	// monotonic reports whether a generalisation of a transformation that
 	// satisfies the model satisfies it too, which lets the search prune.
 	monotonic(withSuppression bool) bool
+	// validate checks the model's parameters.
+	validate() error
+	// minRecords is the fewest records a release that satisfies the model
+	// can hold, unless it holds none.
+	minRecords() int
 	bind(e *encoded, sens int) (checker, error)
 }
 
@@ -32,6 +37,12 @@ type checker interface {
 	// suppressed. hist is the class's distribution of the criterion's
 	// sensitive attribute (nil when it has none).
 	classOK(size int, hist []sensCount) bool
+	// minSuppressed is called for a class that fails classOK. It returns a
+	// lower bound on how many of the class's records every specialisation
+	// of the transformation (this one included) suppresses for this model
+	// alone, whichever way the class splits into subclasses. The search
+	// prunes by these bounds where the models are not monotone.
+	minSuppressed(size int, hist []sensCount) int
 }
 
 // datasetChecker is implemented by criteria decided on the whole released
@@ -50,9 +61,19 @@ func (c kAnonymity) String() string                       { return "k-anonymity(
 func (c kAnonymity) sensitiveAttribute() string           { return "" }
 func (c kAnonymity) monotonic(bool) bool                  { return true }
 func (c kAnonymity) classOK(size int, _ []sensCount) bool { return size >= c.k }
-func (c kAnonymity) bind(*encoded, int) (checker, error) {
+
+// A class smaller than k splits only into classes smaller than k.
+func (c kAnonymity) minSuppressed(size int, _ []sensCount) int { return size }
+func (c kAnonymity) minRecords() int                           { return c.k }
+func (c kAnonymity) validate() error {
 	if c.k < 1 {
-		return nil, fmt.Errorf("k-anonymity: k=%d: %w", c.k, ErrMalformedInput)
+		return fmt.Errorf("k-anonymity: k=%d, want at least 1: %w", c.k, ErrMalformedInput)
+	}
+	return nil
+}
+func (c kAnonymity) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -66,11 +87,19 @@ func HighestRisk(threshold float64) Criterion { return highestRisk{threshold} }
 func (c highestRisk) String() string             { return "highest-risk(" + fmtNum(c.threshold) + ")" }
 func (c highestRisk) sensitiveAttribute() string { return "" }
 func (c highestRisk) monotonic(bool) bool        { return true }
-func (c highestRisk) bind(*encoded, int) (checker, error) {
+func (c highestRisk) k() int                     { return int(math.Ceil(1/c.threshold - 1e-9)) }
+func (c highestRisk) minRecords() int            { return c.k() }
+func (c highestRisk) validate() error {
 	if !(c.threshold > 0 && c.threshold <= 1) {
-		return nil, fmt.Errorf("highest risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+		return fmt.Errorf("highest risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
 	}
-	return kAnonymity{int(math.Ceil(1/c.threshold - 1e-9))}, nil
+	return nil
+}
+func (c highestRisk) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return kAnonymity{c.k()}, nil
 }
 
 type averageRisk struct{ threshold float64 }
@@ -86,12 +115,24 @@ func (c averageRisk) sensitiveAttribute() string { return "" }
 // generalisation can bring back small classes, so monotone only without.
 func (c averageRisk) monotonic(sup bool) bool       { return !sup }
 func (c averageRisk) classOK(int, []sensCount) bool { return true }
+
+// Never called: no class fails average risk.
+func (c averageRisk) minSuppressed(int, []sensCount) int { return 0 }
 func (c averageRisk) datasetOK(records, classes int) bool {
 	return records == 0 || float64(classes)/float64(records) <= c.threshold+1e-12
 }
-func (c averageRisk) bind(*encoded, int) (checker, error) {
+
+// One class of r records has the least risk, 1/r.
+func (c averageRisk) minRecords() int { return int(math.Ceil(1/c.threshold - 1e-9)) }
+func (c averageRisk) validate() error {
 	if !(c.threshold > 0 && c.threshold <= 1) {
-		return nil, fmt.Errorf("average risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+		return fmt.Errorf("average risk: threshold %v outside (0,1]: %w", c.threshold, ErrMalformedInput)
+	}
+	return nil
+}
+func (c averageRisk) bind(*encoded, int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -146,11 +187,39 @@ func (c lDiversity) sensitiveAttribute() string { return c.attr }
 // failing classes exist) they are not monotone.
 func (c lDiversity) monotonic(sup bool) bool { return c.variant == lDistinct || !sup }
 
+func (c lDiversity) validate() error {
+	if c.attr == "" {
+		return fmt.Errorf("%s: no sensitive attribute: %w", c, ErrMalformedInput)
+	}
+	if !(c.l >= 1 && c.l <= math.MaxInt32) {
+		return fmt.Errorf("%s: l outside [1, 2³¹): %w", c, ErrMalformedInput)
+	}
+	if c.variant == lRecursive && !(c.c > 0 && !math.IsInf(c.c, 1)) {
+		return fmt.Errorf("%s: c must be positive and finite: %w", c, ErrMalformedInput)
+	}
+	return nil
+}
+
+// Every variant needs l distinct values (entropy: the entropy of m values
+// is at most log m).
+func (c lDiversity) minRecords() int { return int(math.Ceil(c.l - 1e-9)) }
+
 func (c lDiversity) bind(*encoded, int) (checker, error) {
-	if c.l < 1 || (c.variant == lRecursive && !(c.c > 0)) {
-		return nil, fmt.Errorf("%s: invalid parameters: %w", c, ErrMalformedInput)
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// A class with fewer than l distinct values splits only into such classes.
+// For entropy and recursive (c,l)-diversity a union of passing classes
+// passes (what makes them monotone without suppression), so a failing class
+// keeps at least one failing subclass, of at least one record.
+func (c lDiversity) minSuppressed(size int, _ []sensCount) int {
+	if c.variant == lDistinct {
+		return size
+	}
+	return 1
 }
 
 func (c lDiversity) classOK(size int, hist []sensCount) bool {
@@ -244,9 +313,23 @@ type tChecker struct {
 	extra  [][]float64
 }
 
-func (c tCloseness) bind(e *encoded, si int) (checker, error) {
+func (c tCloseness) minRecords() int { return 1 }
+func (c tCloseness) validate() error {
+	if c.attr == "" {
+		return fmt.Errorf("%s: no sensitive attribute: %w", c, ErrMalformedInput)
+	}
 	if !(c.t >= 0 && c.t <= 1) {
-		return nil, fmt.Errorf("%s: t outside [0,1]: %w", c, ErrMalformedInput)
+		return fmt.Errorf("%s: t outside [0,1]: %w", c, ErrMalformedInput)
+	}
+	if c.dist == tHierarchical && c.h == nil {
+		return fmt.Errorf("%s: no hierarchy: %w", c, ErrMissingHierarchy)
+	}
+	return nil
+}
+
+func (c tCloseness) bind(e *encoded, si int) (checker, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	s := e.sens[si]
 	col := e.t.cols[s.col]
@@ -272,9 +355,6 @@ func (c tCloseness) bind(e *encoded, si int) (checker, error) {
 		slices.SortFunc(idx, func(a, b int) int { return cmpFloat(vals[a], vals[b]) })
 		k.order = idx
 	case tHierarchical:
-		if c.h == nil {
-			return nil, fmt.Errorf("%s: no hierarchy: %w", c, ErrMissingHierarchy)
-		}
 		k.height = c.h.Height()
 		k.leaf = make([]int32, len(col.dict))
 		k.parent = make([][]int32, k.height+1)
@@ -328,9 +408,69 @@ func (k *tChecker) classOK(size int, hist []sensCount) bool {
 	return k.emd(size, hist) <= k.t+1e-12
 }
 
+// minSuppressed bounds the records of a failing class that any
+// specialisation suppresses. Released subclasses are each t-close, so their
+// union is (the distance is convex): the suppressed records are at least
+// what must be removed from the class to leave a t-close rest. For equal
+// distance that is exact: a rest of r records can be t-close iff
+// Σ_v max(0, q_v − c_v/r) ≤ t (fill each value up to its share r·q_v, the
+// shortfall is the distance), which only falls as r shrinks, so the largest
+// such r is found by bisection. For the other distances a failing class
+// keeps at least one failing subclass.
+func (k *tChecker) minSuppressed(size int, hist []sensCount) int {
+	if k.dist != tEqual {
+		return 1
+	}
+	// Values absent from the class are short by their whole share.
+	absent := 1.0
+	for _, s := range hist {
+		absent -= k.q[s.code]
+	}
+	// The tolerance is looser than classOK's, so that rounding can only
+	// make the bound smaller.
+	tol := k.t + 1e-9
+	short := func(r int) float64 {
+		d := absent
+		for _, s := range hist {
+			if x := k.q[s.code] - float64(s.n)/float64(r); x > 0 {
+				d += x
+			}
+		}
+		return d
+	}
+	if short(1) > tol {
+		return size
+	}
+	lo, hi := 1, size // short(lo) ≤ tol; short(hi) > tol or hi == size
+	if short(size) <= tol {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if short(mid) <= tol {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return size - lo
+}
+
 // emd returns the earth mover's distance between a class distribution and
 // the table's.
 func (k *tChecker) emd(size int, hist []sensCount) float64 {
+	if k.dist == tEqual {
+		// Half the L1 distance is the mass the class has in excess,
+		// Σ max(0, p_v − q_v), and only values present in the class can
+		// be in excess: a pass over the class's values, not the domain.
+		var d float64
+		for _, s := range hist {
+			if x := float64(s.n)/float64(size) - k.q[s.code]; x > 0 {
+				d += x
+			}
+		}
+		return d
+	}
 	clear(k.p)
 	for _, s := range hist {
 		k.p[s.code] = float64(s.n) / float64(size)
@@ -347,7 +487,7 @@ func (k *tChecker) emd(size int, hist []sensCount) float64 {
 			d += math.Abs(cum)
 		}
 		return d / float64(m-1)
-	case tHierarchical:
+	default: // hierarchical
 		if k.height == 0 {
 			return 0
 		}
@@ -386,11 +526,5 @@ func (k *tChecker) emd(size int, hist []sensCount) float64 {
 			}
 		}
 		return d
-	default:
-		var d float64
-		for i := range k.p {
-			d += math.Abs(k.p[i] - k.q[i])
-		}
-		return d / 2
 	}
 }

@@ -5,7 +5,8 @@
 // records whose attributes are marked identifying, quasi-identifying,
 // sensitive or insensitive is transformed by full-domain generalisation
 // (the optimum over the lattice of hierarchy levels, found by a Flash-like
-// search pruned by monotonicity, or exhaustively) or by Mondrian local
+// search pruned by monotonicity, or by lower bounds on suppression where
+// the models are not monotone, or exhaustively) or by Mondrian local
 // recoding, plus record suppression, until it satisfies the chosen privacy
 // models (k-anonymity, l-diversity, t-closeness, re-identification risk
 // thresholds). It measures the utility kept and the risk left, releases

@@ -27,6 +27,10 @@ type evaluator struct {
 	classOK  []bool
 	wantPass bool // record per-class verdicts in classOK
 	kOnly    int  // > 0 when every criterion is k-anonymity: the largest k
+	// bound asks for nodeEval.minSuppressed; kFloor is the largest k of
+	// the k-anonymity criteria (0: none).
+	bound  bool
+	kFloor int
 }
 
 // nodeEval is what the search learns about one transformation.
@@ -35,6 +39,12 @@ type nodeEval struct {
 	suppressed int
 	classes    int
 	loss       float64
+	// minSuppressed, when the evaluator was asked for it, bounds from
+	// below the records suppressed by this transformation and by every
+	// specialisation of it: a transformation whose bound exceeds the
+	// limit fails with all its specialisations, even under models that
+	// are not monotone with suppression.
+	minSuppressed int
 }
 
 func newEvaluator(e *encoded, criteria []Criterion, limit int, m Metric) (*evaluator, error) {
@@ -57,6 +67,9 @@ func newEvaluator(e *encoded, criteria []Criterion, limit int, m Metric) (*evalu
 		}
 		if d, ok := k.(datasetChecker); ok {
 			ev.globals = append(ev.globals, d)
+		}
+		if ka, ok := k.(kAnonymity); ok {
+			ev.kFloor = max(ev.kFloor, ka.k)
 		}
 		ev.checks = append(ev.checks, boundCheck{k, si})
 	}
@@ -88,12 +101,13 @@ func (ev *evaluator) evaluate(g *groups, levels []int) nodeEval {
 	var lossSum float64
 	dataLoss := !ev.metric.transformationOnly()
 	ev.classOK = ev.classOK[:0]
-	visit := func(key uint64, size int, ok bool) {
+	visit := func(key uint64, size int, ok bool, minSup int) {
 		if ev.wantPass {
 			ev.classOK = append(ev.classOK, ok)
 		}
 		if !ok {
 			r.suppressed += size
+			r.minSuppressed += minSup
 			return
 		}
 		r.classes++
@@ -119,24 +133,28 @@ func (ev *evaluator) evaluate(g *groups, levels []int) nodeEval {
 				r.classes++
 			}
 		}
+		r.minSuppressed = r.suppressed
 	} else if len(e.sens) == 0 {
 		for i, k := range g.keys {
 			size := int(g.counts[i])
-			ok := true
+			ok, minSup := true, 0
 			for _, c := range ev.checks {
 				if !c.c.classOK(size, nil) {
 					ok = false
-					break
+					if !ev.bound {
+						break
+					}
+					minSup = max(minSup, c.c.minSuppressed(size, nil))
 				}
 			}
-			visit(k, size, ok)
+			visit(k, size, ok, ev.floor(size, minSup))
 		}
 	} else {
 		ev.groupClasses(g)
 		for ci, k := range ev.cls.keys {
 			size := int(ev.cls.counts[ci])
 			members := ev.member[ev.offsets[ci]:ev.offsets[ci+1]]
-			ok := true
+			ok, minSup := true, 0
 			for _, c := range ev.checks {
 				var hist []sensCount
 				if c.sens >= 0 {
@@ -144,13 +162,21 @@ func (ev *evaluator) evaluate(g *groups, levels []int) nodeEval {
 				}
 				if !c.c.classOK(size, hist) {
 					ok = false
-					break
+					if !ev.bound {
+						break
+					}
+					minSup = max(minSup, c.c.minSuppressed(size, hist))
 				}
 			}
-			visit(k, size, ok)
+			visit(k, size, ok, ev.floor(size, minSup))
 		}
 	}
-	r.anonymous = r.suppressed <= ev.limit
+	// A release of nothing but suppressed records satisfies every model
+	// and tells nothing: with a 100% limit it would be the optimum of any
+	// transformation-only metric. It counts as failing, which keeps the
+	// searches' pruning sound: the specialisations of a transformation
+	// whose classes all fail a monotone model fail it too.
+	r.anonymous = r.suppressed <= ev.limit && r.suppressed < e.n
 	for _, d := range ev.globals {
 		if r.anonymous && !d.datasetOK(e.n-r.suppressed, r.classes) {
 			r.anonymous = false
@@ -171,6 +197,16 @@ func (ev *evaluator) evaluate(g *groups, levels []int) nodeEval {
 		r.loss = e.transformationLoss(ev.metric, levels)
 	}
 	return r
+}
+
+// floor raises a failing class's bound to the whole class when the records
+// it would keep are fewer than k: the released rest of the class must form
+// classes of at least k records, or be empty.
+func (ev *evaluator) floor(size, minSup int) int {
+	if size-minSup < ev.kFloor {
+		return size
+	}
+	return minSup
 }
 
 // groupClasses aggregates the entries of g (which carry sensitive codes) into

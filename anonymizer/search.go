@@ -18,7 +18,10 @@ const (
 	// height otherwise), tags every specialisation of a failing
 	// transformation as failing and every generalisation of a passing one
 	// as no better, and climbs paths upward from each failure to widen the
-	// tagged set, as ARX's Flash does.
+	// tagged set, as ARX's Flash does. Where the models are not monotone
+	// (t-closeness, entropy or recursive l-diversity, average risk, all
+	// with suppression), it tags instead by a lower bound on the records
+	// every specialisation must suppress (see nodeEval.minSuppressed).
 	Pruned SearchMode = iota
 	// Exhaustive evaluates every transformation; it exists to prove the
 	// pruned search right and to measure what pruning saves.
@@ -256,6 +259,20 @@ func (s *search) pruned(ctx context.Context) (int, error) {
 	for _, c := range s.criteria {
 		pruneDown = pruneDown && c.monotonic(sup)
 	}
+	// Where a model is not monotone (t-closeness with suppression, say), a
+	// failing transformation says nothing about its specialisations, but
+	// one whose lower bound on suppression exceeds the limit does: they
+	// all fail. That is ARX's tagging by the monotone part of the models,
+	// made as tight as each model allows.
+	ev.bound = !pruneDown
+	// prunable says whether a failed transformation's specialisations all
+	// fail too.
+	prunable := func(r nodeEval) bool {
+		if pruneDown {
+			return !r.anonymous
+		}
+		return r.minSuppressed > s.limit || r.minSuppressed == s.e.n
+	}
 	pruneUp := s.metric.monotonic(sup)
 	best1st := s.metric.transformationOnly()
 	lat := s.lat
@@ -379,7 +396,7 @@ func (s *search) pruned(ctx context.Context) (int, error) {
 			continue
 		}
 		s.state[idx] = stNotAnon
-		if !pruneDown {
+		if !prunable(s.evals[idx]) {
 			continue
 		}
 		// Climb as Flash does: lay a path from the failure to the top of
@@ -411,24 +428,29 @@ func (s *search) pruned(ctx context.Context) (int, error) {
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
 			y := path[mid]
-			var anon bool
+			// Tagged generalisations of a passing node are not pruned
+			// (without monotone models they are merely no better).
+			var prune bool
 			switch s.state[y] {
 			case stAnon, stTaggedAnon:
-				anon = true
-			case stNotAnon, stTaggedNotAnon:
-				anon = false
+				prune = false
+			case stTaggedNotAnon:
+				prune = true
+			case stNotAnon:
+				prune = prunable(s.evals[y])
 			default:
-				anon = evaluate(y).anonymous
-				if anon {
+				r := evaluate(y)
+				if r.anonymous {
 					pass(y)
 				} else {
 					s.state[y] = stNotAnon
 				}
+				prune = !r.anonymous && prunable(r)
 			}
-			if anon {
-				hi = mid
-			} else {
+			if prune {
 				lo = mid
+			} else {
+				hi = mid
 			}
 		}
 		tag(path[lo], false)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/careledger/careledger/anonymizer"
@@ -31,6 +33,9 @@ Quasi-identifiers are given with their ARX-format hierarchy files (--qi age=hier
 --sensitive attributes are protected by l-diversity or t-closeness; --identifying attributes are
 removed; all others are released unchanged. The JSON report (--report, or stdout) names the
 generalisation level chosen per quasi-identifier and the value of the utility metric.
+Flags that would have no effect (--l or --t without --sensitive, an attribute given two roles
+or twice, --suppression with --mondrian) are refused, as is a k above the number of records;
+on any error nothing is written.
 
 Example (UCI Adult from ARX):
   careledger anonymize --input adult.csv --k 5 --suppression 0.04 \
@@ -46,10 +51,10 @@ Example (UCI Adult from ARX):
 	fl.StringArrayVar(&f.sensitive, "sensitive", nil, "sensitive attribute (repeatable)")
 	fl.StringArrayVar(&f.identifying, "identifying", nil, "identifying attribute, removed (repeatable)")
 	fl.IntVar(&f.k, "k", 5, "k of k-anonymity (0: none)")
-	fl.IntVar(&f.l, "l", 0, "l of l-diversity on each sensitive attribute (0: none)")
+	fl.IntVar(&f.l, "l", 0, "l of l-diversity on each --sensitive attribute (0: none)")
 	fl.StringVar(&f.lVariant, "l-variant", "distinct", "distinct, entropy or recursive")
 	fl.Float64Var(&f.c, "c", 0, "c of recursive (c,l)-diversity")
-	fl.Float64Var(&f.t, "t", 0, "t of equal-distance t-closeness on each sensitive attribute (0: none)")
+	fl.Float64Var(&f.t, "t", 0, "t of equal-distance t-closeness on each --sensitive attribute (0: none)")
 	fl.Float64Var(&f.maxRisk, "max-risk", 0, "highest re-identification risk allowed per record (0: none)")
 	fl.Float64Var(&f.suppression, "suppression", 0, "share of records that may be suppressed (0..1)")
 	fl.StringVar(&f.metric, "metric", "", "utility metric to minimise (default: non-uniform entropy)")
@@ -60,7 +65,77 @@ Example (UCI Adult from ARX):
 	return cmd
 }
 
+// check refuses flag combinations the command would otherwise drop or
+// resolve silently, before any file is read or written. The engine checks
+// the models' parameters against the table itself (k above the number of
+// records, say), so that the API and cohort publishing refuse the same.
+// changed says whether a flag was set on the command line.
+func (f *anonymizeFlags) check(changed func(flag string) bool) error {
+	switch {
+	case f.k < 0:
+		return fmt.Errorf("--k %d: want a positive k, or 0 for no k-anonymity", f.k)
+	case f.l < 0:
+		return fmt.Errorf("--l %d: want a positive l, or 0 for no l-diversity", f.l)
+	case !(f.t >= 0 && f.t <= 1):
+		return fmt.Errorf("--t %v: want t in (0,1], or 0 for no t-closeness", f.t)
+	case !(f.maxRisk >= 0 && f.maxRisk <= 1):
+		return fmt.Errorf("--max-risk %v: want a risk in (0,1], or 0 for none", f.maxRisk)
+	case f.l > 0 && len(f.sensitive) == 0:
+		return errors.New("--l needs --sensitive: l-diversity protects sensitive attributes, and none is named")
+	case f.t > 0 && len(f.sensitive) == 0:
+		return errors.New("--t needs --sensitive: t-closeness protects sensitive attributes, and none is named")
+	case !slices.Contains([]string{"distinct", "entropy", "recursive"}, f.lVariant):
+		return fmt.Errorf("--l-variant %q: want distinct, entropy or recursive", f.lVariant)
+	case changed("l-variant") && f.l == 0:
+		return errors.New("--l-variant needs --l")
+	case changed("c") && (f.l == 0 || f.lVariant != "recursive"):
+		return errors.New("--c needs --l and --l-variant recursive")
+	}
+	if f.mondrian {
+		for _, name := range []string{"suppression", "metric", "exhaustive"} {
+			if changed(name) {
+				return fmt.Errorf("--%s has no effect with --mondrian, which neither suppresses records nor searches a lattice", name)
+			}
+		}
+	}
+	// Each attribute is given one role, once.
+	role := map[string]string{}
+	assign := func(flag, name string) error {
+		if prev, ok := role[name]; ok {
+			if prev == flag {
+				return fmt.Errorf("--%s %s given twice", flag, name)
+			}
+			return fmt.Errorf("%s is given as --%s and as --%s; an attribute has one role", name, prev, flag)
+		}
+		role[name] = flag
+		return nil
+	}
+	for _, spec := range f.qis {
+		name, _, ok := strings.Cut(spec, "=")
+		if !ok {
+			return fmt.Errorf("--qi %q: want name=hierarchy.csv", spec)
+		}
+		if err := assign("qi", name); err != nil {
+			return err
+		}
+	}
+	for _, name := range f.sensitive {
+		if err := assign("sensitive", name); err != nil {
+			return err
+		}
+	}
+	for _, name := range f.identifying {
+		if err := assign("identifying", name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func runAnonymize(cmd *cobra.Command, f *anonymizeFlags) error {
+	if err := f.check(cmd.Flags().Changed); err != nil {
+		return err
+	}
 	in, err := os.Open(f.input)
 	if err != nil {
 		return err
@@ -72,10 +147,7 @@ func runAnonymize(cmd *cobra.Command, f *anonymizeFlags) error {
 	}
 	cfg := anonymizer.Config{Hierarchies: map[string]*anonymizer.Hierarchy{}, SuppressionLimit: f.suppression}
 	for _, spec := range f.qis {
-		name, path, ok := strings.Cut(spec, "=")
-		if !ok {
-			return fmt.Errorf("--qi %q: want name=hierarchy.csv", spec)
-		}
+		name, path, _ := strings.Cut(spec, "=")
 		h, err := readHierarchy(path)
 		if err != nil {
 			return fmt.Errorf("--qi %s: %w", name, err)
@@ -101,8 +173,6 @@ func runAnonymize(cmd *cobra.Command, f *anonymizeFlags) error {
 			cfg.Criteria = append(cfg.Criteria, anonymizer.EntropyLDiversity(name, float64(f.l)))
 		case f.l > 0 && f.lVariant == "recursive":
 			cfg.Criteria = append(cfg.Criteria, anonymizer.RecursiveCLDiversity(name, f.c, f.l))
-		case f.l > 0:
-			return fmt.Errorf("--l-variant %q: want distinct, entropy or recursive", f.lVariant)
 		}
 		if f.t > 0 {
 			cfg.Criteria = append(cfg.Criteria, anonymizer.EqualDistanceTCloseness(name, f.t))
