@@ -106,7 +106,7 @@ func uploadCmd(g *globals, f *clientFlags) *cobra.Command {
 		})}
 	cmd.Flags().StringVar(&file, "file", "", "the content (- for stdin)")
 	cmd.Flags().StringVar(&mediaType, "type", fhir.MediaType, "media type of the content")
-	cmd.Flags().StringVar(&category, "category", "", "record category (derived from FHIR resources; required for documents)")
+	cmd.Flags().StringVar(&category, "category", "", "record category, one of "+categoryList+" (derived from FHIR resources; required for documents)")
 	cmd.Flags().StringVar(&id, "id", "", "record ID (default: a random UUID)")
 	cmd.MarkFlagRequired("file")
 	return cmd
@@ -119,6 +119,9 @@ func recordRows(recs []model.Record) [][]string {
 	}
 	return rows
 }
+
+// categoryList is the ledger's category vocabulary for flag help.
+var categoryList = strings.Join(model.Categories, ", ")
 
 var recordHeader = []string{"RECORD", "CATEGORY", "VERSIONS", "ADDED BY", "UPDATED"}
 
@@ -136,7 +139,7 @@ func recordsCmd(g *globals, f *clientFlags) *cobra.Command {
 			}
 			return s.print(page, recordHeader, recordRows(page.Records))
 		})}
-	cmd.Flags().StringVar(&category, "category", "", "only this category")
+	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
 	return cmd
 }
 
@@ -196,7 +199,7 @@ func grantCmd(g *globals, f *clientFlags) *cobra.Command {
 		})}
 	cmd.Flags().StringVar(&to, "to", "", "the grantee's pseudonym")
 	cmd.Flags().StringVar(&org, "org", "", "grant to every clinician of this organisation (MSP ID) instead")
-	cmd.Flags().StringSliceVar(&categories, "category", nil, "categories granted (e.g. lab,imaging)")
+	cmd.Flags().StringSliceVar(&categories, "category", nil, "categories granted, any of "+categoryList+"; demographics shares your name, birth date, sex and address")
 	cmd.Flags().StringSliceVar(&records, "record", nil, "records granted, instead of categories")
 	cmd.Flags().BoolVar(&write, "append", false, "also let them add versions and records")
 	cmd.Flags().StringVar(&purpose, "purpose", "TREAT", "purpose of use: TREAT, CAREMGT, PATRQT, HRESCH, CLINTRCH, PUBHLTH")
@@ -405,7 +408,7 @@ func historyCmd(g *globals, f *clientFlags) *cobra.Command {
 			}
 			return s.print(all, []string{"WHEN", "RECORD", "CATEGORY", "VERSION", "BASIS", "CONTENT"}, rows)
 		})}
-	cmd.Flags().StringVar(&category, "category", "", "only this category")
+	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
 	cmd.Flags().StringVar(&purpose, "purpose", "", "purpose of use")
 	return cmd
 }
