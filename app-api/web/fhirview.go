@@ -6,19 +6,31 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/careledger/careledger/gateway/fhir"
 )
 
 // entryView is record content made readable. It holds text only: nothing from a record is
-// ever rendered as HTML (FHIR narrative included), so content cannot run in the page.
+// ever rendered as HTML (FHIR narrative included), so content cannot run in the page. It is
+// built from fhir.Describe's Summary, which reads the few elements views need without
+// validating: records stored before validation was strict still show what can be read.
 type entryView struct {
 	// Kind is what the entry is, in plain words.
 	Kind string
 	// Title is the main line: the test, the condition, the medicine.
 	Title string
+	// When is when it happened or was true, in words in the viewer's time zone.
+	When string
+	// Results are a result's values with their reference range and flag: one for a
+	// single value, one per part for a multi-part result such as blood pressure.
+	Results []resultView
 	// Facts are labelled lines under the title.
 	Facts []fact
+	// Notes are the sender's free-text notes and conclusions.
+	Notes []string
+	// Patient is set for a patient's own details (a FHIR Patient).
+	Patient *patientView
 	// Document is true for non-FHIR content, which is offered as a download only.
 	Document bool
 	// MediaType is the content's media type.
@@ -29,68 +41,376 @@ type entryView struct {
 
 type fact struct{ Label, Value string }
 
+// resultView is one measured value as a clinician reads it.
+type resultView struct {
+	// Label is what was measured: the test, or the part of a multi-part result.
+	Label string
+	Value string
+	// Range is the reference range in words ("4.0 to 5.6 %", "up to 115 mg/dL").
+	Range string
+	Flag  flagView
+}
+
+// flagView says how a value compares with its range in a word and a symbol, never by colour
+// alone; the symbol is hidden from screen readers, which read the word.
+type flagView struct {
+	// Class is the fhir.Flag, for the style sheet.
+	Class  string
+	Symbol string
+	Word   string
+	// Computed is true when CareLedger compared the value with the range because the
+	// sender gave no interpretation.
+	Computed bool
+}
+
+// flagWords words each fhir.Flag.
+var flagWords = map[fhir.Flag][2]string{
+	fhir.FlagNormal:       {"", "normal"},
+	fhir.FlagHigh:         {"▲", "high"},
+	fhir.FlagLow:          {"▼", "low"},
+	fhir.FlagCriticalHigh: {"▲▲", "critically high"},
+	fhir.FlagCriticalLow:  {"▼▼", "critically low"},
+	fhir.FlagAbnormal:     {"!", "abnormal"},
+	fhir.FlagCritical:     {"!!", "critical"},
+}
+
+func flagOf(f fhir.Flag, computed bool) flagView {
+	if f == "" {
+		return flagView{}
+	}
+	w, ok := flagWords[f]
+	if !ok {
+		w = [2]string{"", string(f)}
+	}
+	return flagView{Class: string(f), Symbol: w[0], Word: w[1], Computed: computed}
+}
+
+// patientView is the head of a patient's page: who the records are about.
+type patientView struct {
+	Name string
+	// Born is the birth date in words; Age the age in years today, if the date allows it.
+	Born     string
+	Age      string
+	Sex      string
+	Deceased bool
+}
+
+// Line sums up the patient in one line for lists: "born 12 August 1964 (age 62), female".
+func (p *patientView) Line() string {
+	var parts []string
+	if p.Born != "" {
+		b := "born " + p.Born
+		if p.Age != "" {
+			b += " (age " + p.Age + ")"
+		}
+		parts = append(parts, b)
+	}
+	if p.Sex != "" {
+		parts = append(parts, p.Sex)
+	}
+	if p.Deceased {
+		parts = append(parts, "deceased")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// viewing is what a view needs to know of its reader: the time zone dates are written in,
+// and today, for ages.
+type viewing struct {
+	zone *time.Location
+	now  time.Time
+}
+
 const maxFacts = 60
 
 // viewContent renders record content for a timeline. It never fails: content it cannot read
 // is described as such.
-func viewContent(mediaType string, data []byte) entryView {
+func viewContent(mediaType string, data []byte, at viewing) entryView {
 	v := entryView{MediaType: mediaType, Size: len(data)}
 	if mediaType != fhir.MediaType {
 		v.Document, v.Kind, v.Title = true, "Document", "A document ("+mediaType+")"
 		return v
 	}
-	var r resource
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
+	res, err := fhir.Describe(data)
+	if err != nil {
 		v.Kind, v.Title = "Unreadable entry", "This entry could not be read."
 		return v
 	}
-	v.Kind = r.str("resourceType")
-	switch v.Kind {
-	case "Observation":
-		v.Kind = "Result"
-		v.Title = r.concept("code")
-		if q := r.obj("valueQuantity"); q != nil {
-			v.add("Value", quantity(q))
-		} else if s := r.str("valueString"); s != "" {
-			v.add("Value", s)
-		} else if c := r.concept("valueCodeableConcept"); c != "" {
-			v.add("Value", c)
+	s := res.Summary
+	v.Kind, v.Title = res.Type, s.Title
+	effective, recorded := "Date", "Recorded"
+	switch res.Type {
+	case "Patient":
+		v.Kind = "Personal details"
+		v.Patient = viewPatient(s.Patient, at)
+		v.add("Born", v.Patient.Born)
+		v.add("Age", v.Patient.Age)
+		v.add("Sex", v.Patient.Sex)
+		if v.Patient.Deceased {
+			v.add("Deceased", "yes")
 		}
-		for _, c := range r.list("component") {
-			if cr := resource(asObj(c)); cr != nil {
-				if q := cr.obj("valueQuantity"); q != nil {
-					v.add(cr.concept("code"), quantity(q))
-				} else if s := cr.str("valueString"); s != "" {
-					v.add(cr.concept("code"), s)
-				}
+	case "Observation":
+		v.Kind, effective, recorded = "Result", "Taken", "Reported"
+		v.Results = viewResults(s)
+	case "DiagnosticReport":
+		v.Kind, effective, recorded = "Report", "Taken", "Reported"
+	case "Condition":
+		v.Kind, effective = "Diagnosis", "Since"
+	case "Procedure":
+		v.Kind, effective = "Procedure", "Done"
+	case "MedicationStatement", "MedicationAdministration":
+		v.Kind, effective, recorded = "Medicine", "From", "Noted"
+		if res.Type == "MedicationAdministration" {
+			v.Kind, effective = "Medicine given", "Given"
+		}
+		if m := s.Medication; m != nil {
+			v.add("Dose", m.Dose)
+			if !strings.Contains(m.Dose, m.Route) {
+				v.add("Route", m.Route)
 			}
 		}
-		v.add("Interpretation", r.conceptList("interpretation"))
-		v.add("Taken", r.str("effectiveDateTime"))
-		v.add("Status", r.str("status"))
-	case "Condition":
-		v.Kind = "Diagnosis"
-		v.Title = r.concept("code")
-		v.add("Status", r.concept("clinicalStatus"))
-		v.add("Since", r.str("onsetDateTime"))
-		v.add("Recorded", r.str("recordedDate"))
-		v.add("Severity", r.concept("severity"))
-	case "MedicationStatement", "MedicationRequest":
-		v.Kind = "Medicine"
+	case "Immunization":
+		v.Kind, effective = "Vaccination", "Given"
+	case "AllergyIntolerance":
+		v.Kind, effective = "Allergy", "Since"
+		if a := s.Allergy; a != nil {
+			v.add("Risk", criticalityWord(a.Criticality))
+			v.add("Reactions", strings.Join(a.Reactions, ", "))
+		}
+	case "DocumentReference", "Binary":
+		v.Kind, effective, recorded = "Document", "Written", "Dated"
+		if d := s.Document; d != nil {
+			if d.Type != nil {
+				v.add("Type", firstNonEmpty(d.Type.Display, d.Type.Code))
+			}
+			v.add("File", fileWords(d.ContentType, d.Size))
+		}
+		if res.Type == "Binary" {
+			v.Title = "A document"
+		}
+	case "Consent":
+		v.Kind, recorded = "Consent", "Signed"
+	case "QuestionnaireResponse", "Communication", "MedicationRequest":
+		// Summary reads no answers, messages or prescriptions yet: read them here.
+		legacyFacts(&v, data, at)
+	}
+	if c := s.Code; c != nil && c.Code != "" && res.Type != "DocumentReference" {
+		v.add("Code", codeWords(c))
+	}
+	if s.Status != "" && res.Type != "Patient" {
+		v.add("Status", statusWords(s.Status))
+	}
+	if s.Effective != nil {
+		v.When = dateWords(s.Effective, at.zone)
+		v.add(effective, v.When)
+	}
+	v.add(recorded, dateWords(s.Recorded, at.zone))
+	for _, n := range s.Notes {
+		if n = strings.TrimSpace(n); n != "" && len(v.Notes) < maxFacts {
+			v.Notes = append(v.Notes, n)
+		}
+	}
+	if v.Kind == "" {
+		v.Kind = "Unreadable entry"
+	}
+	if v.Title == "" {
+		v.Title = v.Kind
+	}
+	return v
+}
+
+// viewResults turns a result's value, or its parts' values, into rows.
+func viewResults(s fhir.Summary) []resultView {
+	o := s.Observation
+	if o == nil {
+		return nil
+	}
+	var rows []resultView
+	if value := firstNonEmpty(o.Value.String(), o.ValueText); value != "" {
+		rows = append(rows, resultView{Label: firstNonEmpty(s.Title, "Value"), Value: value, Range: rangeWords(o.Low, o.High, o.RangeText), Flag: flagOf(o.Flag, o.FlagComputed)})
+	}
+	for _, c := range o.Components {
+		value := firstNonEmpty(c.Value.String(), c.ValueText)
+		if value == "" || len(rows) >= maxFacts {
+			continue
+		}
+		rows = append(rows, resultView{Label: firstNonEmpty(c.Title, "Value"), Value: value, Flag: flagOf(c.Flag, false)})
+	}
+	return rows
+}
+
+// rangeWords writes a reference range: "4.0 to 5.6 %", "60 mL/min or more", "up to 115 mg/dL".
+func rangeWords(low, high *fhir.Quantity, text string) string {
+	var r string
+	switch {
+	case low != nil && high != nil && low.Value != "" && high.Value != "":
+		if low.Unit == high.Unit && low.Code == high.Code {
+			r = low.Value + " to " + high.String()
+		} else {
+			r = low.String() + " to " + high.String()
+		}
+	case low != nil && low.Value != "":
+		r = low.String() + " or more"
+	case high != nil && high.Value != "":
+		r = "up to " + high.String()
+	}
+	switch {
+	case r == "":
+		return text
+	case text != "":
+		return r + " (" + text + ")"
+	}
+	return r
+}
+
+func viewPatient(p *fhir.PatientSummary, at viewing) *patientView {
+	if p == nil {
+		return &patientView{}
+	}
+	pv := &patientView{Name: p.Name, Sex: p.Sex, Deceased: p.Deceased}
+	if p.BirthDate != nil {
+		pv.Born = dateWords(p.BirthDate, at.zone)
+		if !p.Deceased {
+			pv.Age = ageWords(*p.BirthDate, at.now.In(at.zone))
+		}
+	}
+	return pv
+}
+
+// ageWords is the age in whole years on the day now, from a birth date of any precision:
+// a birth year alone gives an age that may be a year too high.
+func ageWords(born fhir.Date, now time.Time) string {
+	b := born.Time
+	years := now.Year() - b.Year()
+	switch born.Precision {
+	case fhir.PrecisionYear:
+		if years < 0 {
+			return ""
+		}
+		return "about " + strconv.Itoa(years)
+	case fhir.PrecisionMonth:
+		if now.Month() < b.Month() {
+			years--
+		}
+	default:
+		if now.Month() < b.Month() || (now.Month() == b.Month() && now.Day() < b.Day()) {
+			years--
+		}
+	}
+	if years < 0 {
+		return ""
+	}
+	return strconv.Itoa(years)
+}
+
+// dateWords writes a FHIR date as precisely as it was given: a moment in the viewer's zone
+// ("12 March 2026, 09:30"), a day, month or year as the calendar date it names, so a birth
+// date never moves a day for a viewer elsewhere.
+func dateWords(d *fhir.Date, zone *time.Location) string {
+	if d == nil {
+		return ""
+	}
+	switch d.Precision {
+	case fhir.PrecisionYear:
+		return d.Time.Format("2006")
+	case fhir.PrecisionMonth:
+		return d.Time.Format("January 2006")
+	case fhir.PrecisionDay:
+		return d.Time.Format("2 January 2006")
+	}
+	return moment(d.Time, zone)
+}
+
+// codeSystems names the code systems people know by name.
+var codeSystems = map[string]string{
+	fhir.SystemICD10GM: "ICD-10-GM", fhir.SystemOPS: "OPS", fhir.SystemATC: "ATC", fhir.SystemLOINC: "LOINC",
+	fhir.SystemSNOMED: "SNOMED CT", "http://hl7.org/fhir/sid/icd-10": "ICD-10",
+	"http://fhir.de/CodeSystem/dimdi/icd-10-gm": "ICD-10-GM", "http://fhir.de/CodeSystem/dimdi/ops": "OPS",
+	"http://fhir.de/CodeSystem/dimdi/atc": "ATC", "http://www.whocc.no/atc": "ATC",
+}
+
+// codeWords writes a code with its system's name: "E11.9 (ICD-10-GM)".
+func codeWords(c *fhir.Coding) string {
+	if name, ok := codeSystems[c.System]; ok {
+		return c.Code + " (" + name + ")"
+	}
+	return c.Code
+}
+
+var statusWordsByCode = map[string]string{
+	"final": "final", "preliminary": "preliminary, may change", "amended": "amended", "corrected": "corrected",
+	"entered-in-error": "entered in error: not valid", "cancelled": "cancelled", "active": "active",
+	"inactive": "no longer active", "resolved": "resolved", "remission": "in remission", "recurrence": "came back",
+	"completed": "completed", "stopped": "stopped", "on-hold": "on hold", "not-taken": "not taken",
+	"intended": "intended", "in-progress": "in progress", "current": "current", "superseded": "replaced by a newer one",
+}
+
+func statusWords(s string) string {
+	if w, ok := statusWordsByCode[s]; ok {
+		return w
+	}
+	return s
+}
+
+func criticalityWord(c string) string {
+	switch c {
+	case "high":
+		return "high risk: a reaction may be life-threatening"
+	case "low":
+		return "low risk"
+	case "unable-to-assess":
+		return "risk not known"
+	}
+	return c
+}
+
+// fileWords writes an attachment's type and size: "PDF, 1 KB".
+func fileWords(mediaType string, size int) string {
+	kind := mediaType
+	if kind == "application/pdf" {
+		kind = "PDF"
+	}
+	switch {
+	case size <= 0:
+		return kind
+	case size < 1024:
+		return fmt.Sprintf("%s, %d bytes", kind, size)
+	case size < 1<<20:
+		return fmt.Sprintf("%s, %d KB", kind, (size+1023)/1024)
+	}
+	return fmt.Sprintf("%s, %.1f MB", kind, float64(size)/(1<<20))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// legacyFacts reads answers, messages and prescriptions, which Summary does not read.
+func legacyFacts(v *entryView, data []byte, at viewing) {
+	when := func(s string) string {
+		if d, err := fhir.ParseDate(s); err == nil {
+			return dateWords(&d, at.zone)
+		}
+		return s
+	}
+	var r resource
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if dec.Decode(&r) != nil {
+		return
+	}
+	switch r.str("resourceType") {
+	case "MedicationRequest":
+		v.Kind = "Prescription"
 		v.Title = r.concept("medicationCodeableConcept")
-		for _, d := range r.list("dosage") {
-			v.add("How to take", resource(asObj(d)).str("text"))
-		}
 		for _, d := range r.list("dosageInstruction") {
-			v.add("How to take", resource(asObj(d)).str("text"))
+			v.add("Dose", resource(asObj(d)).str("text"))
 		}
-		if p := r.obj("effectivePeriod"); p != nil {
-			v.add("From", p.str("start"))
-			v.add("Until", p.str("end"))
-		}
-		v.add("Status", r.str("status"))
 	case "QuestionnaireResponse":
 		v.Kind = "Questionnaire"
 		v.Title = r.str("questionnaire")
@@ -98,44 +418,15 @@ func viewContent(mediaType string, data []byte) entryView {
 			v.Title = "Answers"
 		}
 		v.addItems(r.list("item"), "")
-		v.add("Status", r.str("status"))
-		v.add("Filled in", r.str("authored"))
+		v.add("Filled in", when(r.str("authored")))
 	case "Communication":
 		v.Kind = "Note"
 		for _, p := range r.list("payload") {
 			v.add("Text", resource(asObj(p)).str("contentString"))
 		}
-		v.add("Written", r.str("sent"))
-	case "DocumentReference":
-		v.Kind = "Document"
-		v.Title = r.str("description")
-		for _, c := range r.list("content") {
-			a := resource(asObj(c)).obj("attachment")
-			v.add("File", a.str("title"))
-			v.add("Type", a.str("contentType"))
-		}
-		v.add("Date", r.str("date"))
-	case "AllergyIntolerance":
-		v.Kind = "Allergy"
-		v.Title = r.concept("code")
-		v.add("Status", r.concept("clinicalStatus"))
-	case "Immunization":
-		v.Kind = "Vaccination"
-		v.Title = r.concept("vaccineCode")
-		v.add("Given", r.str("occurrenceDateTime"))
-	case "Procedure":
-		v.Kind = "Procedure"
-		v.Title = r.concept("code")
-		v.add("Done", r.str("performedDateTime"))
-	case "":
-		v.Kind = "Unreadable entry"
-	default:
-		v.Title = r.concept("code")
+		v.When = when(r.str("sent"))
+		v.add("Written", v.When)
 	}
-	if v.Title == "" {
-		v.Title = v.Kind
-	}
-	return v
 }
 
 func (v *entryView) add(label, value string) {
@@ -222,16 +513,6 @@ func (r resource) concept(k string) string {
 			parts = append(parts, d)
 		} else if code := cr.str("code"); code != "" {
 			parts = append(parts, code)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (r resource) conceptList(k string) string {
-	var parts []string
-	for _, c := range r.list(k) {
-		if s := (resource{"c": c}).concept("c"); s != "" {
-			parts = append(parts, s)
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -98,7 +98,7 @@ func (s *server) patientRecord(w http.ResponseWriter, r *http.Request, v *viewer
 		s.failErr(w, r, v, err)
 		return
 	}
-	view := viewContent(rel.MediaType, rel.Data)
+	view := viewContent(rel.MediaType, rel.Data, s.viewing(r))
 	clear(rel.Data)
 	versions := make([]versionRow, 0, len(hist.Versions))
 	for i := len(hist.Versions) - 1; i >= 0; i-- {

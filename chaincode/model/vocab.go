@@ -35,8 +35,17 @@ func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 // grants name categories, never positions, but forms list them in this order.
 var Categories = []string{
 	"lab", "imaging", "medication", "diagnosis", "note", "questionnaire", "document",
-	"procedure", "vital-signs", "allergy", "immunization", "care-plan", "demographics", "consent",
+	"procedure", "vital-signs", "allergy", "immunization", "care-plan", CategoryDemographics, CategoryConsent,
 }
+
+// Categories the clients name in code.
+const (
+	// CategoryDemographics holds the patient's own details; views read a patient's name
+	// from it.
+	CategoryDemographics = "demographics"
+	// CategoryConsent holds consent documents.
+	CategoryConsent = "consent"
+)
 
 // Actions that a grant can permit on records.
 const (

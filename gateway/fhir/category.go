@@ -1,5 +1,7 @@
 package fhir
 
+import "github.com/careledger/careledger/chaincode/model"
+
 // The ledger's coarse categories (chaincode/model.Categories) are what grants name, so a
 // resource's category decides who may read it. Following the MII core data set modules:
 // Person → demographics, Diagnose → diagnosis, Prozedur → procedure, Laborbefund →
@@ -8,11 +10,11 @@ package fhir
 // categoryDemographics is where a Patient resource is filed: apart from everything clinical,
 // so that a patient can share their results without their name and address, or the reverse.
 // Records stored before the ledger knew "demographics" stay filed under "note".
-const categoryDemographics = "demographics"
+const categoryDemographics = model.CategoryDemographics
 
 // categoryConsent is where a Consent resource is filed. Records stored before the ledger knew
 // "consent" stay filed under "document".
-const categoryConsent = "consent"
+const categoryConsent = model.CategoryConsent
 
 // resourceCategories maps resource types to ledger categories; types not listed are notes.
 // Observation and DiagnosticReport are refined by their own category in categoryOf.
