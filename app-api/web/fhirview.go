@@ -63,26 +63,11 @@ type flagView struct {
 	Computed bool
 }
 
-// flagWords words each fhir.Flag.
-var flagWords = map[fhir.Flag][2]string{
-	fhir.FlagNormal:       {"", "normal"},
-	fhir.FlagHigh:         {"▲", "high"},
-	fhir.FlagLow:          {"▼", "low"},
-	fhir.FlagCriticalHigh: {"▲▲", "critically high"},
-	fhir.FlagCriticalLow:  {"▼▼", "critically low"},
-	fhir.FlagAbnormal:     {"!", "abnormal"},
-	fhir.FlagCritical:     {"!!", "critical"},
-}
-
 func flagOf(f fhir.Flag, computed bool) flagView {
 	if f == "" {
 		return flagView{}
 	}
-	w, ok := flagWords[f]
-	if !ok {
-		w = [2]string{"", string(f)}
-	}
-	return flagView{Class: string(f), Symbol: w[0], Word: w[1], Computed: computed}
+	return flagView{Class: string(f), Symbol: f.Symbol(), Word: f.Words(), Computed: computed}
 }
 
 // patientView is the head of a patient's page: who the records are about.
@@ -93,25 +78,8 @@ type patientView struct {
 	Age      string
 	Sex      string
 	Deceased bool
-}
-
-// Line sums up the patient in one line for lists: "born 12 August 1964 (age 62), female".
-func (p *patientView) Line() string {
-	var parts []string
-	if p.Born != "" {
-		b := "born " + p.Born
-		if p.Age != "" {
-			b += " (age " + p.Age + ")"
-		}
-		parts = append(parts, b)
-	}
-	if p.Sex != "" {
-		parts = append(parts, p.Sex)
-	}
-	if p.Deceased {
-		parts = append(parts, "deceased")
-	}
-	return strings.Join(parts, ", ")
+	// Line sums the patient up for lists: "born 12 August 1964 (age 62), female".
+	Line string
 }
 
 // viewing is what a view needs to know of its reader: the time zone dates are written in,
@@ -137,11 +105,10 @@ func viewContent(mediaType string, data []byte, at viewing) entryView {
 		return v
 	}
 	s := res.Summary
-	v.Kind, v.Title = res.Type, s.Title
+	v.Kind, v.Title = fhir.KindWords(res.Type), s.Title
 	effective, recorded := "Date", "Recorded"
 	switch res.Type {
 	case "Patient":
-		v.Kind = "Personal details"
 		v.Patient = viewPatient(s.Patient, at)
 		v.add("Born", v.Patient.Born)
 		v.add("Age", v.Patient.Age)
@@ -150,18 +117,18 @@ func viewContent(mediaType string, data []byte, at viewing) entryView {
 			v.add("Deceased", "yes")
 		}
 	case "Observation":
-		v.Kind, effective, recorded = "Result", "Taken", "Reported"
+		effective, recorded = "Taken", "Reported"
 		v.Results = viewResults(s)
 	case "DiagnosticReport":
-		v.Kind, effective, recorded = "Report", "Taken", "Reported"
+		effective, recorded = "Taken", "Reported"
 	case "Condition":
-		v.Kind, effective = "Diagnosis", "Since"
+		effective = "Since"
 	case "Procedure":
-		v.Kind, effective = "Procedure", "Done"
+		effective = "Done"
 	case "MedicationStatement", "MedicationAdministration":
-		v.Kind, effective, recorded = "Medicine", "From", "Noted"
+		effective, recorded = "From", "Noted"
 		if res.Type == "MedicationAdministration" {
-			v.Kind, effective = "Medicine given", "Given"
+			effective = "Given"
 		}
 		if m := s.Medication; m != nil {
 			v.add("Dose", m.Dose)
@@ -170,41 +137,39 @@ func viewContent(mediaType string, data []byte, at viewing) entryView {
 			}
 		}
 	case "Immunization":
-		v.Kind, effective = "Vaccination", "Given"
+		effective = "Given"
 	case "AllergyIntolerance":
-		v.Kind, effective = "Allergy", "Since"
+		effective = "Since"
 		if a := s.Allergy; a != nil {
-			v.add("Risk", criticalityWord(a.Criticality))
+			v.add("Risk", a.Risk())
 			v.add("Reactions", strings.Join(a.Reactions, ", "))
 		}
 	case "DocumentReference", "Binary":
-		v.Kind, effective, recorded = "Document", "Written", "Dated"
+		effective, recorded = "Written", "Dated"
 		if d := s.Document; d != nil {
-			if d.Type != nil {
-				v.add("Type", firstNonEmpty(d.Type.Display, d.Type.Code))
-			}
-			v.add("File", fileWords(d.ContentType, d.Size))
+			v.add("Type", d.TypeWords())
+			v.add("File", d.File())
 		}
 		if res.Type == "Binary" {
 			v.Title = "A document"
 		}
 	case "Consent":
-		v.Kind, recorded = "Consent", "Signed"
+		recorded = "Signed"
 	case "QuestionnaireResponse", "Communication", "MedicationRequest":
 		// Summary reads no answers, messages or prescriptions yet: read them here.
 		legacyFacts(&v, data, at)
 	}
 	if c := s.Code; c != nil && c.Code != "" && res.Type != "DocumentReference" {
-		v.add("Code", codeWords(c))
+		v.add("Code", c.Label())
 	}
 	if s.Status != "" && res.Type != "Patient" {
 		v.add("Status", statusWords(s.Status))
 	}
 	if s.Effective != nil {
-		v.When = dateWords(s.Effective, at.zone)
+		v.When = s.Effective.Words(at.zone)
 		v.add(effective, v.When)
 	}
-	v.add(recorded, dateWords(s.Recorded, at.zone))
+	v.add(recorded, s.Recorded.Words(at.zone))
 	for _, n := range s.Notes {
 		if n = strings.TrimSpace(n); n != "" && len(v.Notes) < maxFacts {
 			v.Notes = append(v.Notes, n)
@@ -227,7 +192,7 @@ func viewResults(s fhir.Summary) []resultView {
 	}
 	var rows []resultView
 	if value := firstNonEmpty(o.Value.String(), o.ValueText); value != "" {
-		rows = append(rows, resultView{Label: firstNonEmpty(s.Title, "Value"), Value: value, Range: rangeWords(o.Low, o.High, o.RangeText), Flag: flagOf(o.Flag, o.FlagComputed)})
+		rows = append(rows, resultView{Label: firstNonEmpty(s.Title, "Value"), Value: value, Range: o.Range(), Flag: flagOf(o.Flag, o.FlagComputed)})
 	}
 	for _, c := range o.Components {
 		value := firstNonEmpty(c.Value.String(), c.ValueText)
@@ -239,102 +204,19 @@ func viewResults(s fhir.Summary) []resultView {
 	return rows
 }
 
-// rangeWords writes a reference range: "4.0 to 5.6 %", "60 mL/min or more", "up to 115 mg/dL".
-func rangeWords(low, high *fhir.Quantity, text string) string {
-	var r string
-	switch {
-	case low != nil && high != nil && low.Value != "" && high.Value != "":
-		if low.Unit == high.Unit && low.Code == high.Code {
-			r = low.Value + " to " + high.String()
-		} else {
-			r = low.String() + " to " + high.String()
-		}
-	case low != nil && low.Value != "":
-		r = low.String() + " or more"
-	case high != nil && high.Value != "":
-		r = "up to " + high.String()
-	}
-	switch {
-	case r == "":
-		return text
-	case text != "":
-		return r + " (" + text + ")"
-	}
-	return r
-}
-
 func viewPatient(p *fhir.PatientSummary, at viewing) *patientView {
 	if p == nil {
 		return &patientView{}
 	}
-	pv := &patientView{Name: p.Name, Sex: p.Sex, Deceased: p.Deceased}
+	now := at.now.In(at.zone)
+	pv := &patientView{Name: p.Name, Sex: p.Sex, Deceased: p.Deceased, Line: p.Line(now)}
 	if p.BirthDate != nil {
-		pv.Born = dateWords(p.BirthDate, at.zone)
+		pv.Born = p.BirthDate.Words(at.zone)
 		if !p.Deceased {
-			pv.Age = ageWords(*p.BirthDate, at.now.In(at.zone))
+			pv.Age = p.BirthDate.Age(now)
 		}
 	}
 	return pv
-}
-
-// ageWords is the age in whole years on the day now, from a birth date of any precision:
-// a birth year alone gives an age that may be a year too high.
-func ageWords(born fhir.Date, now time.Time) string {
-	b := born.Time
-	years := now.Year() - b.Year()
-	switch born.Precision {
-	case fhir.PrecisionYear:
-		if years < 0 {
-			return ""
-		}
-		return "about " + strconv.Itoa(years)
-	case fhir.PrecisionMonth:
-		if now.Month() < b.Month() {
-			years--
-		}
-	default:
-		if now.Month() < b.Month() || (now.Month() == b.Month() && now.Day() < b.Day()) {
-			years--
-		}
-	}
-	if years < 0 {
-		return ""
-	}
-	return strconv.Itoa(years)
-}
-
-// dateWords writes a FHIR date as precisely as it was given: a moment in the viewer's zone
-// ("12 March 2026, 09:30"), a day, month or year as the calendar date it names, so a birth
-// date never moves a day for a viewer elsewhere.
-func dateWords(d *fhir.Date, zone *time.Location) string {
-	if d == nil {
-		return ""
-	}
-	switch d.Precision {
-	case fhir.PrecisionYear:
-		return d.Time.Format("2006")
-	case fhir.PrecisionMonth:
-		return d.Time.Format("January 2006")
-	case fhir.PrecisionDay:
-		return d.Time.Format("2 January 2006")
-	}
-	return moment(d.Time, zone)
-}
-
-// codeSystems names the code systems people know by name.
-var codeSystems = map[string]string{
-	fhir.SystemICD10GM: "ICD-10-GM", fhir.SystemOPS: "OPS", fhir.SystemATC: "ATC", fhir.SystemLOINC: "LOINC",
-	fhir.SystemSNOMED: "SNOMED CT", "http://hl7.org/fhir/sid/icd-10": "ICD-10",
-	"http://fhir.de/CodeSystem/dimdi/icd-10-gm": "ICD-10-GM", "http://fhir.de/CodeSystem/dimdi/ops": "OPS",
-	"http://fhir.de/CodeSystem/dimdi/atc": "ATC", "http://www.whocc.no/atc": "ATC",
-}
-
-// codeWords writes a code with its system's name: "E11.9 (ICD-10-GM)".
-func codeWords(c *fhir.Coding) string {
-	if name, ok := codeSystems[c.System]; ok {
-		return c.Code + " (" + name + ")"
-	}
-	return c.Code
 }
 
 var statusWordsByCode = map[string]string{
@@ -352,35 +234,6 @@ func statusWords(s string) string {
 	return s
 }
 
-func criticalityWord(c string) string {
-	switch c {
-	case "high":
-		return "high risk: a reaction may be life-threatening"
-	case "low":
-		return "low risk"
-	case "unable-to-assess":
-		return "risk not known"
-	}
-	return c
-}
-
-// fileWords writes an attachment's type and size: "PDF, 1 KB".
-func fileWords(mediaType string, size int) string {
-	kind := mediaType
-	if kind == "application/pdf" {
-		kind = "PDF"
-	}
-	switch {
-	case size <= 0:
-		return kind
-	case size < 1024:
-		return fmt.Sprintf("%s, %d bytes", kind, size)
-	case size < 1<<20:
-		return fmt.Sprintf("%s, %d KB", kind, (size+1023)/1024)
-	}
-	return fmt.Sprintf("%s, %.1f MB", kind, float64(size)/(1<<20))
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, x := range s {
 		if x != "" {
@@ -394,7 +247,7 @@ func firstNonEmpty(s ...string) string {
 func legacyFacts(v *entryView, data []byte, at viewing) {
 	when := func(s string) string {
 		if d, err := fhir.ParseDate(s); err == nil {
-			return dateWords(&d, at.zone)
+			return d.Words(at.zone)
 		}
 		return s
 	}
@@ -406,13 +259,11 @@ func legacyFacts(v *entryView, data []byte, at viewing) {
 	}
 	switch r.str("resourceType") {
 	case "MedicationRequest":
-		v.Kind = "Prescription"
 		v.Title = r.concept("medicationCodeableConcept")
 		for _, d := range r.list("dosageInstruction") {
 			v.add("Dose", resource(asObj(d)).str("text"))
 		}
 	case "QuestionnaireResponse":
-		v.Kind = "Questionnaire"
 		v.Title = r.str("questionnaire")
 		if v.Title == "" {
 			v.Title = "Answers"
@@ -420,7 +271,6 @@ func legacyFacts(v *entryView, data []byte, at viewing) {
 		v.addItems(r.list("item"), "")
 		v.add("Filled in", when(r.str("authored")))
 	case "Communication":
-		v.Kind = "Note"
 		for _, p := range r.list("payload") {
 			v.add("Text", resource(asObj(p)).str("contentString"))
 		}
