@@ -20,8 +20,6 @@ type entryView struct {
 	Kind string
 	// Title is the main line: the test, the condition, the medicine.
 	Title string
-	// When is when it happened or was true, in words in the viewer's time zone.
-	When string
 	// Results are a result's values with their reference range and flag: one for a
 	// single value, one per part for a multi-part result such as blood pressure.
 	Results []resultView
@@ -165,10 +163,7 @@ func viewContent(mediaType string, data []byte, at viewing) entryView {
 	if s.Status != "" && res.Type != "Patient" {
 		v.add("Status", statusWords(s.Status))
 	}
-	if s.Effective != nil {
-		v.When = s.Effective.Words(at.zone)
-		v.add(effective, v.When)
-	}
+	v.add(effective, s.Effective.Words(at.zone))
 	v.add(recorded, s.Recorded.Words(at.zone))
 	for _, n := range s.Notes {
 		if n = strings.TrimSpace(n); n != "" && len(v.Notes) < maxFacts {
@@ -274,8 +269,7 @@ func legacyFacts(v *entryView, data []byte, at viewing) {
 		for _, p := range r.list("payload") {
 			v.add("Text", resource(asObj(p)).str("contentString"))
 		}
-		v.When = when(r.str("sent"))
-		v.add("Written", v.When)
+		v.add("Written", when(r.str("sent")))
 	}
 }
 

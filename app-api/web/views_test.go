@@ -140,4 +140,15 @@ func TestClinicianReadsClinicalContent(t *testing.T) {
 		require.Contains(t, body, `aria-describedby="hint-demographics"`)
 		require.Contains(t, body, "This tells them who you are")
 	})
+
+	t.Run("after erasure the pages say so and name nobody", func(t *testing.T) {
+		require.NoError(t, e.stack.Service.Erase(context.Background(), e.stack.Client(t, e.patient)))
+		status, _, body := clinician.get("/clinician")
+		require.Equal(t, http.StatusOK, status, "the list still loads")
+		require.NotContains(t, body, "Mustermann")
+		status, _, body = clinician.get(page)
+		require.NotEqual(t, http.StatusOK, status)
+		require.NotContains(t, body, "Mustermann")
+		require.NotContains(t, body, "7.8 %")
+	})
 }
