@@ -241,7 +241,8 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 		}
 		entries = append(entries, e)
 	}
-	if person == nil && access != nil && access.Active && slices.Contains(access.Categories, model.CategoryDemographics) {
+	detailsGranted := access != nil && access.Active && slices.Contains(access.Categories, model.CategoryDemographics)
+	if person == nil && detailsGranted {
 		person = s.personOf(ctx, v, pid, at)
 	}
 	// The ledger only lists what this clinician may read now; when that is nothing, say why
@@ -266,7 +267,7 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 	if person != nil && person.Name != "" {
 		title = person.Name
 	}
-	data := map[string]any{"Patient": pid, "Person": person, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden}
+	data := map[string]any{"Patient": pid, "Person": person, "DetailsGranted": detailsGranted, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden}
 	s.renderWith(w, r, status, "clinician_patient", v, s.csrf.token(v.binding), title, data, problem)
 }
 

@@ -152,3 +152,13 @@ func TestClinicianReadsClinicalContent(t *testing.T) {
 		require.NotContains(t, body, "7.8 %")
 	})
 }
+
+func TestPatientPageWithoutPersonalDetails(t *testing.T) {
+	e := newEnv(t)
+	e.upload(t, e.patient, example(t, "observation-hba1c"))
+	grantTo(t, e, "g-lab", "lab", model.CategoryDemographics)
+	status, _, body := e.signedIn(t, "clinician1").get("/clinician/patients/" + ledgerID(e.patient))
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "There is no record of this patient's personal details")
+	require.Contains(t, body, "7.8 %")
+}
