@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"net/http"
 	"net/http/httptest"
@@ -90,31 +89,17 @@ func TestViewContent(t *testing.T) {
 	}
 }
 
-// exampleResources returns the single-resource examples, and the DocumentReference of the
-// patient bundle (there is no single-resource one), by name.
+// exampleResources returns the single-resource examples by name (without .json).
 func exampleResources(t *testing.T) map[string][]byte {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(examples, "*.json"))
 	require.NoError(t, err)
 	out := map[string][]byte{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		require.NoError(t, err)
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		if !strings.Contains(name, "bundle") {
+		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !strings.Contains(name, "bundle") {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
 			out[name] = data
-			continue
-		}
-		var b struct {
-			Entry []struct {
-				Resource json.RawMessage `json:"resource"`
-			} `json:"entry"`
-		}
-		require.NoError(t, json.Unmarshal(data, &b))
-		for _, e := range b.Entry {
-			if res, _ := fhir.Describe(e.Resource); res != nil && res.Type == "DocumentReference" {
-				out["documentreference-discharge-letter"] = e.Resource
-			}
 		}
 	}
 	require.Contains(t, out, "documentreference-discharge-letter")

@@ -12,8 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// example returns an example resource by file name (without .json);
-// "documentreference-discharge-letter" is the DocumentReference of the patient bundle.
+// example returns an example resource by file name (without .json).
 func example(t *testing.T, name string) string {
 	t.Helper()
 	data, ok := web.ExampleResources(t)[name]
