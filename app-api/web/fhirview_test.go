@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -171,6 +172,14 @@ func TestZoneOfRequest(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, z.of(r).String(), cookie)
 	}
+	for i := range maxZones {
+		r, _ := newRequestWithCookie(fmt.Sprintf("Nowhere/Zone%d", i))
+		z.of(r)
+	}
+	r, _ := newRequestWithCookie("Europe/Paris")
+	require.Equal(t, "Europe/Berlin", z.of(r).String(), "beyond the bound, new names get the default")
+	r, _ = newRequestWithCookie("America/New_York")
+	require.Equal(t, "America/New_York", z.of(r).String(), "names seen before still work")
 	require.Equal(t, "12 March 2026, 09:30", moment(time.Date(2026, 3, 12, 8, 30, 0, 0, time.UTC), mustZone("Europe/Berlin")))
 }
 

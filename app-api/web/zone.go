@@ -24,8 +24,9 @@ const DefaultTimeZone = "Europe/Berlin"
 // zoneName is the form of an IANA zone name; anything else is not even looked up.
 var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]{0,31}(/[A-Za-z0-9_+-]{1,32}){0,2}$`)
 
-// maxZones bounds the zones remembered (and the page sets rendered for them): there are
-// about 600 IANA names, and a client could send each.
+// maxZones bounds the zone names remembered, known or not, and so the page sets rendered for
+// them: there are about 600 IANA names, and a client could send each. Readers are in far
+// fewer zones than this.
 const maxZones = 64
 
 // zones remembers the time zones browsers asked for, so each is loaded from the zone
@@ -55,13 +56,16 @@ func (z *zones) of(r *http.Request) *time.Location {
 		}
 		return loc
 	}
+	if len(z.by) >= maxZones {
+		// Every page set is per zone (pageSets): a zone beyond the bound gets the default
+		// rather than a new set, so no client can grow the server's memory.
+		return z.def
+	}
 	loc, err := time.LoadLocation(c.Value)
 	if err != nil || c.Value == "Local" {
 		loc = nil
 	}
-	if len(z.by) < maxZones {
-		z.by[c.Value] = loc
-	}
+	z.by[c.Value] = loc
 	if loc == nil {
 		return z.def
 	}
