@@ -21,7 +21,11 @@ type patientAccess struct {
 	Append    bool
 	Kinds     []string
 	Purposes  []string
-	Until     *time.Time
+	// Categories are the categories in force, as codes.
+	Categories []string
+	// Person is who the patient is, from their own details record, when they shared it.
+	Person *patientView
+	Until  *time.Time
 	// Status is the best status among the grants: in force, starts later, ended, taken back.
 	Status string
 	// Since is when the latest grant changed (created, or revoked).
@@ -73,6 +77,9 @@ func summarise(grants []model.Grant) []*patientAccess {
 			cats = model.Categories
 		}
 		for _, c := range cats {
+			if !slices.Contains(pa.Categories, c) {
+				pa.Categories = append(pa.Categories, c)
+			}
 			if w := categoryWord(c); !slices.Contains(pa.Kinds, w) {
 				pa.Kinds = append(pa.Kinds, w)
 			}
@@ -93,6 +100,37 @@ func summarise(grants []model.Grant) []*patientAccess {
 	return order
 }
 
+// listDetailsLimit bounds how many patients' details the patient list reads: each is a read
+// of the patient's record, written to their access trail.
+const listDetailsLimit = 25
+
+// personOf reads who the patient is from their newest personal details record (a FHIR
+// Patient, category demographics), as the clinician, so the read is decided and audited like
+// any other. It returns nil when there is none the clinician may read, or it cannot be read.
+func (s *server) personOf(ctx context.Context, v *viewer, pid string, at viewing) *patientView {
+	hp, err := v.client.GetPatientHistory(ctx, pid, model.CategoryDemographics, ledger.Page{Size: 20})
+	if err != nil || len(hp.Records) == 0 {
+		return nil
+	}
+	newest := hp.Records[0].Record
+	for _, h := range hp.Records[1:] {
+		if h.Record.UpdatedAt.After(newest.UpdatedAt) {
+			newest = h.Record
+		}
+	}
+	rel, err := s.cfg.Service.Read(ctx, v.client, newest.ID, 0, "", v.reading(newest.ID)...)
+	if err != nil {
+		return nil
+	}
+	defer clear(rel.Data)
+	return viewContent(rel.MediaType, rel.Data, at).Patient
+}
+
+// viewing is how the request's reader sees times: their time zone, and now.
+func (s *server) viewing(r *http.Request) viewing {
+	return viewing{zone: s.zones.of(r), now: s.now()}
+}
+
 func (s *server) clinicianHome(w http.ResponseWriter, r *http.Request, v *viewer) {
 	s.clinicianHomePage(w, r, v, http.StatusOK, "")
 }
@@ -107,7 +145,18 @@ func (s *server) clinicianHomePage(w http.ResponseWriter, r *http.Request, v *vi
 	for i, c := range model.EmergencyReasons {
 		reasons[i] = map[string]string{"Code": c, "Word": reasonWord(c)}
 	}
-	data := map[string]any{"Patients": summarise(grants), "Reasons": reasons, "Durations": emergencyDurations}
+	patients := summarise(grants)
+	at, shown := s.viewing(r), 0
+	for _, pa := range patients {
+		if shown == listDetailsLimit || r.Context().Err() != nil {
+			break
+		}
+		if pa.Active && slices.Contains(pa.Categories, model.CategoryDemographics) {
+			pa.Person = s.personOf(r.Context(), v, pa.Patient, at)
+			shown++
+		}
+	}
+	data := map[string]any{"Patients": patients, "Reasons": reasons, "Durations": emergencyDurations, "Details": shown > 0}
 	s.renderWith(w, r, status, "clinician_home", v, s.csrf.token(v.binding), "My patients", data, problem)
 }
 
@@ -172,6 +221,8 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 		hist = hist[:timelineLimit]
 	}
 	entries := make([]timelineEntry, 0, len(hist))
+	at := s.viewing(r)
+	var person *patientView
 	for _, h := range hist {
 		e := timelineEntry{Record: h.Record}
 		if n := len(h.Versions); n > 0 {
@@ -182,10 +233,17 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 		if err != nil {
 			_, e.Refused = s.explain(err)
 		} else {
-			e.View = viewContent(rel.MediaType, rel.Data)
+			e.View = viewContent(rel.MediaType, rel.Data, at)
 			clear(rel.Data)
 		}
+		if person == nil && e.View.Patient != nil {
+			person = e.View.Patient // the newest Patient resource among the records shown
+		}
 		entries = append(entries, e)
+	}
+	detailsGranted := access != nil && access.Active && slices.Contains(access.Categories, model.CategoryDemographics)
+	if person == nil && detailsGranted {
+		person = s.personOf(ctx, v, pid, at)
 	}
 	// The ledger only lists what this clinician may read now; when that is nothing, say why
 	// in the ledger's terms rather than show an empty page.
@@ -195,7 +253,7 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 		case access == nil:
 			refusal = "You have no access: this patient has not given you access to their records."
 		case access.Status == model.GrantRevoked:
-			refusal = "Access was revoked: the patient took back your access on " + access.Since.UTC().Format("2 Jan 2006, 15:04 UTC") + "."
+			refusal = "Access was revoked: the patient took back your access on " + moment(access.Since, at.zone) + "."
 		case access.Status == model.GrantExpired:
 			refusal = "Your access to this patient's records has ended."
 		case access.Status == model.GrantPending:
@@ -205,8 +263,12 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 			status = http.StatusForbidden
 		}
 	}
-	data := map[string]any{"Patient": pid, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden}
-	s.renderWith(w, r, status, "clinician_patient", v, s.csrf.token(v.binding), "Patient "+shortID(pid), data, problem)
+	title := "Patient " + shortID(pid)
+	if person != nil && person.Name != "" {
+		title = person.Name
+	}
+	data := map[string]any{"Patient": pid, "Person": person, "DetailsGranted": detailsGranted, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden}
+	s.renderWith(w, r, status, "clinician_patient", v, s.csrf.token(v.binding), title, data, problem)
 }
 
 func (s *server) clinicianAdd(w http.ResponseWriter, r *http.Request, v *viewer) {

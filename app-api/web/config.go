@@ -51,6 +51,10 @@ type Config struct {
 	// MaxSessions bounds the sessions held in memory (default 1000); sign-in beyond it is
 	// refused until sessions expire.
 	MaxSessions int
+	// TimeZone is where pages write times for a browser that does not say its own zone
+	// (the page script tells the server the browser's zone); nil means DefaultTimeZone,
+	// Europe/Berlin, or UTC on a machine without a time zone database.
+	TimeZone *time.Location
 	// Logger receives internal errors, which are never shown to people; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -8,4 +8,18 @@
 // and shows what they allow and why they refuse. Consent changes (grants, revocations,
 // research consent, erasure) are signed by the person's own wallet identity, never by a
 // service identity, so a certificate-only session can look but not consent.
+//
+// Record content is shown from fhir.Describe's summary, as text only (never FHIR narrative):
+// results with value, unit, reference range and a flag that is a word with a symbol, never a
+// colour alone; diagnoses and procedures with their code; medicines with dose and route;
+// documents with title, type and file; allergies with their risk. A clinician's patient page
+// and patient list name the patient (name, birth date, age, sex) from the newest record of
+// the demographics category the patient granted them; that read is audited like any other.
+//
+// Times are written in words ("12 March 2026, 09:30") in the reader's time zone. The page
+// script (static/app.js; the pages' CSP forbids inline scripts) puts the browser's IANA zone
+// name in the __Host-careledger-tz cookie on every page, the sign-in page included; the server
+// accepts only a zone its zone database knows and otherwise uses Config.TimeZone, by default
+// Europe/Berlin (DefaultTimeZone). Calendar dates, such as a birth date, are shown as the
+// date they name and never move with the zone. The page footer names the zone in use.
 package web

@@ -6,19 +6,29 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/careledger/careledger/gateway/fhir"
 )
 
 // entryView is record content made readable. It holds text only: nothing from a record is
-// ever rendered as HTML (FHIR narrative included), so content cannot run in the page.
+// ever rendered as HTML (FHIR narrative included), so content cannot run in the page. It is
+// built from fhir.Describe's Summary, which reads the few elements views need without
+// validating: records stored before validation was strict still show what can be read.
 type entryView struct {
 	// Kind is what the entry is, in plain words.
 	Kind string
 	// Title is the main line: the test, the condition, the medicine.
 	Title string
+	// Results are a result's values with their reference range and flag: one for a
+	// single value, one per part for a multi-part result such as blood pressure.
+	Results []resultView
 	// Facts are labelled lines under the title.
 	Facts []fact
+	// Notes are the sender's free-text notes and conclusions.
+	Notes []string
+	// Patient is set for a patient's own details (a FHIR Patient).
+	Patient *patientView
 	// Document is true for non-FHIR content, which is offered as a download only.
 	Document bool
 	// MediaType is the content's media type.
@@ -29,113 +39,238 @@ type entryView struct {
 
 type fact struct{ Label, Value string }
 
+// resultView is one measured value as a clinician reads it.
+type resultView struct {
+	// Label is what was measured: the test, or the part of a multi-part result.
+	Label string
+	Value string
+	// Range is the reference range in words ("4.0 to 5.6 %", "up to 115 mg/dL").
+	Range string
+	Flag  flagView
+}
+
+// flagView says how a value compares with its range in a word and a symbol, never by colour
+// alone; the symbol is hidden from screen readers, which read the word.
+type flagView struct {
+	// Class is the fhir.Flag, for the style sheet.
+	Class  string
+	Symbol string
+	Word   string
+	// Computed is true when CareLedger compared the value with the range because the
+	// sender gave no interpretation.
+	Computed bool
+}
+
+func flagOf(f fhir.Flag, computed bool) flagView {
+	if f == "" {
+		return flagView{}
+	}
+	return flagView{Class: string(f), Symbol: f.Symbol(), Word: f.Words(), Computed: computed}
+}
+
+// patientView is the head of a patient's page: who the records are about.
+type patientView struct {
+	Name string
+	// Born is the birth date in words; Age the age in years today, if the date allows it.
+	Born     string
+	Age      string
+	Sex      string
+	Deceased bool
+	// Line sums the patient up for lists: "born 12 August 1964 (age 62), female".
+	Line string
+}
+
+// viewing is what a view needs to know of its reader: the time zone dates are written in,
+// and today, for ages.
+type viewing struct {
+	zone *time.Location
+	now  time.Time
+}
+
 const maxFacts = 60
 
 // viewContent renders record content for a timeline. It never fails: content it cannot read
 // is described as such.
-func viewContent(mediaType string, data []byte) entryView {
+func viewContent(mediaType string, data []byte, at viewing) entryView {
 	v := entryView{MediaType: mediaType, Size: len(data)}
 	if mediaType != fhir.MediaType {
 		v.Document, v.Kind, v.Title = true, "Document", "A document ("+mediaType+")"
 		return v
 	}
-	var r resource
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
+	res, err := fhir.Describe(data)
+	if err != nil {
 		v.Kind, v.Title = "Unreadable entry", "This entry could not be read."
 		return v
 	}
-	v.Kind = r.str("resourceType")
-	switch v.Kind {
-	case "Observation":
-		v.Kind = "Result"
-		v.Title = r.concept("code")
-		if q := r.obj("valueQuantity"); q != nil {
-			v.add("Value", quantity(q))
-		} else if s := r.str("valueString"); s != "" {
-			v.add("Value", s)
-		} else if c := r.concept("valueCodeableConcept"); c != "" {
-			v.add("Value", c)
+	s := res.Summary
+	v.Kind, v.Title = fhir.KindWords(res.Type), s.Title
+	effective, recorded := "Date", "Recorded"
+	switch res.Type {
+	case "Patient":
+		v.Patient = viewPatient(s.Patient, at)
+		v.add("Born", v.Patient.Born)
+		v.add("Age", v.Patient.Age)
+		v.add("Sex", v.Patient.Sex)
+		if v.Patient.Deceased {
+			v.add("Deceased", "yes")
 		}
-		for _, c := range r.list("component") {
-			if cr := resource(asObj(c)); cr != nil {
-				if q := cr.obj("valueQuantity"); q != nil {
-					v.add(cr.concept("code"), quantity(q))
-				} else if s := cr.str("valueString"); s != "" {
-					v.add(cr.concept("code"), s)
-				}
+	case "Observation":
+		effective, recorded = "Taken", "Reported"
+		v.Results = viewResults(s)
+	case "DiagnosticReport":
+		effective, recorded = "Taken", "Reported"
+	case "Condition":
+		effective = "Since"
+	case "Procedure":
+		effective = "Done"
+	case "MedicationStatement", "MedicationAdministration":
+		effective, recorded = "From", "Noted"
+		if res.Type == "MedicationAdministration" {
+			effective = "Given"
+		}
+		if m := s.Medication; m != nil {
+			v.add("Dose", m.Dose)
+			if !strings.Contains(m.Dose, m.Route) {
+				v.add("Route", m.Route)
 			}
 		}
-		v.add("Interpretation", r.conceptList("interpretation"))
-		v.add("Taken", r.str("effectiveDateTime"))
-		v.add("Status", r.str("status"))
-	case "Condition":
-		v.Kind = "Diagnosis"
-		v.Title = r.concept("code")
-		v.add("Status", r.concept("clinicalStatus"))
-		v.add("Since", r.str("onsetDateTime"))
-		v.add("Recorded", r.str("recordedDate"))
-		v.add("Severity", r.concept("severity"))
-	case "MedicationStatement", "MedicationRequest":
-		v.Kind = "Medicine"
-		v.Title = r.concept("medicationCodeableConcept")
-		for _, d := range r.list("dosage") {
-			v.add("How to take", resource(asObj(d)).str("text"))
-		}
-		for _, d := range r.list("dosageInstruction") {
-			v.add("How to take", resource(asObj(d)).str("text"))
-		}
-		if p := r.obj("effectivePeriod"); p != nil {
-			v.add("From", p.str("start"))
-			v.add("Until", p.str("end"))
-		}
-		v.add("Status", r.str("status"))
-	case "QuestionnaireResponse":
-		v.Kind = "Questionnaire"
-		v.Title = r.str("questionnaire")
-		if v.Title == "" {
-			v.Title = "Answers"
-		}
-		v.addItems(r.list("item"), "")
-		v.add("Status", r.str("status"))
-		v.add("Filled in", r.str("authored"))
-	case "Communication":
-		v.Kind = "Note"
-		for _, p := range r.list("payload") {
-			v.add("Text", resource(asObj(p)).str("contentString"))
-		}
-		v.add("Written", r.str("sent"))
-	case "DocumentReference":
-		v.Kind = "Document"
-		v.Title = r.str("description")
-		for _, c := range r.list("content") {
-			a := resource(asObj(c)).obj("attachment")
-			v.add("File", a.str("title"))
-			v.add("Type", a.str("contentType"))
-		}
-		v.add("Date", r.str("date"))
-	case "AllergyIntolerance":
-		v.Kind = "Allergy"
-		v.Title = r.concept("code")
-		v.add("Status", r.concept("clinicalStatus"))
 	case "Immunization":
-		v.Kind = "Vaccination"
-		v.Title = r.concept("vaccineCode")
-		v.add("Given", r.str("occurrenceDateTime"))
-	case "Procedure":
-		v.Kind = "Procedure"
-		v.Title = r.concept("code")
-		v.add("Done", r.str("performedDateTime"))
-	case "":
+		effective = "Given"
+	case "AllergyIntolerance":
+		effective = "Since"
+		if a := s.Allergy; a != nil {
+			v.add("Risk", a.Risk())
+			v.add("Reactions", strings.Join(a.Reactions, ", "))
+		}
+	case "DocumentReference", "Binary":
+		effective, recorded = "Written", "Dated"
+		if d := s.Document; d != nil {
+			v.add("Type", d.TypeWords())
+			v.add("File", d.File())
+		}
+		if res.Type == "Binary" {
+			v.Title = "A document"
+		}
+	case "Consent":
+		recorded = "Signed"
+	case "QuestionnaireResponse", "Communication", "MedicationRequest":
+		// Summary reads no answers, messages or prescriptions yet: read them here.
+		legacyFacts(&v, data, at)
+	}
+	if c := s.Code; c != nil && c.Code != "" && res.Type != "DocumentReference" {
+		v.add("Code", c.Label())
+	}
+	if s.Status != "" && res.Type != "Patient" {
+		v.add("Status", statusWords(s.Status))
+	}
+	v.add(effective, s.Effective.Words(at.zone))
+	v.add(recorded, s.Recorded.Words(at.zone))
+	for _, n := range s.Notes {
+		if n = strings.TrimSpace(n); n != "" && len(v.Notes) < maxFacts {
+			v.Notes = append(v.Notes, n)
+		}
+	}
+	if v.Kind == "" {
 		v.Kind = "Unreadable entry"
-	default:
-		v.Title = r.concept("code")
 	}
 	if v.Title == "" {
 		v.Title = v.Kind
 	}
 	return v
+}
+
+// viewResults turns a result's value, or its parts' values, into rows.
+func viewResults(s fhir.Summary) []resultView {
+	o := s.Observation
+	if o == nil {
+		return nil
+	}
+	var rows []resultView
+	if value := firstNonEmpty(o.Value.String(), o.ValueText); value != "" {
+		rows = append(rows, resultView{Label: firstNonEmpty(s.Title, "Value"), Value: value, Range: o.Range(), Flag: flagOf(o.Flag, o.FlagComputed)})
+	}
+	for _, c := range o.Components {
+		value := firstNonEmpty(c.Value.String(), c.ValueText)
+		if value == "" || len(rows) >= maxFacts {
+			continue
+		}
+		rows = append(rows, resultView{Label: firstNonEmpty(c.Title, "Value"), Value: value, Flag: flagOf(c.Flag, false)})
+	}
+	return rows
+}
+
+func viewPatient(p *fhir.PatientSummary, at viewing) *patientView {
+	if p == nil {
+		return &patientView{}
+	}
+	now := at.now.In(at.zone)
+	pv := &patientView{Name: p.Name, Sex: p.Sex, Deceased: p.Deceased, Line: p.Line(now)}
+	if p.BirthDate != nil {
+		pv.Born = p.BirthDate.Words(at.zone)
+		if !p.Deceased {
+			pv.Age = p.BirthDate.Age(now)
+		}
+	}
+	return pv
+}
+
+var statusWordsByCode = map[string]string{
+	"final": "final", "preliminary": "preliminary, may change", "amended": "amended", "corrected": "corrected",
+	"entered-in-error": "entered in error: not valid", "cancelled": "cancelled", "active": "active",
+	"inactive": "no longer active", "resolved": "resolved", "remission": "in remission", "recurrence": "came back",
+	"completed": "completed", "stopped": "stopped", "on-hold": "on hold", "not-taken": "not taken",
+	"intended": "intended", "in-progress": "in progress", "current": "current", "superseded": "replaced by a newer one",
+}
+
+func statusWords(s string) string {
+	if w, ok := statusWordsByCode[s]; ok {
+		return w
+	}
+	return s
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// legacyFacts reads answers, messages and prescriptions, which Summary does not read.
+func legacyFacts(v *entryView, data []byte, at viewing) {
+	when := func(s string) string {
+		if d, err := fhir.ParseDate(s); err == nil {
+			return d.Words(at.zone)
+		}
+		return s
+	}
+	var r resource
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if dec.Decode(&r) != nil {
+		return
+	}
+	switch r.str("resourceType") {
+	case "MedicationRequest":
+		v.Title = r.concept("medicationCodeableConcept")
+		for _, d := range r.list("dosageInstruction") {
+			v.add("Dose", resource(asObj(d)).str("text"))
+		}
+	case "QuestionnaireResponse":
+		v.Title = r.str("questionnaire")
+		if v.Title == "" {
+			v.Title = "Answers"
+		}
+		v.addItems(r.list("item"), "")
+		v.add("Filled in", when(r.str("authored")))
+	case "Communication":
+		for _, p := range r.list("payload") {
+			v.add("Text", resource(asObj(p)).str("contentString"))
+		}
+		v.add("Written", when(r.str("sent")))
+	}
 }
 
 func (v *entryView) add(label, value string) {
@@ -222,16 +357,6 @@ func (r resource) concept(k string) string {
 			parts = append(parts, d)
 		} else if code := cr.str("code"); code != "" {
 			parts = append(parts, code)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (r resource) conceptList(k string) string {
-	var parts []string
-	for _, c := range r.list(k) {
-		if s := (resource{"c": c}).concept("c"); s != "" {
-			parts = append(parts, s)
 		}
 	}
 	return strings.Join(parts, ", ")

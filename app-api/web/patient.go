@@ -98,7 +98,7 @@ func (s *server) patientRecord(w http.ResponseWriter, r *http.Request, v *viewer
 		s.failErr(w, r, v, err)
 		return
 	}
-	view := viewContent(rel.MediaType, rel.Data)
+	view := viewContent(rel.MediaType, rel.Data, s.viewing(r))
 	clear(rel.Data)
 	versions := make([]versionRow, 0, len(hist.Versions))
 	for i := len(hist.Versions) - 1; i >= 0; i-- {
@@ -181,7 +181,7 @@ func (s *server) sharingPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 	slices.SortFunc(orgs, func(a, b map[string]string) int { return strings.Compare(a["Name"], b["Name"]) })
 	cats := make([]map[string]string, len(model.Categories))
 	for i, c := range model.Categories {
-		cats[i] = map[string]string{"Code": c, "Word": categoryWord(c)}
+		cats[i] = map[string]string{"Code": c, "Word": categoryWord(c), "Hint": categoryHints[c]}
 	}
 	purposes := make([]map[string]string, len(grantPurposes))
 	for i, p := range grantPurposes {

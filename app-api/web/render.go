@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -27,6 +28,8 @@ type pageData struct {
 	Warn bool
 	Nav  []navItem
 	Data any
+	// Zone names the time zone the page's times are written in.
+	Zone string
 }
 
 type navItem struct {
@@ -59,8 +62,9 @@ var notices = map[string]string{
 }
 
 var funcs = template.FuncMap{
-	"date":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"day":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	// date and day are replaced per time zone in pageSets.page; these write UTC.
+	"date":      func(t time.Time) string { return moment(t, time.UTC) },
+	"day":       func(t time.Time) string { return calendarDay(t, time.UTC) },
 	"dateInput": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"short":     shortID,
 	"purpose":   purposeWord,
@@ -74,6 +78,51 @@ var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"num":       func(f float64) string { return trimFloat(f) },
 	"status":    statusWord,
+}
+
+// pageSets holds the page templates, and clones of them whose date and day functions write
+// in one time zone each. The parsed pages themselves are never executed, because
+// html/template cannot clone a template once it has run; a zone's clone of a page is made
+// the first time the page is shown in that zone. zones bounds how many zones there are.
+type pageSets struct {
+	base  map[string]*template.Template
+	mu    sync.Mutex
+	zoned map[string]map[string]*template.Template // zone name → page name → template
+}
+
+func newPageSets() (*pageSets, error) {
+	base, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &pageSets{base: base, zoned: map[string]map[string]*template.Template{}}, nil
+}
+
+// page returns the named page with its dates written in zone.
+func (p *pageSets) page(name string, zone *time.Location) (*template.Template, error) {
+	base, ok := p.base[name]
+	if !ok {
+		return nil, fmt.Errorf("no template %q", name)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := zone.String()
+	if t := p.zoned[key][name]; t != nil {
+		return t, nil
+	}
+	t, err := base.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("clone template %q: %w", name, err)
+	}
+	t.Funcs(template.FuncMap{
+		"date": func(t time.Time) string { return moment(t, zone) },
+		"day":  func(t time.Time) string { return calendarDay(t, zone) },
+	})
+	if p.zoned[key] == nil {
+		p.zoned[key] = map[string]*template.Template{}
+	}
+	p.zoned[key][name] = t
+	return t, nil
 }
 
 func parsePages() (map[string]*template.Template, error) {
@@ -106,13 +155,14 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 func (s *server) renderWith(w http.ResponseWriter, r *http.Request, status int, page string, v *viewer, token, title string, data any, problem string) {
-	t, ok := s.pages[page]
-	if !ok {
-		s.log.Error("render page", "page", page, "err", "no such template")
+	zone := s.zones.of(r)
+	t, err := s.pages.page(page, zone)
+	if err != nil {
+		s.log.Error("render page", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	pd := pageData{Title: title, Viewer: v, CSRF: token, Problem: problem, Data: data, Notice: notices[r.URL.Query().Get("done")]}
+	pd := pageData{Title: title, Viewer: v, CSRF: token, Problem: problem, Data: data, Notice: notices[r.URL.Query().Get("done")], Zone: zoneWords(zone)}
 	pd.Warn = r.URL.Query().Get("done") == "emergency"
 	if r.URL.Query().Has("out") {
 		pd.Notice = notices["out"]

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,7 +21,8 @@ type server struct {
 	cfg      Config
 	sessions *sessions
 	csrf     *csrf
-	pages    map[string]*template.Template
+	pages    *pageSets
+	zones    *zones
 	log      *slog.Logger
 	now      func() time.Time
 	// unlock bounds concurrent wallet unlocks: each costs tens of MiB and much CPU (argon2id),
@@ -64,9 +64,13 @@ func New(cfg Config) (http.Handler, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.pages, err = parsePages(); err != nil {
+	if s.pages, err = newPageSets(); err != nil {
 		return nil, fmt.Errorf("new web: %w", err)
 	}
+	if cfg.TimeZone == nil {
+		cfg.TimeZone = defaultZone()
+	}
+	s.zones = newZones(cfg.TimeZone)
 	s.roots = buildRoots(cfg.Orgs)
 	return s.routes(), nil
 }

@@ -34,6 +34,12 @@ var categoryWords = map[string]string{
 	"diagnosis": "diagnoses", "note": "notes", "questionnaire": "questionnaires",
 	"document": "documents", "procedure": "procedures", "vital-signs": "vital signs (blood pressure, pulse…)",
 	"allergy": "allergies", "immunization": "vaccinations", "care-plan": "care plans",
+	"demographics": "personal details (name, date of birth, sex, address)", "consent": "consent forms",
+}
+
+// categoryHints say more where ticking a category shares more than its name suggests.
+var categoryHints = map[string]string{
+	"demographics": "This tells them who you are: your name, date of birth, sex and address. Without it they see your records under your CareLedger ID only.",
 }
 
 func categoryWord(c string) string {

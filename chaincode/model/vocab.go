@@ -29,11 +29,23 @@ var Roles = []Role{RolePatient, RoleClinician, RoleManufacturer, RoleAnonymizer,
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
 // Categories is the fixed vocabulary of coarse record categories. A category says what kind of
-// document a record is, never what it says.
+// document a record is, never what it says. "demographics" holds the patient's own details
+// (a FHIR Patient: name, birth date, sex, address), so a grant of it shares who the patient
+// is; "consent" holds consent documents (a FHIR Consent). New categories go at the end:
+// grants name categories, never positions, but forms list them in this order.
 var Categories = []string{
 	"lab", "imaging", "medication", "diagnosis", "note", "questionnaire", "document",
-	"procedure", "vital-signs", "allergy", "immunization", "care-plan",
+	"procedure", "vital-signs", "allergy", "immunization", "care-plan", CategoryDemographics, CategoryConsent,
 }
+
+// Categories the clients name in code.
+const (
+	// CategoryDemographics holds the patient's own details; views read a patient's name
+	// from it.
+	CategoryDemographics = "demographics"
+	// CategoryConsent holds consent documents.
+	CategoryConsent = "consent"
+)
 
 // Actions that a grant can permit on records.
 const (

@@ -115,7 +115,7 @@ func day(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04")
+	return t.Local().Format("2 January 2006, 15:04")
 }
 
 func until(t *time.Time) string {

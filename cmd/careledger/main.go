@@ -14,6 +14,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	// Times are written in people's time zones (the web pages' default is Europe/Berlin),
+	// which must exist on machines and images without a zone database.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )

@@ -37,7 +37,7 @@ func run(g *globals, f *clientFlags, fn func(cmd *cobra.Command, s *session, arg
 
 func newPatientCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "patient", "Act as a patient: records, grants, audit trail, research consent, erasure",
-		whoamiCmd, uploadCmd, recordsCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd)
+		whoamiCmd, uploadCmd, recordsCmd, ownHistoryCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd)
 }
 
 func newClinicianCmd(g *globals) *cobra.Command {
@@ -106,7 +106,7 @@ func uploadCmd(g *globals, f *clientFlags) *cobra.Command {
 		})}
 	cmd.Flags().StringVar(&file, "file", "", "the content (- for stdin)")
 	cmd.Flags().StringVar(&mediaType, "type", fhir.MediaType, "media type of the content")
-	cmd.Flags().StringVar(&category, "category", "", "record category (derived from FHIR resources; required for documents)")
+	cmd.Flags().StringVar(&category, "category", "", "record category, one of "+categoryList+" (derived from FHIR resources; required for documents)")
 	cmd.Flags().StringVar(&id, "id", "", "record ID (default: a random UUID)")
 	cmd.MarkFlagRequired("file")
 	return cmd
@@ -119,6 +119,9 @@ func recordRows(recs []model.Record) [][]string {
 	}
 	return rows
 }
+
+// categoryList is the ledger's category vocabulary for flag help.
+var categoryList = strings.Join(model.Categories, ", ")
 
 var recordHeader = []string{"RECORD", "CATEGORY", "VERSIONS", "ADDED BY", "UPDATED"}
 
@@ -136,7 +139,7 @@ func recordsCmd(g *globals, f *clientFlags) *cobra.Command {
 			}
 			return s.print(page, recordHeader, recordRows(page.Records))
 		})}
-	cmd.Flags().StringVar(&category, "category", "", "only this category")
+	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
 	return cmd
 }
 
@@ -196,7 +199,7 @@ func grantCmd(g *globals, f *clientFlags) *cobra.Command {
 		})}
 	cmd.Flags().StringVar(&to, "to", "", "the grantee's pseudonym")
 	cmd.Flags().StringVar(&org, "org", "", "grant to every clinician of this organisation (MSP ID) instead")
-	cmd.Flags().StringSliceVar(&categories, "category", nil, "categories granted (e.g. lab,imaging)")
+	cmd.Flags().StringSliceVar(&categories, "category", nil, "categories granted, any of "+categoryList+"; demographics shares your name, birth date, sex and address")
 	cmd.Flags().StringSliceVar(&records, "record", nil, "records granted, instead of categories")
 	cmd.Flags().BoolVar(&write, "append", false, "also let them add versions and records")
 	cmd.Flags().StringVar(&purpose, "purpose", "TREAT", "purpose of use: TREAT, CAREMGT, PATRQT, HRESCH, CLINTRCH, PUBHLTH")
@@ -378,36 +381,49 @@ func historyCmd(g *globals, f *clientFlags) *cobra.Command {
 	var category, purpose string
 	cmd := &cobra.Command{Use: "history <patient>", Short: "Read a patient's whole history you may see (each read audited)", Args: cobra.ExactArgs(1),
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
-			// Content is released a page at a time (each read is audited); follow every page.
-			all := &client.ReleasePage{}
-			page := client.Page{Size: 20}
-			for {
-				p, err := s.c.PatientContent(cmd.Context(), args[0], category, purpose, page)
-				if err != nil {
-					return err
-				}
-				all.Releases = append(all.Releases, p.Releases...)
-				if p.Bookmark == "" {
-					break
-				}
-				page.Bookmark = p.Bookmark
-			}
-			var rows [][]string
-			for _, r := range all.Releases {
-				body := string(r.Resource)
-				if len(body) > 60 {
-					body = body[:60] + "…"
-				}
-				if body == "" {
-					body = fmt.Sprintf("%s, %d bytes", r.Media, len(r.Data))
-				}
-				rows = append(rows, []string{day(r.Version.CreatedAt), r.Record.ID, r.Record.Category, strconv.Itoa(r.Version.Number), r.Basis, body})
-			}
-			return s.print(all, []string{"WHEN", "RECORD", "CATEGORY", "VERSION", "BASIS", "CONTENT"}, rows)
+			return showHistory(cmd, s, args[0], category, purpose)
 		})}
-	cmd.Flags().StringVar(&category, "category", "", "only this category")
+	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
 	cmd.Flags().StringVar(&purpose, "purpose", "", "purpose of use")
 	return cmd
+}
+
+func ownHistoryCmd(g *globals, f *clientFlags) *cobra.Command {
+	var category string
+	cmd := &cobra.Command{Use: "history", Short: "Read all your records: results, medicines, diagnoses, documents (each read in your access trail)", Args: cobra.NoArgs,
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			me, err := s.c.Me(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return showHistory(cmd, s, me.ID, category, "")
+		})}
+	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
+	return cmd
+}
+
+// showHistory reads every record of the patient the caller may read and shows who the
+// patient is (when their details are among them) and what each record says.
+func showHistory(cmd *cobra.Command, s *session, patient, category, purpose string) error {
+	// Content is released a page at a time (each read is audited); follow every page.
+	all := &client.ReleasePage{}
+	page := client.Page{Size: 20}
+	for {
+		p, err := s.c.PatientContent(cmd.Context(), patient, category, purpose, page)
+		if err != nil {
+			return err
+		}
+		all.Releases = append(all.Releases, p.Releases...)
+		if p.Bookmark == "" {
+			break
+		}
+		page.Bookmark = p.Bookmark
+	}
+	person, rows := historyTable(all.Releases, time.Now())
+	if person != "" && !s.json {
+		fmt.Fprintf(s.out, "Patient: %s\n\n", person)
+	}
+	return s.print(all, historyHeader, rows)
 }
 
 func appendCmd(g *globals, f *clientFlags) *cobra.Command {

@@ -122,7 +122,7 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	}
 	fmt.Fprintf(w, "Try, in another terminal (wallet passphrase: CARELEDGER_WALLET_PASSPHRASE, %q for the demo wallet):\n", demoWalletPassphrase)
 	for _, ex := range []string{
-		"patient whoami", "patient upload --file lab.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
+		"patient whoami", "patient upload --file docs/examples/fhir/observation-hba1c.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
 		"patient audit", "clinician patients", "clinician history <patient pseudonym>", "manufacturer cohorts",
 	} {
 		fmt.Fprintf(w, "  careledger%s%s %s\n", dd, api, ex)

@@ -1,18 +1,20 @@
 package fhir
 
+import "github.com/careledger/careledger/chaincode/model"
+
 // The ledger's coarse categories (chaincode/model.Categories) are what grants name, so a
 // resource's category decides who may read it. Following the MII core data set modules:
 // Person → demographics, Diagnose → diagnosis, Prozedur → procedure, Laborbefund →
 // lab, Medikation → medication, and so on.
 
-// categoryDemographics is where a Patient resource is filed. The ledger's vocabulary has no
-// "demographics" yet, so a patient's own details go under "note"; once chaincode/model lists
-// "demographics", this constant becomes "demographics" and nothing else changes.
-const categoryDemographics = "note"
+// categoryDemographics is where a Patient resource is filed: apart from everything clinical,
+// so that a patient can share their results without their name and address, or the reverse.
+// Records stored before the ledger knew "demographics" stay filed under "note".
+const categoryDemographics = model.CategoryDemographics
 
-// categoryConsent is where a Consent resource is filed: the ledger has no "consent" category
-// yet, and a signed consent is a document.
-const categoryConsent = "document"
+// categoryConsent is where a Consent resource is filed. Records stored before the ledger knew
+// "consent" stay filed under "document".
+const categoryConsent = model.CategoryConsent
 
 // resourceCategories maps resource types to ledger categories; types not listed are notes.
 // Observation and DiagnosticReport are refined by their own category in categoryOf.

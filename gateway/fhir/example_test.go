@@ -39,6 +39,6 @@ func ExampleParseBundle() {
 		}
 	}
 	// Output:
-	// note Patient 1964-08-12
+	// demographics Patient 1964-08-12
 	// lab Kalium 3.2 mmol/L low
 }

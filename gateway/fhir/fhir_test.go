@@ -76,7 +76,7 @@ func TestExampleBundle(t *testing.T) {
 		byID[e.Resource.ID] = e.Resource
 		categories[e.Resource.Category]++
 	}
-	require.Equal(t, map[string]int{"note": 1, "diagnosis": 3, "lab": 8, "vital-signs": 2, "medication": 3, "procedure": 1, "document": 1, "immunization": 1, "allergy": 1}, categories)
+	require.Equal(t, map[string]int{"demographics": 1, "diagnosis": 3, "lab": 8, "vital-signs": 2, "medication": 3, "procedure": 1, "document": 1, "immunization": 1, "allergy": 1}, categories)
 
 	p := byID["erika-mustermann"].Summary.Patient
 	require.Equal(t, "Erika Mustermann", p.Name)
@@ -255,7 +255,8 @@ func TestCategories(t *testing.T) {
 		`{"resourceType":"MedicationStatement","status":"active","subject":{"reference":"Patient/p"},"medicationCodeableConcept":{"text":"x"}}`:                                                       "medication",
 		`{"resourceType":"QuestionnaireResponse","status":"completed"}`:                                                                                                                               "questionnaire",
 		`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"}}`:                                                                                                                     "note",
-		`{"resourceType":"Patient"}`: "note",
+		`{"resourceType":"Patient"}`: "demographics",
+		`{"resourceType":"Consent","status":"active","scope":{"coding":[{"code":"research"}]},"category":[{"coding":[{"code":"57016-8"}]}]}`: "consent",
 	}
 	for in, want := range cases {
 		r, err := fhir.Parse([]byte(in))

@@ -2,6 +2,14 @@
 // checks everything again.
 (function () {
   "use strict";
+  // Tell the server this browser's time zone, so pages write times as the reader's clock
+  // shows them. It grants nothing; without it pages use the server's default zone.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\/-]{1,96}$/.test(zone)) {
+      document.cookie = "__Host-careledger-tz=" + zone + "; Path=/; Secure; SameSite=Strict; Max-Age=31536000";
+    }
+  } catch (e) { /* an old browser: the default zone is used */ }
   // Show only the fields of the chosen option (grant form, clinician entry form).
   function sync(form) {
     form.querySelectorAll("[data-for]").forEach(function (el) {
