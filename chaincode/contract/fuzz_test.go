@@ -15,11 +15,13 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"id":"r1","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(1) + `","locator":"blob:r1"}`,
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z"}]`,
-		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`,
+		`{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`,
+		`{"id":"q1","requester":{"msp":"PharmaMSP","id":"00000000000000000000000000000002","role":"manufacturer"},"purpose":"drug-safety","queryHash":"` + hashOf(1) + `","consentSnapshotHash":"` + hashOf(2) + `","count":30,"rounding":10,"threshold":20,"epsilon":0.5}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
 	} {
 		f.Add(uint8(0), seed)
 	}
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
+	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord", "SetPrivacyBudget", "RecordFeasibility"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}

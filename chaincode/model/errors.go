@@ -23,7 +23,7 @@ const (
 
 var codes = []Code{
 	CodeInvalidArgument, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
-	CodeErased, CodeInternal,
+	CodeErased, CodeInternal, CodeBudgetExhausted,
 }
 
 // Error is a chaincode error with a stable code. Its text is "CODE: message", which survives
