@@ -105,6 +105,7 @@ var chaincodeStatus = map[model.Code]int{
 	model.CodeNotFound:        http.StatusNotFound,
 	model.CodeConflict:        http.StatusConflict,
 	model.CodeErased:          http.StatusGone,
+	model.CodeBudgetExhausted: http.StatusForbidden,
 }
 
 // retryAfterSeconds is what a client is told to wait when the ledger is unreachable.
@@ -156,6 +157,8 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusUnprocessableEntity, CodeQueryRefused, err.Error(), false
 	case errors.Is(err, ErrCohortRefused):
 		return http.StatusUnprocessableEntity, CodeCohortRefused, err.Error(), false
+	case errors.Is(err, ErrBudgetExhausted):
+		return http.StatusForbidden, CodeBudgetExhausted, err.Error(), false
 	case errors.Is(err, offline.ErrBadSignature):
 		return http.StatusUnprocessableEntity, CodeBadSignature, err.Error(), false
 	case errors.As(err, &ccErr):

@@ -183,6 +183,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err := s.ensureRolePolicy(ctx, users); err != nil {
 		return nil, err
 	}
+	if err := s.ensureDemoBudgets(ctx, users); err != nil {
+		return nil, err
+	}
 
 	s.step("demo wallets")
 	if err := s.ensureDemoWallet(users); err != nil {
