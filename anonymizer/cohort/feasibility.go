@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/careledger/careledger/anonymizer/cohort/criteria"
@@ -97,11 +98,12 @@ func laplace(count int64, epsilon float64) (int64, error) {
 // the budget on the ledger, and only then returns it. Consent withdrawn before a query keeps
 // the patient out of it.
 type Feasibility struct {
-	svc   *gateway.Service
-	anon  *ledger.Client
-	log   *slog.Logger
-	now   func() time.Time
-	noise Noise
+	svc     *gateway.Service
+	anon    *ledger.Client
+	log     *slog.Logger
+	now     func() time.Time
+	noise   Noise
+	workers int
 }
 
 // FeasibilityOption configures a Feasibility.
@@ -113,13 +115,18 @@ func WithClock(now func() time.Time) FeasibilityOption { return func(f *Feasibil
 // WithNoise replaces the Laplace mechanism, for tests that need known noise.
 func WithNoise(n Noise) FeasibilityOption { return func(f *Feasibility) { f.noise = n } }
 
+// WithConcurrency sets how many patients are read at once (default 16).
+func WithConcurrency(n int) FeasibilityOption {
+	return func(f *Feasibility) { f.workers = max(1, n) }
+}
+
 // WithLogger sets the logger; no personal data or pseudonyms are logged.
 func WithLogger(l *slog.Logger) FeasibilityOption { return func(f *Feasibility) { f.log = l } }
 
 // NewFeasibility returns a feasibility service reading and recording as the anonymiser
 // identity anon.
 func NewFeasibility(svc *gateway.Service, anon *ledger.Client, opts ...FeasibilityOption) *Feasibility {
-	f := &Feasibility{svc: svc, anon: anon, log: slog.New(slog.DiscardHandler), now: time.Now, noise: laplace}
+	f := &Feasibility{svc: svc, anon: anon, log: slog.New(slog.DiscardHandler), now: time.Now, noise: laplace, workers: 16}
 	for _, o := range opts {
 		o(f)
 	}
@@ -252,56 +259,98 @@ var demographicsCategory = func() string {
 }()
 
 // evaluate reads each consenting patient's records of the needed categories and counts the
-// matches. A patient whose consent lapsed or who was erased since the listing is left out.
+// matches, f.workers patients at a time (reads are latency-bound: the ledger's decision and
+// the durable audit entry of each read). A patient whose consent lapsed or who was erased
+// since the listing is left out.
 func (f *Feasibility) evaluate(ctx context.Context, q *criteria.Query, purpose string, population []model.ConsentingPatient) (int, []string, error) {
 	cats := categoriesFor(q.Definition())
-	matched := 0
-	var incomparable []string
-	var data [][]byte
-	for _, c := range population {
-		data = data[:0]
-		gone := false
-		for _, cat := range cats {
-			page := ledger.Page{Size: 100}
-			for {
-				rels, next, err := f.svc.ReadHistory(ctx, f.anon, c.Patient, cat, purpose, page)
-				if errors.Is(err, gateway.ErrNoResearchConsent) || errors.Is(err, gateway.ErrErased) {
-					gone = true
-					break
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu           sync.Mutex
+		matched      int
+		incomparable []string
+		firstErr     error
+		wg           sync.WaitGroup
+	)
+	work := make(chan string)
+	for range max(1, min(f.workers, len(population))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for patient := range work {
+				out, err := f.evaluateOne(ctx, q, cats, purpose, patient)
+				mu.Lock()
+				switch {
+				case err != nil:
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+				case out.Match:
+					matched++
 				}
-				if err != nil {
-					return 0, nil, fmt.Errorf("feasibility: read consenting patient's records: %w", err)
-				}
-				for _, r := range rels {
-					if r.MediaType == fhir.MediaType {
-						data = append(data, r.Data)
+				for _, u := range out.Incomparable {
+					if !slices.Contains(incomparable, u) {
+						incomparable = append(incomparable, u)
 					}
 				}
-				if next == "" {
-					break
-				}
-				page.Bookmark = next
+				mu.Unlock()
 			}
+		}()
+	}
+feed:
+	for _, c := range population {
+		select {
+		case work <- c.Patient:
+		case <-ctx.Done():
+			break feed
 		}
-		if gone {
-			continue
-		}
-		p := criteria.FromFHIR(data)
-		for _, d := range data {
-			clear(d)
-		}
-		out := q.Evaluate(&p)
-		if out.Match {
-			matched++
-		}
-		for _, u := range out.Incomparable {
-			if !slices.Contains(incomparable, u) {
-				incomparable = append(incomparable, u)
-			}
-		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return 0, nil, firstErr
 	}
 	slices.Sort(incomparable)
 	return matched, incomparable, nil
+}
+
+// evaluateOne reads one patient's records and evaluates the query; a patient whose consent
+// lapsed or who was erased since the listing does not match.
+func (f *Feasibility) evaluateOne(ctx context.Context, q *criteria.Query, cats []string, purpose, patient string) (criteria.Outcome, error) {
+	var data [][]byte
+	defer func() {
+		for _, d := range data {
+			clear(d)
+		}
+	}()
+	for _, cat := range cats {
+		page := ledger.Page{Size: 100}
+		for {
+			rels, next, err := f.svc.ReadHistory(ctx, f.anon, patient, cat, purpose, page)
+			if errors.Is(err, gateway.ErrNoResearchConsent) || errors.Is(err, gateway.ErrErased) {
+				return criteria.Outcome{}, nil
+			}
+			if err != nil {
+				return criteria.Outcome{}, fmt.Errorf("feasibility: read consenting patient's records: %w", err)
+			}
+			for _, r := range rels {
+				if r.MediaType == fhir.MediaType {
+					data = append(data, r.Data)
+				}
+			}
+			if next == "" {
+				break
+			}
+			page.Bookmark = next
+		}
+	}
+	p := criteria.FromFHIR(data)
+	return q.Evaluate(&p), nil
 }
 
 // Disclose applies rounding and withholding to a (possibly noisy) count: negative counts

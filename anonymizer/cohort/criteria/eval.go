@@ -1,7 +1,6 @@
 package criteria
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -15,6 +14,8 @@ type Query struct {
 	// ref is the end of the reference day: events dated before it count.
 	ref     time.Time
 	refDate time.Time
+	// include is d.Include in evaluation order.
+	include []Criterion
 }
 
 // Compile validates d and fixes its reference date: d.ReferenceDate, else the calendar day
@@ -30,7 +31,19 @@ func Compile(d *Definition, today time.Time) (*Query, error) {
 	if d.ReferenceDate != "" {
 		ref, _ = time.Parse(time.DateOnly, d.ReferenceDate) // Validate checked it
 	}
-	return &Query{def: d, refDate: ref, ref: ref.Add(24 * time.Hour)}, nil
+	q := &Query{def: d, refDate: ref, ref: ref.Add(24 * time.Hour)}
+	// Inclusion criteria all must hold, so the cheap ones (sex, age) are tried first.
+	q.include = slices.Clone(d.Include)
+	slices.SortStableFunc(q.include, func(a, b Criterion) int { return cost(&a) - cost(&b) })
+	return q, nil
+}
+
+// cost orders criteria for evaluation: demographics before event scans.
+func cost(c *Criterion) int {
+	if c.isEvent() {
+		return 1
+	}
+	return 0
 }
 
 // Definition returns the definition the query was compiled from.
@@ -61,8 +74,8 @@ func (q *Query) Evaluate(p *Patient) Outcome {
 		}
 		index = e.Date
 	}
-	for i := range q.def.Include {
-		if !q.holds(p, &q.def.Include[i], index, &out) {
+	for i := range q.include {
+		if !q.holds(p, &q.include[i], index, &out) {
 			return out
 		}
 	}
@@ -143,15 +156,23 @@ func matches(c *Criterion, e *Event, out *Outcome) bool {
 		}
 		f, ok := factor(e.Unit, l.Unit)
 		if !ok {
-			note := fmt.Sprintf("%s→%s", e.Unit, l.Unit)
-			if !slices.Contains(out.Incomparable, note) {
-				out.Incomparable = append(out.Incomparable, note)
+			if !slices.ContainsFunc(out.Incomparable, func(n string) bool { return isNote(n, e.Unit, l.Unit) }) {
+				out.Incomparable = append(out.Incomparable, e.Unit+noteArrow+l.Unit)
 			}
 			return false
 		}
 		return compare(e.Value*f, l.Comparator, *l.Value)
 	}
 	return false
+}
+
+const noteArrow = "→"
+
+// isNote reports whether n is the note for from→to, without building it: the evaluation of
+// a large population must not allocate per lab value.
+func isNote(n, from, to string) bool {
+	return len(n) == len(from)+len(noteArrow)+len(to) && strings.HasPrefix(n, from) &&
+		strings.HasPrefix(n[len(from):], noteArrow) && strings.HasSuffix(n, to)
 }
 
 // compare applies a comparator with a relative tolerance, so that 7 % read as 0.07 (and
