@@ -72,7 +72,7 @@ type Definition struct {
 // Age and Sex is set.
 type Criterion struct {
 	// Condition is an ICD-10-GM code or a prefix of one: "E11" matches E11.0 to E11.9x,
-	// "E1" matches E10 to E14.
+	// "E1" matches every code from E10 to E16 (E10 to E14 are the diabetes mellitus).
 	Condition string `json:"condition,omitempty"`
 	// Procedure is an OPS code or a prefix of one: "5-47" matches 5-470 to 5-479.
 	Procedure string `json:"procedure,omitempty"`

@@ -103,7 +103,7 @@ func TestEvaluateAgainstHandComputedAnswers(t *testing.T) {
 		{"OPS prefix", `{"version":1,"include":[{"procedure":"5-47"}]}`, []string{"P1"}, nil},
 		{"OPS subcode prefix", `{"version":1,"include":[{"procedure":"5-470.1"}]}`, []string{"P1"}, nil},
 		{"OPS other code", `{"version":1,"include":[{"procedure":"5-471"}]}`, nil, nil},
-		{"diabetes drug from 30 days before to the day of the first E10-E14", `{"version":1,"referenceDate":"2026-01-01","index":{"condition":"E1"},"include":[{"medication":"A10","window":{"fromDays":-30,"toDays":0}}]}`, []string{"P3", "P5"}, nil},
+		{"diabetes drug from 30 days before to the day of the first E1x", `{"version":1,"referenceDate":"2026-01-01","index":{"condition":"E1"},"include":[{"medication":"A10","window":{"fromDays":-30,"toDays":0}}]}`, []string{"P3", "P5"}, nil},
 		{"T2DM diagnosed at 50 or younger", `{"version":1,"referenceDate":"2026-01-01","index":{"condition":"E11"},"include":[{"age":{"max":50,"at":"index"}}]}`, []string{"P5"}, nil},
 		{"any HbA1c, not 70 or older", `{"version":1,"referenceDate":"2026-01-01","include":[{"lab":{"loinc":"4548-4"}}],"exclude":[{"age":{"min":70}}]}`, []string{"P1", "P3", "P4", "P5", "P6", "P8"}, nil},
 		{"HbA1c at least 64 mmol/mol", `{"version":1,"referenceDate":"2026-01-01","include":[{"lab":{"loinc":"4548-4","comparator":">=","value":64,"unit":"mmol/mol"}}]}`, []string{"P3"},
