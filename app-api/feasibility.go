@@ -136,6 +136,29 @@ func (s *server) privacyBudget(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// prepareBudget prepares SetPrivacyBudget, which the trust centre's admin signs on their
+// own device: a budget is a decision, not something a gateway may take for anyone.
+func (s *server) prepareBudget(w http.ResponseWriter, r *http.Request) {
+	var req model.PrivacyBudgetRequest
+	err := decodeJSON(w, r, &req)
+	if err == nil {
+		err = queryParams(r).err
+	}
+	if err == nil {
+		err = firstErr(
+			checkField(model.ValidMSPID(req.MSP), "msp", "must be an MSP ID"),
+			checkField(slices.Contains(model.ResearchPurposes, req.Purpose), "purpose", "must be one of the research purposes"),
+			checkField(req.Epsilon >= 0 && req.Epsilon <= model.MaxBudgetEpsilon, "epsilon", "must be from 0 to 100"),
+			checkField(req.MaxQueries >= 1 && req.MaxQueries <= model.MaxBudgetQueries, "maxQueries", "must be from 1 to 1000000"),
+		)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.prepare(w, r, "SetPrivacyBudget", mustJSON(req))
+}
+
 // disclosures lists the feasibility disclosure log, as the ledger lets the caller see it.
 func (s *server) disclosures(w http.ResponseWriter, r *http.Request) {
 	s.withCaller(w, r, []string{"msp", "pageSize", "bookmark"}, func(as *ledger.Client, q *params) (any, error) {

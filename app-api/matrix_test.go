@@ -95,6 +95,7 @@ func matrixRoutes() map[string]matrixRoute {
 			why: "manufacturers ask; the anonymiser answers, and patients and clinicians may not ask"},
 		"GET /v1/privacy-budget": {query: "msp=PharmaMSP&purpose=drug-safety", allowed: "opma", why: "manufacturers their own; patients see every budget"},
 		"GET /v1/disclosures":    {allowed: "opma", why: "manufacturers their own organisation's log; patients the whole log without staff pseudonyms"},
+		"PUT /v1/privacy-budget": {body: `{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`, allowed: anyCert, why: prepare},
 	}
 }
 

@@ -75,6 +75,7 @@ func (s *server) routes() http.Handler {
 
 		r.Post("/feasibility", s.feasibility)
 		r.Get("/privacy-budget", s.privacyBudget)
+		r.Put("/privacy-budget", s.prepareBudget)
 		r.Get("/disclosures", s.disclosures)
 	})
 	return r

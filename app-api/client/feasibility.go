@@ -61,3 +61,13 @@ func (c *Client) PrivacyBudget(ctx context.Context, msp, purpose string) (*model
 func (c *Client) Disclosures(ctx context.Context, msp string, p Page) (*model.DisclosurePage, error) {
 	return get[model.DisclosurePage](ctx, c, "/v1/disclosures", listQuery(p, "msp", msp))
 }
+
+// SetPrivacyBudget sets a manufacturer organisation's privacy budget for a purpose, signed on
+// this device; the ledger accepts it only from the trust centre's admin.
+func (c *Client) SetPrivacyBudget(ctx context.Context, req model.PrivacyBudgetRequest) (*model.PrivacyBudget, *Receipt, error) {
+	a, err := argJSON(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return decodeResult[model.PrivacyBudget](c.selfSigned(ctx, http.MethodPut, "/v1/privacy-budget", req, "SetPrivacyBudget", a))
+}

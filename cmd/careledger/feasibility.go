@@ -186,3 +186,26 @@ const criteriaExample = `  careledger manufacturer feasibility --purpose drug-sa
    "include": [{"medication": "A10BA02", "window": {"fromDays": 0, "toDays": 90}},
                {"lab": {"loinc": "4548-4", "comparator": ">", "value": 7, "unit": "%"},
                 "window": {"fromDays": 0, "toDays": 365}}]}`
+
+// newAdminBudgetCmd sets a privacy budget, signed with the admin's own key.
+func newAdminBudgetCmd(g *globals) *cobra.Command {
+	f := &clientFlags{}
+	var req model.PrivacyBudgetRequest
+	cmd := &cobra.Command{Use: "budget", Short: "Set a manufacturer organisation's privacy budget for feasibility counts (the trust centre's admin)", Args: cobra.NoArgs,
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			b, _, err := s.c.SetPrivacyBudget(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return s.print(b, []string{"ORGANISATION", "PURPOSE", "EPSILON", "SPENT", "ANSWERS", "GIVEN"},
+				[][]string{{b.MSP, b.Purpose, strconv.FormatFloat(b.Epsilon, 'g', -1, 64), strconv.FormatFloat(b.SpentEpsilon, 'g', 4, 64), strconv.Itoa(b.MaxQueries), strconv.Itoa(b.Queries)}})
+		})}
+	f.register(cmd, "admin")
+	cmd.Flags().StringVar(&req.MSP, "org", "", "the manufacturer organisation's MSP ID")
+	cmd.Flags().StringVar(&req.Purpose, "purpose", "", "research purpose")
+	cmd.Flags().Float64Var(&req.Epsilon, "epsilon", 1, "total ε that noisy answers may spend")
+	cmd.Flags().IntVar(&req.MaxQueries, "queries", 100, "total answers of any kind")
+	cmd.MarkFlagRequired("org")
+	cmd.MarkFlagRequired("purpose")
+	return cmd
+}

@@ -52,12 +52,20 @@ func TestFeasibilityThroughTheCLI(t *testing.T) {
 	require.Equal(t, 4, b.Queries)
 	require.InDelta(t, 0.5, b.SpentEpsilon, 1e-9)
 
+	// The trust centre's admin lowers the budget below what is spent: the next query is
+	// refused, and nothing more is recorded.
+	c.must("admin", "budget", "--api", c.api, "--org", "PharmaMSP", "--purpose", "drug-safety", "--epsilon", "0.5", "--queries", "4")
+	_, err := c.run("manufacturer", "feasibility", "--criteria", crit, "--purpose", "drug-safety")
+	require.ErrorContains(t, err, "BUDGET_EXHAUSTED")
+	_, err = c.run("admin", "budget", "--api", c.api, "--as", "manufacturer", "--org", "PharmaMSP", "--purpose", "drug-safety", "--queries", "1000")
+	require.ErrorContains(t, err, "FORBIDDEN", "a manufacturer cannot raise its own budget")
+
 	var log model.DisclosurePage
 	c.jsonOf(&log, "patient", "disclosures", "--as", "f3")
 	require.Len(t, log.Disclosures, 4)
 	require.Empty(t, log.Disclosures[0].Answer.Requester.ID, "patients see which organisation, not which staff member")
 
-	_, err := c.run("patient", "feasibility", "--criteria", crit, "--purpose", "drug-safety")
+	_, err = c.run("patient", "feasibility", "--criteria", crit, "--purpose", "drug-safety")
 	require.Error(t, err)
 	bad := write("bad.json", `{"version":1,"include":[{"condition":"diabetes"}]}`)
 	_, err = c.run("manufacturer", "feasibility", "--criteria", bad, "--purpose", "drug-safety")
