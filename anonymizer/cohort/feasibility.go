@@ -139,10 +139,14 @@ func (f *Feasibility) Count(ctx context.Context, req FeasibilityRequest) (*Feasi
 	if err != nil {
 		return nil, err
 	}
-	q, err := criteria.Compile(req.Definition, f.now())
+	// The hash on the ledger must name the question exactly, so a definition without a
+	// reference date is recorded with the day it was answered for.
+	def := *req.Definition
+	q, err := criteria.Compile(&def, f.now())
 	if err != nil {
 		return nil, err
 	}
+	def.ReferenceDate = q.ReferenceDate().Format(time.DateOnly)
 	if req.ID == "" {
 		req.ID = uuid.NewString()
 	}
@@ -167,7 +171,7 @@ func (f *Feasibility) Count(ctx context.Context, req FeasibilityRequest) (*Feasi
 	}
 	ans := &FeasibilityAnswer{
 		Rounding: rounding, Threshold: threshold, Epsilon: req.Epsilon, Mechanism: "rounding",
-		ReferenceDate: q.ReferenceDate().Format(time.DateOnly), QueryHash: req.Definition.Hash(),
+		ReferenceDate: def.ReferenceDate, QueryHash: def.Hash(),
 	}
 	released := int64(n)
 	if req.Epsilon > 0 {

@@ -67,7 +67,7 @@ func TestFeasibilityCountsConsentingPatientsAndSpendsTheBudget(t *testing.T) {
 	_, err = f.Count(ctx, ask(0, 1, exact))
 	require.ErrorIs(t, err, cohort.ErrBudgetExhausted)
 
-	_, err = admin.SetPrivacyBudget(ctx, model.PrivacyBudgetRequest{MSP: network.PharmaMSP, Purpose: "drug-safety", Epsilon: 1, MaxQueries: 4})
+	_, err = admin.SetPrivacyBudget(ctx, model.PrivacyBudgetRequest{MSP: network.PharmaMSP, Purpose: "drug-safety", Epsilon: 1, MaxQueries: 5})
 	require.NoError(t, err)
 
 	a, err := f.Count(ctx, ask(0, 1, exact))
@@ -75,6 +75,19 @@ func TestFeasibilityCountsConsentingPatientsAndSpendsTheBudget(t *testing.T) {
 	require.Equal(t, 4, a.Count, "patients 0, 1, 4 and 6")
 	require.False(t, a.Withheld)
 	require.Equal(t, def.Hash(), a.Disclosure.Answer.QueryHash)
+
+	// Without a reference date the recorded hash commits to the day answered for.
+	undated, err := criteria.Parse([]byte(`{"version":1,"include":[{"condition":"E11"},{"age":{"min":40}}]}`))
+	require.NoError(t, err)
+	dated, err := criteria.Parse([]byte(`{"version":1,"referenceDate":"2026-02-01","include":[{"condition":"E11"},{"age":{"min":40}}]}`))
+	require.NoError(t, err)
+	req := ask(0, 1, exact)
+	req.Definition = undated
+	a, err = f.Count(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, dated.Hash(), a.QueryHash)
+	require.Equal(t, "2026-02-01", a.ReferenceDate)
+	require.Empty(t, undated.ReferenceDate, "the caller's definition is left as it was")
 	require.Equal(t, 3, a.RemainingQueries)
 	require.Equal(t, "rounding", a.Mechanism)
 
@@ -92,7 +105,7 @@ func TestFeasibilityCountsConsentingPatientsAndSpendsTheBudget(t *testing.T) {
 		}
 		return n
 	}
-	require.Equal(t, 2, researchReads(patients[0]), "demographics and diagnosis")
+	require.Equal(t, 4, researchReads(patients[0]), "demographics and diagnosis, in each of two answers")
 	require.Zero(t, researchReads(patients[5]))
 
 	// Withdrawal is honoured in the next answer.
@@ -120,7 +133,7 @@ func TestFeasibilityCountsConsentingPatientsAndSpendsTheBudget(t *testing.T) {
 	require.Equal(t, 0.5, a.Disclosure.SpentEpsilon)
 	require.Equal(t, 0.5, a.RemainingEpsilon)
 
-	// The budget's four answers are used: refused, nothing read, nothing recorded.
+	// The budget's five answers are used: refused, nothing read, nothing recorded.
 	require.NoError(t, st.Flusher.Flush(ctx))
 	readsBefore := researchReads(patients[1])
 	_, err = f.Count(ctx, ask(0, 1, exact))
@@ -129,18 +142,18 @@ func TestFeasibilityCountsConsentingPatientsAndSpendsTheBudget(t *testing.T) {
 	require.Equal(t, readsBefore, researchReads(patients[1]))
 	log, err := maker.ListDisclosures(ctx, "", ledger.Page{})
 	require.NoError(t, err)
-	require.Len(t, log.Disclosures, 4)
+	require.Len(t, log.Disclosures, 5)
 	counts := []int{}
 	for _, d := range log.Disclosures {
 		counts = append(counts, d.Answer.Count)
 		require.Equal(t, me.ID, d.Answer.Requester.ID)
 	}
-	require.Equal(t, []int{4, 3, 0, 6}, counts)
+	require.Equal(t, []int{4, 4, 3, 0, 6}, counts)
 
 	// A patient sees the whole log, without the manufacturer's staff pseudonym.
 	seen, err := patients[3].client.ListDisclosures(ctx, "", ledger.Page{})
 	require.NoError(t, err)
-	require.Len(t, seen.Disclosures, 4)
+	require.Len(t, seen.Disclosures, 5)
 	require.Empty(t, seen.Disclosures[0].Answer.Requester.ID)
 	require.Equal(t, network.PharmaMSP, seen.Disclosures[0].Answer.Requester.MSP)
 }

@@ -111,3 +111,27 @@ func TestOnlyTheTrustCentresAdminSetsBudgetsAndNeverItsOwn(t *testing.T) {
 	requireCode(t, err, model.CodeForbidden)
 	cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(5, 5)))
 }
+
+func TestFeasibilityTransactionsAreDeterministic(t *testing.T) {
+	// Budgets hold floating-point sums: two peers endorsing the same proposals must still write
+	// byte-identical state.
+	w1 := newWorld(t)
+	cs := newCast(w1)
+	w2 := &world{t: t, ledger: newWorld(t).ledger, cc: w1.cc, ca: w1.ca, now: w1.now}
+	steps := func(w *world) []string {
+		var payloads []string
+		call := func(m *member, fn string, args ...string) {
+			m.w = w
+			out, res, err := m.call(true, fn, args...)
+			require.NoError(t, err, fn)
+			payloads = append(payloads, out, js(res.Writes), js(res.Event))
+		}
+		call(cs.admin, "SetPrivacyBudget", js(budgetRequest(1, 10)))
+		for i, eps := range []float64{0.1, 0.2, 0.3, 0} {
+			call(cs.anonymizer, "RecordFeasibility", js(answerFor(cs.manufacturer, "q"+string(rune('a'+i)), 30, eps)))
+		}
+		return payloads
+	}
+	require.Equal(t, steps(w1), steps(w2))
+	require.Equal(t, w1.ledger.Snapshot(), w2.ledger.Snapshot())
+}
