@@ -235,6 +235,9 @@ func categoriesFor(d *criteria.Definition) []string {
 		cs = append(cs, *d.Index)
 	}
 	for _, c := range cs {
+		cs = append(cs, c.AnyOf...)
+	}
+	for _, c := range cs {
 		switch {
 		case c.Condition != "":
 			add("diagnosis")

@@ -69,7 +69,7 @@ type Definition struct {
 }
 
 // Criterion is one test of a patient. Exactly one of Condition, Procedure, Medication, Lab,
-// Age and Sex is set.
+// Age, Sex and AnyOf is set.
 type Criterion struct {
 	// Condition is an ICD-10-GM code or a prefix of one: "E11" matches E11.0 to E11.9x,
 	// "E1" matches every code from E10 to E16 (E10 to E14 are the diabetes mellitus).
@@ -85,10 +85,16 @@ type Criterion struct {
 	Age *Age `json:"age,omitempty"`
 	// Sex lists the administrative genders that match (female, male, other, unknown).
 	Sex []string `json:"sex,omitempty"`
+	// AnyOf holds when at least one of its 2 to 10 criteria does ("metformin or a
+	// sulfonylurea"); they may have windows but no AnyOf of their own.
+	AnyOf []Criterion `json:"anyOf,omitempty"`
 	// Window limits a condition, procedure, medication or lab criterion to events within a
 	// number of days of the index event.
 	Window *Window `json:"window,omitempty"`
 }
+
+// MaxAnyOf bounds the alternatives of one AnyOf.
+const MaxAnyOf = 10
 
 // Lab matches an Observation with a LOINC code whose quantity compares with Value in Unit.
 type Lab struct {
@@ -173,7 +179,11 @@ func (d *Definition) Validate() error {
 	if len(d.Include) == 0 && d.Index == nil {
 		return invalid("include", "needs at least one criterion or an index event")
 	}
-	if n := len(d.Include) + len(d.Exclude); n > MaxCriteria {
+	n := len(d.Include) + len(d.Exclude)
+	for _, c := range append(slices.Clone(d.Include), d.Exclude...) {
+		n += len(c.AnyOf)
+	}
+	if n > MaxCriteria {
 		return invalid("", "has %d criteria; at most %d", n, MaxCriteria)
 	}
 	if d.Index != nil {
@@ -206,15 +216,31 @@ func (c *Criterion) isEvent() bool {
 
 func (c *Criterion) validate(path string, hasIndex bool) error {
 	kinds := 0
-	for _, set := range []bool{c.Condition != "", c.Procedure != "", c.Medication != "", c.Lab != nil, c.Age != nil, c.Sex != nil} {
+	for _, set := range []bool{c.Condition != "", c.Procedure != "", c.Medication != "", c.Lab != nil, c.Age != nil, c.Sex != nil, c.AnyOf != nil} {
 		if set {
 			kinds++
 		}
 	}
 	if kinds != 1 {
-		return invalid(path, "must have exactly one of condition, procedure, medication, lab, age and sex")
+		return invalid(path, "must have exactly one of condition, procedure, medication, lab, age, sex and anyOf")
 	}
 	switch {
+	case c.AnyOf != nil:
+		if len(c.AnyOf) < 2 || len(c.AnyOf) > MaxAnyOf {
+			return invalid(path+".anyOf", "must list 2 to %d criteria", MaxAnyOf)
+		}
+		if c.Window != nil {
+			return invalid(path+".window", "put windows on the criteria inside anyOf")
+		}
+		for i := range c.AnyOf {
+			sub := fmt.Sprintf("%s.anyOf[%d]", path, i)
+			if c.AnyOf[i].AnyOf != nil {
+				return invalid(sub, "anyOf cannot hold another anyOf")
+			}
+			if err := c.AnyOf[i].validate(sub, hasIndex); err != nil {
+				return err
+			}
+		}
 	case c.Condition != "" && !icdPrefix.MatchString(c.Condition):
 		return invalid(path+".condition", "%q is not an ICD-10-GM code or prefix (like E11 or E11.9)", shorten(c.Condition))
 	case c.Procedure != "" && !opsPrefix.MatchString(c.Procedure):

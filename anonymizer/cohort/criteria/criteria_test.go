@@ -111,6 +111,8 @@ func TestEvaluateAgainstHandComputedAnswers(t *testing.T) {
 		{"an earlier reference date hides P2's later diagnosis; P1 is just 60", `{"version":1,"referenceDate":"2020-12-31","include":[{"condition":"E11"},{"age":{"min":60}}]}`, []string{"P1"}, nil},
 		{"the day before her 60th birthday P1 is 59", `{"version":1,"referenceDate":"2020-05-09","include":[{"condition":"E11"},{"age":{"min":60}}]}`, nil, nil},
 		{"reference date before any T2DM but P8's", `{"version":1,"referenceDate":"2020-01-01","include":[{"condition":"E11"}]}`, []string{"P8"}, nil},
+		{"type 1 diabetes or an OPS 5-47 procedure", `{"version":1,"referenceDate":"2026-01-01","include":[{"anyOf":[{"condition":"E10"},{"procedure":"5-47"}]}]}`, []string{"P1", "P3"}, nil},
+		{"after T2DM: metformin within 30 days or HbA1c above 7.9 % within 60", `{"version":1,"referenceDate":"2026-01-01","index":{"condition":"E11"},"include":[{"anyOf":[{"medication":"A10BA02","window":{"fromDays":0,"toDays":30}},{"lab":{"loinc":"4548-4","comparator":">","value":7.9,"unit":"%"},"window":{"fromDays":0,"toDays":60}}]}]}`, []string{"P2", "P4", "P5"}, nil},
 		{"sex unknown matches no sex", `{"version":1,"include":[{"sex":["female","male","other","unknown"]}]}`, []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"}, nil},
 	}
 	for _, tc := range cases {
@@ -211,6 +213,12 @@ func TestBadDefinitionsAreRefusedNamingTheElement(t *testing.T) {
 		{"window on sex", `{"version":1,"index":{"condition":"E11"},"include":[{"sex":["male"],"window":{"fromDays":0,"toDays":9}}]}`, "include[0].window"},
 		{"window inverted", `{"version":1,"index":{"condition":"E11"},"include":[{"condition":"E11","window":{"fromDays":9,"toDays":0}}]}`, "include[0].window"},
 		{"window too long", `{"version":1,"index":{"condition":"E11"},"include":[{"condition":"E11","window":{"fromDays":0,"toDays":99999}}]}`, "include[0].window"},
+		{"anyOf of one", `{"version":1,"include":[{"anyOf":[{"condition":"E11"}]}]}`, "include[0].anyOf"},
+		{"anyOf in anyOf", `{"version":1,"include":[{"anyOf":[{"condition":"E11"},{"anyOf":[{"condition":"E10"},{"condition":"E12"}]}]}]}`, "include[0].anyOf[1]"},
+		{"anyOf with a window", `{"version":1,"index":{"condition":"E11"},"include":[{"anyOf":[{"condition":"E11"},{"condition":"E10"}],"window":{"fromDays":0,"toDays":1}}]}`, "include[0].window"},
+		{"anyOf member wrong", `{"version":1,"exclude":[{"anyOf":[{"condition":"E11"},{"condition":"sugar"}]}],"include":[{"sex":["male"]}]}`, "exclude[0].anyOf[1].condition"},
+		{"anyOf member window without index", `{"version":1,"include":[{"anyOf":[{"condition":"E11","window":{"fromDays":0,"toDays":1}},{"condition":"E10"}]}]}`, "include[0].anyOf[0].window"},
+		{"index is anyOf", `{"version":1,"index":{"anyOf":[{"condition":"E11"},{"condition":"E10"}]}}`, "index"},
 		{"index is sex", `{"version":1,"index":{"sex":["male"]}}`, "index"},
 		{"index with window", `{"version":1,"index":{"condition":"E11","window":{"fromDays":0,"toDays":1}}}`, "index.window"},
 		{"too many criteria", `{"version":1,"include":[` + strings.TrimSuffix(strings.Repeat(`{"sex":["male"]},`, 51), ",") + `]}`, ""},
@@ -247,6 +255,7 @@ func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		t2dm, `{"version":1,"include":[{"sex":["male"]}]}`, `{"version":1,"include":[{"age":{"min":1,"max":2,"at":"index"}}],"index":{"lab":{"loinc":"4548-4"}}}`,
 		`{"version":1,"include":[{"lab":{"loinc":"2345-7","comparator":"<=","value":-0,"unit":"10*3/uL"}}]}`, `null`, `[]`, "\xff", `{"version":1,"include":[{"condition":"E"}]}`,
+		`{"version":1,"index":{"condition":"E11"},"include":[{"anyOf":[{"medication":"A10BA02","window":{"fromDays":0,"toDays":30}},{"age":{"max":50,"at":"index"}}]}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

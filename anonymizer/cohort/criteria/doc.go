@@ -8,7 +8,8 @@
 // which none may hold. Criteria test conditions (ICD-10-GM code or prefix), procedures (OPS
 // code or prefix), medications (ATC code at any level), lab values (a LOINC code, a
 // comparator, a value and a UCUM unit), age at the reference date or at the index event, and
-// sex; event criteria may be limited to a window of days relative to the index event.
+// sex, or any one of several such criteria; event criteria may be limited to a window of days
+// relative to the index event.
 //
 // Lab values are compared only in units that are trivially compatible with the criterion's:
 // the same UCUM unit, or one that differs by metric prefixes (mg/dL and g/L, mmol/L and

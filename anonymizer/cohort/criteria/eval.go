@@ -40,7 +40,10 @@ func Compile(d *Definition, today time.Time) (*Query, error) {
 
 // cost orders criteria for evaluation: demographics before event scans.
 func cost(c *Criterion) int {
-	if c.isEvent() {
+	switch {
+	case c.AnyOf != nil:
+		return 2
+	case c.isEvent():
 		return 1
 	}
 	return 0
@@ -91,6 +94,13 @@ func (q *Query) Evaluate(p *Patient) Outcome {
 // holds evaluates one criterion for the patient.
 func (q *Query) holds(p *Patient, c *Criterion, index time.Time, out *Outcome) bool {
 	switch {
+	case c.AnyOf != nil:
+		for i := range c.AnyOf {
+			if q.holds(p, &c.AnyOf[i], index, out) {
+				return true
+			}
+		}
+		return false
 	case c.Sex != nil:
 		return p.Sex != "" && slices.Contains(c.Sex, p.Sex)
 	case c.Age != nil:
