@@ -278,3 +278,31 @@ func FuzzParse(f *testing.F) {
 		require.Equal(t, d.Hash(), d2.Hash())
 	})
 }
+
+func TestDrugsGivenByReferenceTakeTheMedicationsCode(t *testing.T) {
+	d, err := criteria.Parse([]byte(`{"version":1,"include":[{"medication":"A10BA02"}]}`))
+	require.NoError(t, err)
+	q, err := criteria.Compile(d, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	statement := func(ref string) []byte {
+		return []byte(`{"resourceType":"MedicationStatement","status":"active","medicationReference":{"reference":"` + ref + `"},"effectiveDateTime":"2024-01-01","subject":{"reference":"Patient/x"}}`)
+	}
+	metformin := []byte(`{"resourceType":"Medication","id":"met1","code":{"coding":[{"system":"http://fhir.de/CodeSystem/bfarm/atc","code":"A10BA02"}]}}`)
+	for name, tc := range map[string]struct {
+		resources [][]byte
+		match     bool
+	}{
+		"relative reference":           {[][]byte{statement("Medication/met1"), metformin}, true},
+		"absolute reference":           {[][]byte{metformin, statement("https://clinic.example/fhir/Medication/met1")}, true},
+		"medication missing":           {[][]byte{statement("Medication/met1")}, false},
+		"another medication":           {[][]byte{statement("Medication/other"), metformin}, false},
+		"bundle-internal reference":    {[][]byte{statement("urn:uuid:0f2c0d4e-2f61-4f0c-9d7a-1b1c1d1e1f10"), metformin}, false},
+		"coded in place wins":          {[][]byte{[]byte(medication("A10BA02", "2024-01-01")), metformin}, true},
+		"entered in error is not read": {[][]byte{[]byte(strings.Replace(string(statement("Medication/met1")), `"active"`, `"entered-in-error"`, 1)), metformin}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := criteria.FromFHIR(tc.resources)
+			require.Equal(t, tc.match, q.Evaluate(&p).Match)
+		})
+	}
+}

@@ -45,6 +45,10 @@ type Event struct {
 	Value    float64
 	HasValue bool
 	Unit     string
+
+	// medication is the "Medication/{id}" a drug given by reference names, until FromFHIR
+	// has looked up its code.
+	medication string
 }
 
 // Code systems read for each kind; others are ignored (a SNOMED CT-only diagnosis is not an
@@ -59,14 +63,21 @@ var (
 // are split on upload). Resources it cannot read, of other types, refuted or entered in
 // error, or without a code of the expected system, are left out: one bad record degrades
 // that record, not the patient.
+//
+// A drug given by reference to a Medication resource (medicationReference, as the MII
+// medication module does) takes the Medication's ATC code when that Medication is among the
+// resources ("Medication/{id}", relative or absolute).
 func FromFHIR(resources [][]byte) Patient {
 	var p Patient
+	var drugs map[string]string // Medication/{id} → ATC code
+	var byReference []Event     // drugs whose code is in a Medication resource
 	for _, data := range resources {
 		r, err := fhir.Describe(data)
 		if err != nil {
 			continue
 		}
-		if r.Type == "Patient" {
+		switch r.Type {
+		case "Patient":
 			if ps := r.Summary.Patient; ps != nil {
 				p.Sex = ps.Sex
 				if ps.BirthDate != nil {
@@ -74,8 +85,26 @@ func FromFHIR(resources [][]byte) Patient {
 				}
 			}
 			continue
+		case "Medication":
+			if c := r.Summary.Code; c != nil && r.ID != "" && slices.Contains(atcSystems, c.System) {
+				if drugs == nil {
+					drugs = map[string]string{}
+				}
+				drugs["Medication/"+r.ID] = c.Code
+			}
+			continue
 		}
-		if e, ok := eventOf(r, data); ok {
+		e, ok := eventOf(r, data)
+		switch {
+		case ok && e.Code == "":
+			byReference = append(byReference, e)
+		case ok:
+			p.Events = append(p.Events, e)
+		}
+	}
+	for _, e := range byReference {
+		if code, ok := drugs[e.medication]; ok {
+			e.Code, e.medication = code, ""
 			p.Events = append(p.Events, e)
 		}
 	}
@@ -103,6 +132,9 @@ type extra struct {
 			Code   string `json:"code"`
 		} `json:"coding"`
 	} `json:"medicationCodeableConcept"`
+	MedicationReference *struct {
+		Reference string `json:"reference"`
+	} `json:"medicationReference"`
 	AuthoredOn     string `json:"authoredOn"`
 	WhenHandedOver string `json:"whenHandedOver"`
 }
@@ -128,26 +160,8 @@ func eventOf(r *fhir.Resource, data []byte) (Event, bool) {
 		}
 	case "Procedure":
 		e.Kind, systems = KindProcedure, opsSystems
-	case "MedicationStatement", "MedicationAdministration":
-		e.Kind, systems = KindMedication, atcSystems
-	case "MedicationRequest", "MedicationDispense":
-		var x extra
-		_ = json.Unmarshal(data, &x)
-		if x.MedicationCodeableConcept == nil {
-			return Event{}, false
-		}
-		for _, c := range x.MedicationCodeableConcept.Coding {
-			if slices.Contains(atcSystems, c.System) {
-				e.Kind, e.Code = KindMedication, c.Code
-			}
-		}
-		if e.Code == "" {
-			return Event{}, false
-		}
-		if d, err := fhir.ParseDate(firstOf(x.AuthoredOn, x.WhenHandedOver)); err == nil {
-			e.Date = d.Time.UTC()
-		}
-		return e, true
+	case "MedicationStatement", "MedicationAdministration", "MedicationRequest", "MedicationDispense":
+		return medicationEvent(r, data)
 	case "Observation":
 		e.Kind, systems = KindLab, []string{fhir.SystemLOINC}
 		if o := s.Observation; o != nil && o.Value != nil && o.Value.Comparator == "" {
@@ -172,6 +186,46 @@ func eventOf(r *fhir.Resource, data []byte) (Event, bool) {
 		e.Date = s.Effective.Time.UTC()
 	case s.Recorded != nil:
 		e.Date = s.Recorded.Time.UTC()
+	}
+	return e, true
+}
+
+// medicationEvent reads a drug: its ATC code from medicationCodeableConcept, or, when the drug
+// is given by reference, an event without a code that names the "Medication/{id}" it refers
+// to (FromFHIR resolves it).
+func medicationEvent(r *fhir.Resource, data []byte) (Event, bool) {
+	var x extra
+	_ = json.Unmarshal(data, &x)
+	e := Event{Kind: KindMedication}
+	if x.MedicationCodeableConcept != nil {
+		for _, c := range x.MedicationCodeableConcept.Coding {
+			if slices.Contains(atcSystems, c.System) && c.Code != "" {
+				e.Code = c.Code
+				break
+			}
+		}
+	}
+	if e.Code == "" {
+		if x.MedicationReference == nil {
+			return Event{}, false
+		}
+		ref := x.MedicationReference.Reference
+		i := strings.LastIndex(ref, "Medication/")
+		if i < 0 || i+len("Medication/") == len(ref) {
+			return Event{}, false
+		}
+		e.medication = ref[i:]
+	}
+	s := r.Summary
+	switch {
+	case s.Effective != nil:
+		e.Date = s.Effective.Time.UTC()
+	case s.Recorded != nil:
+		e.Date = s.Recorded.Time.UTC()
+	default:
+		if d, err := fhir.ParseDate(firstOf(x.AuthoredOn, x.WhenHandedOver)); err == nil {
+			e.Date = d.Time.UTC()
+		}
 	}
 	return e, true
 }
