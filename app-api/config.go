@@ -52,6 +52,8 @@ type Config struct {
 	Aggregator Aggregator
 	// Publisher builds and publishes cohorts for the anonymiser; nil means 501.
 	Publisher CohortPublisher
+	// Feasibility answers manufacturers' feasibility counts; nil means 501.
+	Feasibility FeasibilityCounter
 	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).
 	Ready func(ctx context.Context) error
 	// Logger receives structured request logs; nil discards them.

@@ -107,6 +107,7 @@ var chaincodeStatus = map[model.Code]int{
 	model.CodeConflict:        http.StatusConflict,
 	model.CodeErased:          http.StatusGone,
 	model.CodeGrantExpired:    http.StatusForbidden,
+	model.CodeBudgetExhausted: http.StatusForbidden,
 }
 
 // retryAfterSeconds is what a client is told to wait when the ledger is unreachable.
@@ -160,6 +161,8 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusUnprocessableEntity, CodeQueryRefused, err.Error(), false
 	case errors.Is(err, ErrCohortRefused):
 		return http.StatusUnprocessableEntity, CodeCohortRefused, err.Error(), false
+	case errors.Is(err, ErrBudgetExhausted):
+		return http.StatusForbidden, CodeBudgetExhausted, err.Error(), false
 	case errors.Is(err, offline.ErrBadSignature):
 		return http.StatusUnprocessableEntity, CodeBadSignature, err.Error(), false
 	case errors.As(err, &ccErr):

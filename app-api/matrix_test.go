@@ -95,6 +95,11 @@ func matrixRoutes() map[string]matrixRoute {
 		"GET /v1/cohorts/{cohortID}/files":            {allowed: anyCert},
 		"GET /v1/cohorts/{cohortID}/files/{fileName}": {allowed: anyCert},
 		"POST /v1/cohorts/{cohortID}/query":           {body: `{"groupBy":["age"],"statistic":"count"}`, allowed: anyCert},
+		"POST /v1/feasibility": {body: `{"purpose":"drug-safety","criteria":{"version":1,"include":[{"condition":"E11"}]}}`, allowed: "m",
+			why: "manufacturers ask; the anonymiser answers, and patients and clinicians may not ask"},
+		"GET /v1/privacy-budget": {query: "msp=PharmaMSP&purpose=drug-safety", allowed: "opma", why: "manufacturers their own; patients see every budget"},
+		"GET /v1/disclosures":    {allowed: "opma", why: "manufacturers their own organisation's log; patients the whole log without staff pseudonyms"},
+		"PUT /v1/privacy-budget": {body: `{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`, allowed: anyCert, why: prepare},
 	}
 }
 
@@ -135,6 +140,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	e := startEnv(t, func(c *api.Config) {
 		c.CohortFiles = memCohorts{"c-matrix/dataset.csv": []byte(dataset)}
 		c.Aggregator = countAggregator{}
+		c.Feasibility = feasibilityStub{}
 		c.Revoked = func(cert *x509.Certificate) bool {
 			return revokedSerial != nil && cert.SerialNumber.Cmp(revokedSerial) == 0
 		}
@@ -180,6 +186,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		Parameters: model.PrivacyParameters{K: 5}, QuasiIdentifiers: []string{"age"}, ConsentSnapshotHash: strings.Repeat("cd", 32),
 	})
 	require.NoError(t, err)
+	setBudget(t, e, network.PharmaMSP)
 
 	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "x": expiredUser,
 		"e": emergencyUser, "c": plainUser, "m": e.manufacturer, "a": anonUser, "v": certRevokedUser}

@@ -72,6 +72,11 @@ func (s *server) routes() http.Handler {
 		r.Get("/cohorts/{cohortID}/files", s.cohortFiles)
 		r.Get("/cohorts/{cohortID}/files/{fileName}", s.cohortFile)
 		r.Post("/cohorts/{cohortID}/query", s.cohortQuery)
+
+		r.Post("/feasibility", s.feasibility)
+		r.Get("/privacy-budget", s.privacyBudget)
+		r.Put("/privacy-budget", s.prepareBudget)
+		r.Get("/disclosures", s.disclosures)
 	})
 	return r
 }

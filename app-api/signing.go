@@ -21,7 +21,7 @@ import (
 
 // SelfSignedTransactions are the transactions a person signs with their own key, through
 // the offline-signing flow: the chaincode refuses them from a gateway acting for someone.
-var SelfSignedTransactions = []string{"Grant", "RevokeGrant", "AddDelegate", "RemoveDelegate", "SetResearchConsent", "RequestErasure"}
+var SelfSignedTransactions = []string{"Grant", "RevokeGrant", "AddDelegate", "RemoveDelegate", "SetResearchConsent", "RequestErasure", "SetPrivacyBudget"}
 
 // Prepared is a message for the caller to sign on their own device: the serialized message,
 // and the digest to sign (SHA-256 of the part Fabric signs; a careful device recomputes it).

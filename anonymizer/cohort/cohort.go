@@ -173,10 +173,16 @@ func (p *Publisher) Publish(ctx context.Context, spec Spec) (*Result, error) {
 
 // consenting lists the patients whose consent covers purpose now, sorted.
 func (p *Publisher) consenting(ctx context.Context, purpose string) ([]model.ConsentingPatient, error) {
+	return consenting(ctx, p.anon, purpose)
+}
+
+// consenting lists, as the anonymiser anon, the patients whose consent covers purpose now,
+// sorted.
+func consenting(ctx context.Context, anon *ledger.Client, purpose string) ([]model.ConsentingPatient, error) {
 	var out []model.ConsentingPatient
 	page := ledger.Page{Size: 200}
 	for {
-		cp, err := p.anon.ListResearchConsents(ctx, purpose, page)
+		cp, err := anon.ListResearchConsents(ctx, purpose, page)
 		if err != nil {
 			return nil, fmt.Errorf("list research consents: %w", err)
 		}

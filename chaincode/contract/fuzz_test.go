@@ -16,7 +16,7 @@ import (
 // Whatever the input, the contract must answer with a CareLedger error or a success, never
 // panic, and a failed call must leave the ledger as it was.
 func FuzzTransactionArguments(f *testing.F) {
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord"}
+	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord", "SetPrivacyBudget", "RecordFeasibility"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
@@ -31,7 +31,9 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z"}]`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z","assertion":{"nonce":"0123456789abcdef","recordId":"r1","action":"read","at":"2026-03-02T09:00:00Z","signature":"MAYCAQECAQE="},"certificate":"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"}]`,
-		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`,
+		`{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`,
+		`{"id":"q1","requester":{"msp":"PharmaMSP","id":"00000000000000000000000000000002","role":"manufacturer"},"purpose":"drug-safety","queryHash":"` + hashOf(1) + `","consentSnapshotHash":"` + hashOf(2) + `","count":30,"rounding":10,"threshold":20,"epsilon":0.5}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
 	} {
 		f.Add(uint8(0), seed)
 	}

@@ -155,6 +155,21 @@ func matrixRows() map[string]matrixRow {
 			cs.other.mustSubmit("RequestErasure")
 			return []string{cs.other.id()}
 		}, want: "++++++++F"},
+		"SetPrivacyBudget": {args: func(*world, cast, *member) []string { return []string{js(budgetRequest(1, 10))} },
+			want: "FFFFFF+FF"},
+		"RecordFeasibility": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			return []string{js(answerFor(cs.manufacturer, "q-matrix", 30, 0.5))}
+		}, want: "FFFFF+FFF"},
+		"GetPrivacyBudget": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			return []string{"PharmaMSP", "drug-development"}
+		}, want: "++FF+++FF"},
+		"ListDisclosures": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			cs.anonymizer.mustSubmit("RecordFeasibility", js(answerFor(cs.manufacturer, "q-matrix", 30, 0.5)))
+			return []string{"PharmaMSP", "0", ""}
+		}, want: "++FF+++FF", empty: isEmptyList("disclosures")},
 	}
 }
 

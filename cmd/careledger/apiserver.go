@@ -152,8 +152,12 @@ func (s *stack) serveAPI(addr string) error {
 		}
 		orgs[msp] = api.Org{CACerts: cas, Gateway: s.gateways[msp]}
 	}
+	feasibility, err := s.feasibility()
+	if err != nil {
+		s.log.Warn("feasibility counts are off: no anonymiser identity", "err", err)
+	}
 	cfg := api.Config{
-		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode,
+		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode, Feasibility: feasibility,
 		CohortFiles: cohortStore{blobs: s.blobs}, Aggregator: cohortStore{blobs: s.blobs},
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),

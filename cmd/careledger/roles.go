@@ -37,7 +37,7 @@ func run(g *globals, f *clientFlags, fn func(cmd *cobra.Command, s *session, arg
 
 func newPatientCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "patient", "Act as a patient: records, grants, audit trail, research consent, erasure",
-		whoamiCmd, uploadCmd, recordsCmd, ownHistoryCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd)
+		whoamiCmd, uploadCmd, recordsCmd, ownHistoryCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd, disclosuresCmd)
 }
 
 func newClinicianCmd(g *globals) *cobra.Command {
@@ -47,7 +47,7 @@ func newClinicianCmd(g *globals) *cobra.Command {
 
 func newManufacturerCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "manufacturer", "Act as a manufacturer: published cohorts, downloads, aggregate queries",
-		whoamiCmd, cohortsCmd, downloadCmd, queryCmd)
+		whoamiCmd, cohortsCmd, downloadCmd, queryCmd, feasibilityCmd, budgetCmd, disclosuresCmd)
 }
 
 func newAnonymizerCmd(g *globals) *cobra.Command {

@@ -184,6 +184,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err := s.ensureRolePolicy(ctx, users); err != nil {
 		return nil, err
 	}
+	if err := s.ensureDemoBudgets(ctx, users); err != nil {
+		return nil, err
+	}
 
 	s.step("organisation CA certificates")
 	if err := s.ensureOrgCACertificates(ctx, users); err != nil {
