@@ -15,11 +15,12 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"id":"r1","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(1) + `","locator":"blob:r1"}`,
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z"}]`,
+		`[{"id":"r2","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(2) + `","locator":"blob:r2"}]`,
 		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
 	} {
 		f.Add(uint8(0), seed)
 	}
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
+	fns := []string{"RegisterRecord", "RegisterRecords", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "RevokeGrant", "CheckAccess", "GetRecord"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
