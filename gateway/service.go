@@ -248,13 +248,18 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 	if version < 1 || version > len(hist.Versions) {
 		return nil, fmt.Errorf("%w: record %s has no version %d", ErrNotFound, recordID, version)
 	}
-	v := hist.Versions[version-1]
-	content, err := s.open(ctx, hist.Record, v)
+	return s.release(ctx, d, hist.Record, hist.Versions[version-1], purpose)
+}
+
+// release opens one version the ledger allowed (d) and durably queues the access for the
+// patient's audit trail before returning the content. Read and ReadPage both release here.
+func (s *Service) release(ctx context.Context, d *model.Decision, rec model.Record, v model.Version, purpose string) (*Release, error) {
+	content, err := s.open(ctx, rec, v)
 	if err != nil {
 		return nil, err
 	}
 	report := model.AccessReport{
-		ID: uuid.NewString(), RecordID: recordID, Version: version, Action: model.ActionRead,
+		ID: uuid.NewString(), RecordID: rec.ID, Version: v.Number, Action: model.ActionRead,
 		Accessor: d.Accessor, Basis: d.Basis, GrantID: d.GrantID, Purpose: d.Purpose,
 		// The release rests on the ledger's decision at this time.
 		AccessedAt: d.DecidedAt,
@@ -269,7 +274,7 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 	if s.flusher != nil {
 		s.flusher.Kick()
 	}
-	return &Release{Record: hist.Record, Version: v, Decision: *d, Content: *content}, nil
+	return &Release{Record: rec, Version: v, Decision: *d, Content: *content}, nil
 }
 
 // decide returns the ledger's decision for the caller, from the cache when it is fresh.
