@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/ledger"
@@ -15,7 +14,7 @@ import (
 // readAhead is how many records a search reads at once: the reads run concurrently, so the
 // audit queue writes them in one batch, at the cost of reading (and auditing) up to that
 // many records past the last one a page returns.
-const readAhead = 16
+const readAhead = 50
 
 // observationCategories narrows an Observation search by category to the ledger categories
 // gateway/fhir files those observations under, so fewer records are read.
@@ -150,7 +149,7 @@ func (h *handler) collect(ctx context.Context, m *Member, patient string, cats [
 			bookmark, skip = q.cursor.Bookmark, q.cursor.Skip
 		}
 		for {
-			page, err := m.Ledger.ListPatientRecords(ctx, patient, cats[ci], ledgerPageAt(bookmark))
+			page, err := m.Ledger.GetPatientHistory(ctx, patient, cats[ci], ledgerPageAt(bookmark))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -163,7 +162,7 @@ func (h *handler) collect(ctx context.Context, m *Member, patient string, cats [
 					switch {
 					case res.err != nil && hidden(res.err):
 					case res.err != nil:
-						b.warn("record " + recs[i+j].ID + " could not be read: " + diagnostics(res.err))
+						b.warn("record " + recs[i+j].Record.ID + " could not be read: " + diagnostics(res.err))
 					case keep(res.s):
 						out = append(out, res.s)
 					}
@@ -198,23 +197,18 @@ type readResult struct {
 	err error
 }
 
-// readAll reads the latest version of each record concurrently, each through the policy
-// enforcement point.
-func (h *handler) readAll(ctx context.Context, m *Member, recs []model.Record) []readResult {
+// readAll releases the latest version of each listed record through the policy enforcement
+// point (gateway.Service.ReadPage: decision, hash check, decryption, audit).
+func (h *handler) readAll(ctx context.Context, m *Member, recs []model.RecordHistory) []readResult {
 	out := make([]readResult, len(recs))
-	var wg sync.WaitGroup
-	for i, rec := range recs {
-		wg.Go(func() {
-			rel, err := h.cfg.Service.Read(ctx, m.Ledger, rec.ID, 0, "")
-			if err != nil {
-				out[i].err = err
-				return
-			}
-			out[i].s, out[i].err = serve(rel)
-			clear(rel.Data)
-		})
+	for i, p := range h.cfg.Service.ReadPage(ctx, m.Ledger, recs, "") {
+		if p.Err != nil {
+			out[i].err = p.Err
+			continue
+		}
+		out[i].s, out[i].err = serve(p.Release)
+		clear(p.Data)
 	}
-	wg.Wait()
 	return out
 }
 
