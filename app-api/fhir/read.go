@@ -2,11 +2,13 @@ package fhir
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/go-chi/chi/v5"
 )
@@ -44,10 +46,7 @@ func (h *handler) release(ctx context.Context, m *Member, t *resourceType, id st
 	}
 	rel, err := h.cfg.Service.Read(ctx, m.Ledger, id, version, "")
 	if err != nil {
-		if hidden(err) {
-			return nil, notAccessible(t.name, id)
-		}
-		return nil, err
+		return nil, h.refusal(ctx, m, t.name, id, err)
 	}
 	defer clear(rel.Data)
 	s, err := serve(rel)
@@ -58,6 +57,25 @@ func (h *handler) release(ctx context.Context, m *Member, t *resourceType, id st
 		return nil, notAccessible(t.name, id)
 	}
 	return s, nil
+}
+
+// refusal is what a read answers when the enforcement point refused it: notAccessible for
+// every refusal and absence, and 410 Gone for an erased record only to the erased patient
+// herself. The ledger refuses an erased patient's records to everyone as "erased", so
+// answering 410 to anyone else would tell a stranger that a made-up-looking id existed.
+func (h *handler) refusal(ctx context.Context, m *Member, typ, id string, err error) error {
+	if errors.Is(err, gateway.ErrErased) {
+		if m.Role == model.RolePatient {
+			if _, e := m.Ledger.GetErasure(ctx, m.Pseudonym); e == nil {
+				return err
+			}
+		}
+		return notAccessible(typ, id)
+	}
+	if hidden(err) {
+		return notAccessible(typ, id)
+	}
+	return err
 }
 
 // patientRecord finds the record holding the patient's Patient resource among the records of
@@ -96,10 +114,7 @@ func (h *handler) patient(ctx context.Context, m *Member, pseudonym string, vers
 	case rec != nil:
 		rel, err := h.cfg.Service.Read(ctx, m.Ledger, rec.Record.ID, version, "")
 		if err != nil {
-			if hidden(err) {
-				return nil, notAccessible("Patient", pseudonym)
-			}
-			return nil, err
+			return nil, h.refusal(ctx, m, "Patient", pseudonym, err)
 		}
 		defer clear(rel.Data)
 		return serve(rel)

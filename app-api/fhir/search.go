@@ -2,11 +2,13 @@ package fhir
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/go-chi/chi/v5"
 )
@@ -160,7 +162,7 @@ func (h *handler) collect(ctx context.Context, m *Member, patient string, cats [
 				results := h.readAll(ctx, m, recs[i:i+n])
 				for j, res := range results {
 					switch {
-					case res.err != nil && hidden(res.err):
+					case res.err != nil && (hidden(res.err) || errors.Is(res.err, gateway.ErrErased)):
 					case res.err != nil:
 						b.warn("record " + recs[i+j].Record.ID + " could not be read: " + diagnostics(res.err))
 					case keep(res.s):
