@@ -44,8 +44,6 @@ var (
 	errMethod      = &fhirError{http.StatusMethodNotAllowed, "not-supported", "this interaction is not supported on this resource; GET /fhir/metadata lists what is", nil}
 	errRole        = &fhirError{http.StatusForbidden, "forbidden", "the FHIR interface serves patients and clinicians; your role may not read records", nil}
 	errNoPrepare   = &fhirError{http.StatusNotImplemented, "not-supported", "this server prepares no consent transactions", nil}
-	// errPrecondition: If-Match named a version that is not the latest.
-	errPrecondition = &fhirError{http.StatusPreconditionFailed, "conflict", "If-Match does not name the latest version", nil}
 )
 
 // badRequest is a 400 about the request (parameters, ids), naming the part at fault.
