@@ -26,7 +26,7 @@ func withFHIRInteractions(t *testing.T, ops []string) []string {
 		}
 		out = append(out, op)
 	}
-	require.Equal(t, 5, generic, "the generic FHIR routes of openapi.yaml")
+	require.Equal(t, 6, generic, "the generic FHIR routes of openapi.yaml")
 	for _, op := range fhirapi.Interactions() {
 		if !slices.Contains(out, op) {
 			out = append(out, op)
@@ -85,7 +85,7 @@ func storeFHIRMatrixRecords(t *testing.T, e *env, owner string) map[string]strin
 // fhirMatrixRoutes are the rows of the FHIR interactions. The grantee has read on lab only, the
 // emergency clinician reads everything; other patients and clinicians see nothing, and a
 // search answers them with an empty searchset; manufacturers and the anonymiser are refused.
-func fhirMatrixRoutes(owner, other string, ids map[string]string) map[string]matrixRoute {
+func fhirMatrixRoutes(t *testing.T, owner, other string, ids map[string]string) map[string]matrixRoute {
 	readers := func(typ string) string {
 		if typ == "Observation" || typ == "DiagnosticReport" {
 			return "oge"
@@ -111,7 +111,10 @@ func fhirMatrixRoutes(owner, other string, ids map[string]string) map[string]mat
 		if typ == "Observation" {
 			id = "{recordID}" // the matrix's lab result
 		}
+		method, _, _ := strings.Cut(op, " ")
 		switch {
+		case method == "PUT":
+			rows[op] = matrixRoute{fill: map[string]string{"{id}": id}, body: matrixUpdate(t, typ), mediaType: "application/fhir+json", allowed: "o", why: "only the owner appends here: the grantee may read, not append"}
 		case strings.Contains(path, "{id}"):
 			rows[op] = matrixRoute{fill: map[string]string{"{id}": id, "{vid}": "1"}, allowed: readers(typ), sees: readers(typ)}
 		case typ == "Patient":
@@ -153,4 +156,26 @@ func fhirRecordsIn(t *testing.T, raw []byte) []string {
 		}
 	}
 	return out
+}
+
+// matrixUpdate is a valid new version of the matrix record of type typ: the stored example
+// without its id (the URL names the record).
+func matrixUpdate(t *testing.T, typ string) string {
+	src, ok := matrixFHIRResources[typ]
+	if typ == "Observation" {
+		return labResult
+	}
+	require.True(t, ok, typ)
+	raw := []byte(src)
+	if strings.HasSuffix(src, ".json") {
+		var err error
+		raw, err = os.ReadFile(filepath.Join("..", "docs", "examples", "fhir", src))
+		require.NoError(t, err)
+	}
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(raw, &v))
+	delete(v, "id")
+	out, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(out)
 }

@@ -291,6 +291,21 @@ func TestFHIRClinicSystemStory(t *testing.T) {
 	require.Len(t, patient.do(t, "GET", "/fhir/Consent", nil).resources("Consent"), 3)
 	require.Equal(t, http.StatusNotFound, stranger.do(t, "GET", "/fhir/Consent/"+grantID, nil).status)
 
+	// Update appends the next ledger version; If-Match guards against lost updates.
+	put := func(as fhirClient, body, ifMatch string) fhirReply {
+		return as.do(t, "PUT", "/fhir/Observation/"+obsID, []byte(body), "If-Match", ifMatch)
+	}
+	newer := strings.Replace(labResult, "13.2", "13.9", 1)
+	upd := put(patient, newer, `W/"1"`)
+	require.Equal(t, http.StatusOK, upd.status, "%s", upd.raw)
+	require.Equal(t, "2", upd.json["meta"].(map[string]any)["versionId"])
+	require.Equal(t, `W/"2"`, upd.header.Get("ETag"))
+	require.Equal(t, http.StatusPreconditionFailed, put(patient, newer, `W/"1"`).status, "version 1 is no longer the latest")
+	require.Equal(t, http.StatusUnprocessableEntity, put(patient, `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"text":"x"}}`, `W/"2"`).status, "a record keeps its category")
+	require.Equal(t, http.StatusForbidden, put(clinician, newer, `W/"2"`).status, "a read grant does not allow appending")
+	require.Equal(t, http.StatusNotFound, put(stranger, newer, `W/"2"`).status)
+	require.Len(t, clinician.do(t, "GET", "/fhir/Observation/"+obsID+"/_history", nil).entries(), 2)
+
 	// Her access trail, as BALP AuditEvents.
 	var audit fhirReply
 	require.Eventually(t, func() bool {

@@ -124,7 +124,7 @@ func documentedOperations(t *testing.T) []string {
 // fails on any 2xx the table does not allow, on any 5xx, and on a route the table lacks.
 func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	routes := matrixRoutes()
-	for op, route := range fhirMatrixRoutes("", "", nil) { // the rows; filled in once the records exist
+	for op, route := range fhirMatrixRoutes(t, "", "", nil) { // the rows; filled in once the records exist
 		routes[op] = route
 	}
 	ops := withFHIRInteractions(t, documentedOperations(t))
@@ -186,7 +186,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	require.NoError(t, err)
 
 	fhirIDs := storeFHIRMatrixRecords(t, e, me.ID)
-	for op, route := range fhirMatrixRoutes(me.ID, other.ID, fhirIDs) {
+	for op, route := range fhirMatrixRoutes(t, me.ID, other.ID, fhirIDs) {
 		routes[op] = route
 	}
 

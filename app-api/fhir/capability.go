@@ -102,6 +102,9 @@ func capabilities(now time.Time) CapabilityStatement {
 				res.Versioning, res.ReadHistory = "versioned", true
 			}
 		}
+		if t.updatable() {
+			res.Interaction = append(res.Interaction, capInteraction{Code: "update", Documentation: "appends the record's next ledger version; If-Match W/\"n\" is honoured; no create by update"})
+		}
 		if t.search {
 			res.Interaction = append(res.Interaction, capInteraction{Code: "search-type"})
 			for _, p := range t.params {

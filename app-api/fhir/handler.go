@@ -11,7 +11,6 @@ import (
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Member is an authenticated caller as this package needs it.
@@ -78,7 +77,7 @@ func New(cfg Config) (http.Handler, error) {
 		h.now = time.Now
 	}
 	r := chi.NewRouter()
-	r.Use(middleware.NoCache)
+	r.Use(noStore)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errUnknownPath)
 	})
@@ -92,11 +91,22 @@ func New(cfg Config) (http.Handler, error) {
 		r.Get("/{type}", h.search)
 		r.Post("/{type}", h.create)
 		r.Get("/{type}/{id}", h.read)
+		r.Put("/{type}/{id}", h.update)
 		r.Get("/{type}/{id}/_history", h.history)
 		r.Get("/{type}/{id}/_history/{vid}", h.vread)
 		r.Get("/Patient/{id}/$everything", h.everything)
 	})
 	return r, nil
+}
+
+// noStore keeps health data out of caches. Unlike chi's NoCache it leaves the request's
+// conditional headers alone: If-Match guards updates.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		next.ServeHTTP(w, r)
+	})
 }
 
 type memberKey struct{}

@@ -88,6 +88,12 @@ func typeNamed(name string) (*resourceType, bool) {
 	return nil, false
 }
 
+// updatable says whether update is supported: on record types other than Binary (a
+// document's new version goes through /v1).
+func (t *resourceType) updatable() bool {
+	return t.read && t.categories != nil && t.name != "Binary"
+}
+
 func (t *resourceType) param(name string) (*searchParam, bool) {
 	for i := range t.params {
 		if t.params[i].name == name {
@@ -115,6 +121,9 @@ func Interactions() []string {
 		}
 		if t.read && t.categories != nil {
 			ops = append(ops, "GET /fhir/"+t.name+"/{id}/_history", "GET /fhir/"+t.name+"/{id}/_history/{vid}")
+		}
+		if t.updatable() {
+			ops = append(ops, "PUT /fhir/"+t.name+"/{id}")
 		}
 	}
 	return ops
