@@ -44,8 +44,9 @@ func (s *server) fhirHandler() http.Handler {
 			}
 			return &fhirapi.Proposal{TransactionID: p.TransactionID, Function: p.Function, Proposal: p.Proposal, Digest: p.Digest}, nil
 		},
-		Logger: s.log,
-		Now:    s.now,
+		RequestID: requestID,
+		Logger:    s.log,
+		Now:       s.now,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("fhir interface: %v", err)) // New checked the service already

@@ -51,6 +51,9 @@ type Config struct {
 	// Prepare builds an unsigned proposal of fn for the authenticated caller (offline
 	// signing). Nil means Consent create answers 501.
 	Prepare func(r *http.Request, fn string, args ...string) (*Proposal, error)
+	// RequestID returns the ID the API gave the request (logged with the server's own
+	// errors and quoted to the client in them); nil means none.
+	RequestID func(context.Context) string
 	// Logger receives errors that are the server's own; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -75,6 +78,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.cfg.RequestID == nil {
+		h.cfg.RequestID = func(context.Context) string { return "" }
 	}
 	r := chi.NewRouter()
 	r.Use(noStore)

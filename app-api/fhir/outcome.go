@@ -11,7 +11,6 @@ import (
 	"github.com/careledger/careledger/gateway"
 	r4 "github.com/careledger/careledger/gateway/fhir"
 	"github.com/careledger/careledger/gateway/ledger"
-	"github.com/go-chi/chi/v5/middleware"
 )
 
 // OperationOutcome is the FHIR R4 OperationOutcome every error is sent as.
@@ -159,7 +158,10 @@ func validationIssues(err error) []Issue {
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, oo, internal := outcome(err)
 	if internal {
-		h.log.LogAttrs(r.Context(), slog.LevelError, "fhir request failed", slog.String("request_id", middleware.GetReqID(r.Context())), slog.String("err_type", fmt.Sprintf("%T", err)))
+		// The error's text may name records or pseudonyms: its type says where to look.
+		id := h.cfg.RequestID(r.Context())
+		h.log.LogAttrs(r.Context(), slog.LevelError, "fhir request failed", slog.String("request_id", id), slog.String("err_type", fmt.Sprintf("%T", err)))
+		oo.Issue[0].Diagnostics = "internal error; quote the request ID " + id + " when reporting it"
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
