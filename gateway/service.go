@@ -193,9 +193,20 @@ func (s *Service) Upload(ctx context.Context, as *ledger.Client, u Upload) (*mod
 // AppendVersion encrypts and stores a new version of a record and appends it on the ledger,
 // chained to the version the ledger holds as latest.
 func (s *Service) AppendVersion(ctx context.Context, as *ledger.Client, recordID string, c Content) (*model.Record, error) {
+	return s.AppendVersionAt(ctx, as, recordID, 0, c)
+}
+
+// AppendVersionAt is AppendVersion for a writer who read version `after`: it appends only
+// if that is still the latest (ErrStaleVersion otherwise); 0 means whatever is latest. The
+// ledger's hash chain makes the check exact: a version appended by someone else in between
+// makes the transaction fail with CONFLICT.
+func (s *Service) AppendVersionAt(ctx context.Context, as *ledger.Client, recordID string, after int, c Content) (*model.Record, error) {
 	rec, err := as.GetRecord(ctx, recordID)
 	if err != nil {
 		return nil, fromLedger(err)
+	}
+	if after != 0 && rec.Versions != after {
+		return nil, fmt.Errorf("%w: record %s is at version %d", ErrStaleVersion, recordID, rec.Versions)
 	}
 	if _, err := validate(c, rec.Category); err != nil {
 		return nil, err

@@ -20,8 +20,9 @@ var ifMatchPattern = regexp.MustCompile(`^(W/)?"([1-9][0-9]{0,9})"$`)
 // update serves PUT /fhir/{type}/{id}: the resource becomes the record's next ledger
 // version, appended by the caller (the patient, or a clinician with an append grant). The
 // resource must stay in the record's category, since grants are given by category. With
-// If-Match, the update applies only to that version (412 otherwise). Creating a record
-// with PUT is not supported.
+// If-Match, the update applies only on top of that version: 412 when it is no longer the
+// latest, 409 when another version lands while this one is written. Creating a record with
+// PUT is not supported.
 func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 	t, id, err := target(r)
 	if err == nil && !t.updatable() {
@@ -66,8 +67,6 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 	case err != nil && hidden(err):
 		err = notAccessible(t.name, id)
 	case err != nil:
-	case want != 0 && rec.Versions != want:
-		err = errPrecondition
 	case rec.Category != res.Category:
 		err = unprocessable(t.name, "belongs in the category %s, but this record is filed under %s: a record keeps its category, because grants are given by category", res.Category, rec.Category)
 	}
@@ -76,7 +75,10 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	content := gateway.Content{MediaType: r4.MediaType, Data: body}
-	out, err := h.cfg.Service.AppendVersion(ctx, m.Ledger, recordID, content)
+	out, err := h.cfg.Service.AppendVersionAt(ctx, m.Ledger, recordID, want, content)
+	if errors.Is(err, gateway.ErrStaleVersion) {
+		err = errPrecondition
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
