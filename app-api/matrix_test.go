@@ -49,6 +49,11 @@ type matrixRoute struct {
 	// assertion: "record" or "patient" names what it covers. Such a route is tried both
 	// gateway-asserted and member-signed, with the same callers allowed.
 	assertion string
+	// sees, when set, are the callers who may find records in a 2xx FHIR Bundle; everyone
+	// else's Bundle must hold none (a search answers an empty searchset, never a count).
+	sees string
+	// fill replaces path parameters of the row only ({id} of a FHIR type).
+	fill map[string]string
 }
 
 func matrixRoutes() map[string]matrixRoute {
@@ -128,7 +133,10 @@ func documentedOperations(t *testing.T) []string {
 // fails on any 2xx the table does not allow, on any 5xx, and on a route the table lacks.
 func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	routes := matrixRoutes()
-	ops := documentedOperations(t)
+	for op, route := range fhirMatrixRoutes(t, "", "", nil) { // the rows; filled in once the records exist
+		routes[op] = route
+	}
+	ops := withFHIRInteractions(t, documentedOperations(t))
 	var listed []string
 	for op := range routes {
 		listed = append(listed, op)
@@ -188,6 +196,11 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	require.NoError(t, err)
 	setBudget(t, e, network.PharmaMSP)
 
+	fhirIDs := storeFHIRMatrixRecords(t, e, me.ID)
+	for op, route := range fhirMatrixRoutes(t, me.ID, other.ID, fhirIDs) {
+		routes[op] = route
+	}
+
 	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "x": expiredUser,
 		"e": emergencyUser, "c": plainUser, "m": e.manufacturer, "a": anonUser, "v": certRevokedUser}
 	pca, pkey := orgCA(t, e, network.PatientsMSP)
@@ -204,6 +217,9 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	for _, op := range ops {
 		route := routes[op]
 		method, path, _ := strings.Cut(op, " ")
+		for k, v := range route.fill {
+			path = strings.ReplaceAll(path, k, v)
+		}
 		url := e.srv.URL + fill.Replace(path)
 		require.False(t, pathParam.MatchString(fill.Replace(path)), "unfilled parameter in %s", op)
 		if route.query != "" {
@@ -241,7 +257,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 					return // a certificate the server cannot verify is refused during the TLS handshake
 				}
 				require.NoError(t, err)
-				io.Copy(io.Discard, resp.Body)
+				raw, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if route.status != 0 && !strings.Contains("nfdv", caller.letter) {
 					require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
@@ -250,6 +266,9 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 				require.Less(t, resp.StatusCode, 500, "%s as %s: server error", op, caller.name)
 				if !strings.Contains(route.allowed, caller.letter) {
 					require.False(t, resp.StatusCode < 300, "%s as %s: unexpected %d (%s)", op, caller.name, resp.StatusCode, route.why)
+				}
+				if route.sees != "" && resp.StatusCode < 300 && !strings.Contains(route.sees, caller.letter) {
+					require.Empty(t, fhirRecordsIn(t, raw), "%s as %s: records in the Bundle", op, caller.name)
 				}
 			})
 		}

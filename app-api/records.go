@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	fhirapi "github.com/careledger/careledger/app-api/fhir"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/fhir"
@@ -84,6 +85,10 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	if u.Content, err = s.readContent(w, r); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if u.Content.MediaType == fhir.MediaType && fhirapi.IsBundle(u.Content.Data) {
+		s.uploadBundle(w, r, as, u)
 		return
 	}
 	rec, err := s.cfg.Service.Upload(r.Context(), as, u)

@@ -26,6 +26,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	r.Get("/openapi.yaml", serveOpenAPI)
+	r.Mount("/fhir", s.fhirHandler())
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate, middleware.NoCache)

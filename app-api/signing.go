@@ -70,23 +70,30 @@ func (s *server) sdkGateway(c *caller) (*ledger.Client, error) {
 
 // prepare builds an unsigned proposal of fn for the caller.
 func (s *server) prepare(w http.ResponseWriter, r *http.Request, fn string, args ...string) {
-	lc, err := s.sdkGateway(callerFrom(r.Context()))
+	p, err := s.proposal(callerFrom(r.Context()), fn, args...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// proposal builds an unsigned proposal of fn for the caller, for /v1 and for /fhir's Consent.
+func (s *server) proposal(c *caller, fn string, args ...string) (*Prepared, error) {
+	lc, err := s.sdkGateway(c)
+	if err != nil {
+		return nil, err
+	}
 	defer lc.Close()
 	p, err := lc.Network().GetContract(s.cfg.Chaincode).NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("prepare %s: %w", fn, err))
-		return
+		return nil, fmt.Errorf("prepare %s: %w", fn, err)
 	}
 	b, err := p.Bytes()
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("prepare %s: %w", fn, err))
-		return
+		return nil, fmt.Errorf("prepare %s: %w", fn, err)
 	}
-	writeJSON(w, http.StatusOK, Prepared{TransactionID: p.TransactionID(), Function: fn, Proposal: b, Digest: p.Digest()})
+	return &Prepared{TransactionID: p.TransactionID(), Function: fn, Proposal: b, Digest: p.Digest()}, nil
 }
 
 func mustJSON(v any) string {

@@ -18,6 +18,8 @@ var (
 	ErrNotFound          = errors.New("record not found")
 	ErrIntegrity         = errors.New("stored content does not match the ledger")
 	ErrInvalidContent    = errors.New("invalid record content")
+	// ErrStaleVersion: a write was based on a version that is no longer the latest.
+	ErrStaleVersion = errors.New("the record has a newer version")
 )
 
 var denials = map[string]error{

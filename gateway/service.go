@@ -193,9 +193,20 @@ func (s *Service) Upload(ctx context.Context, as *ledger.Client, u Upload) (*mod
 // AppendVersion encrypts and stores a new version of a record and appends it on the ledger,
 // chained to the version the ledger holds as latest.
 func (s *Service) AppendVersion(ctx context.Context, as *ledger.Client, recordID string, c Content) (*model.Record, error) {
+	return s.AppendVersionAt(ctx, as, recordID, 0, c)
+}
+
+// AppendVersionAt is AppendVersion for a writer who read version `after`: it appends only
+// if that is still the latest (ErrStaleVersion otherwise); 0 means whatever is latest. The
+// ledger's hash chain makes the check exact: a version appended by someone else in between
+// makes the transaction fail with CONFLICT.
+func (s *Service) AppendVersionAt(ctx context.Context, as *ledger.Client, recordID string, after int, c Content) (*model.Record, error) {
 	rec, err := as.GetRecord(ctx, recordID)
 	if err != nil {
 		return nil, fromLedger(err)
+	}
+	if after != 0 && rec.Versions != after {
+		return nil, fmt.Errorf("%w: record %s is at version %d", ErrStaleVersion, recordID, rec.Versions)
 	}
 	if _, err := validate(c, rec.Category); err != nil {
 		return nil, err
@@ -271,7 +282,13 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 			return nil, err
 		}
 	}
-	content, err := s.open(ctx, hist.Record, v)
+	return s.release(ctx, d, hist.Record, v, report)
+}
+
+// release opens one version the ledger allowed (d) and durably queues the access (report) for
+// the patient's audit trail before returning the content. Read and ReadPage both release here.
+func (s *Service) release(ctx context.Context, d *model.Decision, rec model.Record, v model.Version, report model.AccessReport) (*Release, error) {
+	content, err := s.open(ctx, rec, v)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +302,7 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 	if s.flusher != nil {
 		s.flusher.Kick()
 	}
-	return &Release{Record: hist.Record, Version: v, Decision: *d, Content: *content}, nil
+	return &Release{Record: rec, Version: v, Decision: *d, Content: *content}, nil
 }
 
 // accessReport is the audit report of a read released on decision d.

@@ -16,7 +16,7 @@ import (
 // Whatever the input, the contract must answer with a CareLedger error or a success, never
 // panic, and a failed call must leave the ledger as it was.
 func FuzzTransactionArguments(f *testing.F) {
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord", "SetPrivacyBudget", "RecordFeasibility"}
+	fns := []string{"RegisterRecord", "RegisterRecords", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord", "SetPrivacyBudget", "RecordFeasibility"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
@@ -34,6 +34,7 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`,
 		`{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`,
 		`{"id":"q1","requester":{"msp":"PharmaMSP","id":"00000000000000000000000000000002","role":"manufacturer"},"purpose":"drug-safety","queryHash":"` + hashOf(1) + `","consentSnapshotHash":"` + hashOf(2) + `","count":30,"rounding":10,"threshold":20,"epsilon":0.5}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`[{"id":"r2","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(2) + `","locator":"blob:r2"}]`,
 	} {
 		f.Add(uint8(0), seed)
 	}

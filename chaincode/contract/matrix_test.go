@@ -100,6 +100,12 @@ func matrixRows() map[string]matrixRow {
 		}, want: "FFFFFF+FF"},
 		"GetOrgCACertificates": {args: func(*world, cast, *member) []string { return []string{"ClinicMSP"} }, want: "+++++++++"},
 		"RegisterRecord":       {args: freshRecord, want: "+F+FFFFFF"},
+		"RegisterRecords": {args: func(w *world, cs cast, _ *member) []string {
+			return []string{js([]model.NewRecord{
+				{ID: "new-rec-1", Owner: cs.patient.id(), Category: "lab", Hash: hashOf(4244), Locator: "blob:new1"},
+				{ID: "new-rec-2", Owner: cs.patient.id(), Category: "lab", Hash: hashOf(4245), Locator: "blob:new2"},
+			})}
+		}, want: "+F+FFFFFF"},
 		"AppendVersion": {args: func(w *world, cs cast, _ *member) []string {
 			rec := decodeAs[model.Record](w.t, cs.patient.mustEvaluate("GetRecord", "lab-1"))
 			return []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: rec.LatestHash, Hash: hashOf(4343), Locator: "blob:v2"})}

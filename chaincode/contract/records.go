@@ -27,6 +27,17 @@ func (c *Contract) RegisterRecord(ctx contractapi.TransactionContextInterface, r
 	if err := decode("record", record, &req); err != nil {
 		return nil, err
 	}
+	rec, err := t.register(req)
+	if err != nil {
+		return nil, err
+	}
+	return rec, t.emit(model.EventRecordRegistered, model.Event{Patient: rec.Owner, RecordID: rec.ID, Version: 1, Actor: t.caller.ID})
+}
+
+// register checks one new record and writes it with its first version and the owner's
+// index entry; RegisterRecord and RegisterRecords share it, so a batch is held to exactly the
+// checks of a single registration.
+func (t *txn) register(req model.NewRecord) (*model.Record, error) {
 	if err := checkID("id", req.ID); err != nil {
 		return nil, err
 	}
@@ -62,7 +73,7 @@ func (c *Contract) RegisterRecord(ctx contractapi.TransactionContextInterface, r
 	if err := t.index(t.key(kindOwnerRecord, rec.Owner, rec.ID)); err != nil {
 		return nil, err
 	}
-	return rec, t.emit(model.EventRecordRegistered, model.Event{Patient: rec.Owner, RecordID: rec.ID, Version: 1, Actor: t.caller.ID})
+	return rec, nil
 }
 
 // AppendVersion adds a version to a record. PrevHash must be the record's latest hash, so the

@@ -16,7 +16,7 @@ import (
 
 func newAdminCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Operator tasks: enrol identities into the wallet (and see `careledger ledger verify`)"}
-	cmd.AddCommand(newEnrolCmd(g), newAdminBudgetCmd(g))
+	cmd.AddCommand(newEnrolCmd(g), newAdminBudgetCmd(g), newExportMSPCmd(g))
 	return cmd
 }
 

@@ -178,9 +178,9 @@ func (s *stack) serveAPI(addr string) error {
 	if err != nil {
 		return err
 	}
-	// The API owns /v1 and its operational endpoints; the web UI everything else.
+	// The API owns /v1, /fhir and its operational endpoints; the web UI everything else.
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	for _, p := range []string{"/v1/", "/fhir", "/fhir/", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
 		mux.Handle(p, apiHandler)
 	}
 	mux.Handle("/", ui)

@@ -20,6 +20,16 @@ func (c *Client) RegisterRecord(ctx context.Context, r model.NewRecord) (*model.
 	return invoke[model.Record](ctx, c, "RegisterRecord", arg(r))
 }
 
+// RegisterRecords registers version 1 of several records of one patient in one transaction:
+// all of them, or none.
+func (c *Client) RegisterRecords(ctx context.Context, rs []model.NewRecord) ([]model.Record, error) {
+	out, err := invoke[[]model.Record](ctx, c, "RegisterRecords", arg(rs))
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
 // AppendVersion adds the next version of a record.
 func (c *Client) AppendVersion(ctx context.Context, v model.NewVersion) (*model.Record, error) {
 	return invoke[model.Record](ctx, c, "AppendVersion", arg(v))
