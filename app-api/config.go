@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -54,6 +52,10 @@ type Config struct {
 	Publisher CohortPublisher
 	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).
 	Ready func(ctx context.Context) error
+	// Health, if set, is asked first on every readiness probe: an error means a local
+	// component cannot do its work (the embedded node after a failed block write), and
+	// /readyz answers 503 NOT_READY with the reason of a *NotReadyError it returns.
+	Health func() error
 	// Logger receives structured request logs; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the API's Prometheus metrics and is served on /metrics; nil means a
@@ -130,22 +132,4 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.metrics = m
 	return s.routes(), nil
-}
-
-// NewHTTPServer returns an http.Server for the API with the timeouts and limits a server
-// facing clinic networks needs: slow or idle clients cannot hold connections for ever, and
-// headers are bounded. Body sizes are bounded by the handler itself.
-func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, errorLog *log.Logger) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Uploads of large documents over slow links need time; commits wait for a block.
-		ReadTimeout:    5 * time.Minute,
-		WriteTimeout:   5 * time.Minute,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       errorLog,
-	}
 }

@@ -111,7 +111,7 @@ func (s *server) routes() http.Handler {
 	return pageHeaders(mux)
 }
 
-// pageHeaders keep pages out of caches and frames and allow only the server's own CSS and
+// pageHeaders keep pages out of caches, frames and plain HTTP and allow only the server's own CSS and
 // script: pages show health data, and nothing they show may turn into active content.
 func pageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +121,8 @@ func pageHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		// Served over TLS only (the cookies are Secure): a browser must never fall back to HTTP.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
@@ -44,6 +45,8 @@ type stackConfig struct {
 	// instead of the embedded ledger node.
 	Fabric *connprofile.Profile
 	Logger *slog.Logger
+	// HTTPLimits bound slow and idle clients of the API's HTTP server.
+	HTTPLimits api.ServerLimits
 	// Progress is told each step as it starts.
 	Progress func(step string)
 }
