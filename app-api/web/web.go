@@ -26,11 +26,14 @@ type server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	// unlock bounds concurrent wallet unlocks: each costs tens of MiB and much CPU (argon2id),
-	// so a burst of sign-ins must not starve the server.
-	unlock chan struct{}
-	roots  map[string]certRoots
-	// guard slows down passphrase guessing per wallet name.
-	guard *throttle
+	// so a burst of sign-ins must not starve the server or push its memory up. unlockQueue
+	// bounds those running or waiting; sign-ins beyond it are refused at once.
+	unlock      chan struct{}
+	unlockQueue chan struct{}
+	roots       map[string]certRoots
+	// guard slows down passphrase guessing per wallet name, byAddr per client address.
+	guard  *throttle
+	byAddr *throttle
 }
 
 // New returns the web interface as an http.Handler to mount at "/". Serve it over TLS only:
@@ -48,14 +51,19 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 1000
 	}
+	if cfg.MaxUnlocks <= 0 {
+		cfg.MaxUnlocks = 2
+	}
 	s := &server{
-		cfg:      cfg,
-		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
-		csrf:     newCSRF(),
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		unlock:   make(chan struct{}, 2),
-		guard:    newThrottle(),
+		cfg:         cfg,
+		sessions:    newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
+		csrf:        newCSRF(),
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		unlock:      make(chan struct{}, cfg.MaxUnlocks),
+		unlockQueue: make(chan struct{}, 4*cfg.MaxUnlocks),
+		guard:       newThrottle(),
+		byAddr:      newAddressThrottle(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
