@@ -150,6 +150,15 @@ func (s *stack) serveAPI(addr string) error {
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),
 	}
+	if s.node != nil {
+		node := s.node
+		cfg.Health = func() error {
+			if err := node.Err(); err != nil {
+				return &api.NotReadyError{Reason: "the ledger node cannot commit blocks (is the disk full?); it retries by itself", Err: err}
+			}
+			return nil
+		}
+	}
 	apiHandler, err := api.New(cfg)
 	if err != nil {
 		return err
