@@ -62,8 +62,12 @@ type Config struct {
 	// fresh registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// MaxDocumentBytes bounds an uploaded document (default 32 MiB). FHIR resources are bounded
-	// by fhir.MaxResourceBytes, JSON request bodies by 1 MiB.
+	// by fhir.MaxResourceBytes, JSON request bodies by 1 MiB. Documents are streamed to the
+	// record store, never held whole in memory.
 	MaxDocumentBytes int64
+	// MaxUploadsPerIdentity bounds the uploads (new records and versions) one certificate
+	// runs at once (default 2); more get 429 TOO_MANY_REQUESTS with Retry-After.
+	MaxUploadsPerIdentity int
 	// Now is the clock used to check certificate validity; nil means time.Now.
 	Now func() time.Time
 }
@@ -83,6 +87,7 @@ type server struct {
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	uploads *uploadLimiter
 }
 
 // New returns the API as an http.Handler. Serve it over TLS with ServerTLSConfig so that
@@ -116,6 +121,10 @@ func New(cfg Config) (http.Handler, error) {
 	if s.cfg.MaxDocumentBytes <= 0 {
 		s.cfg.MaxDocumentBytes = defaultMaxDocument
 	}
+	if s.cfg.MaxUploadsPerIdentity <= 0 {
+		s.cfg.MaxUploadsPerIdentity = 2
+	}
+	s.uploads = newUploadLimiter(s.cfg.MaxUploadsPerIdentity)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
