@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -62,4 +64,25 @@ func TestThrottleTableIsBounded(t *testing.T) {
 	// Old entries make room again.
 	th.attempt("late", now.Add(time.Hour))
 	require.Contains(t, th.entries, "late")
+}
+
+// FuzzClientAddress: the throttle key of a connection is its host alone, whatever the remote
+// address looks like, so that one client cannot get a fresh count per port.
+func FuzzClientAddress(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:443", "[2001:db8::1]:5000", "2001:db8::1", "", "pipe", "a:b:c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, remote string) {
+		got := clientAddress(&http.Request{RemoteAddr: remote})
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			return // net/http always sets host:port; anything else is kept whole
+		}
+		if got != host {
+			t.Fatalf("%q: key %q, want the host %q", remote, got, host)
+		}
+		if other := clientAddress(&http.Request{RemoteAddr: net.JoinHostPort(host, "1")}); other != got {
+			t.Fatalf("%q: another port of the same host gave %q, not %q", remote, other, got)
+		}
+	})
 }
