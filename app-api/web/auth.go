@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"time"
@@ -267,6 +268,13 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	ident, err := s.cfg.Wallet.Get(label, pass)
 	<-s.unlock
 	<-s.unlockQueue
+	// The derivation's 64 MiB are garbage now. Collect them and give the pages back at once
+	// rather than when the heap reaches its goal: with the process's GOGC=400 that goal is
+	// five times the live heap, and a stream of sign-ins fills it with argon2 blocks. In a
+	// trial of 24 unlocks, two at a time, over a 50 MiB live heap, the memory held from the
+	// system peaked at 946 MiB without this, 242 MiB with it. Sign-ins are few and
+	// throttled, so the extra collections cost little.
+	debug.FreeOSMemory()
 	if err != nil {
 		if !errors.Is(err, wallet.ErrWrongPassphrase) && !errors.Is(err, wallet.ErrNotFound) && !errors.Is(err, wallet.ErrInvalidLabel) {
 			s.log.Error("unlock wallet identity", "err", err)
