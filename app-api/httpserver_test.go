@@ -141,6 +141,43 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	})
 }
 
+// TestSlowReadersAreCutOff: a response is written at the pace the client reads it; a client
+// that reads a large response at a normal rate gets all of it, one that stops reading is
+// disconnected instead of holding the handler for ever.
+func TestSlowReadersAreCutOff(t *testing.T) {
+	const size = 256 << 20
+	result := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		_, err := io.Copy(w, io.LimitReader(zeros{}, size))
+		result <- err
+	})
+	addr := servePlain(t, h, quickLimits)
+	resp, err := http.Get("http://" + addr + "/")
+	require.NoError(t, err)
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, int64(size), n)
+	require.NoError(t, <-result)
+
+	// The socket buffers take a few MiB before a write blocks, which counts as progress at the
+	// minimum rate: a higher rate keeps the wait for the cut-off short.
+	fast := quickLimits
+	fast.MinRate = 4 << 20
+	conn, err := net.Dial("tcp", servePlain(t, h, fast))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	select { // the client never reads
+	case err := <-result:
+		require.Error(t, err, "the server gave up on a client that does not read")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler is still writing to a client that does not read")
+	}
+}
+
 // serveTLS runs the env's API behind NewHTTPServer with its TLS configuration, HTTP/2
 // included, and returns the base URL.
 func serveTLS(t *testing.T, e *env, limits api.ServerLimits) string {
