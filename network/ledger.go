@@ -112,7 +112,8 @@ func (n *Node) commitOrFail(batch []*pendingTx) {
 		if !n.failed.Load() {
 			n.log.Error("commit block failed; the node stops ordering and retries", "error", err)
 		}
-		n.failure.Store(&err)
+		why := err // err changes with the next attempt; readers of failure must not see that
+		n.failure.Store(&why)
 		n.failed.Store(true)
 		select {
 		case <-time.After(wait):
