@@ -251,7 +251,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	// Each unlock costs tens of MiB and much CPU (argon2id): a few run at once, a few more
 	// wait their turn, and everyone beyond is told at once to come back.
 	select {
-	case s.unlockQueue <- struct{}{}:
+	case s.queue <- struct{}{}:
 	default:
 		s.refundSignIn(label, addr)
 		tooMany(w, busyRetry)
@@ -261,13 +261,13 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.unlock <- struct{}{}:
 	case <-r.Context().Done():
-		<-s.unlockQueue
+		<-s.queue
 		s.refundSignIn(label, addr)
 		return
 	}
 	ident, err := s.cfg.Wallet.Get(label, pass)
 	<-s.unlock
-	<-s.unlockQueue
+	<-s.queue
 	// The derivation's 64 MiB are garbage now. Collect them and give the pages back at once
 	// rather than when the heap reaches its goal: with the process's GOGC=400 that goal is
 	// five times the live heap, and a stream of sign-ins fills it with argon2 blocks. In a

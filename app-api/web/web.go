@@ -26,11 +26,11 @@ type server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	// unlock bounds concurrent wallet unlocks: each costs tens of MiB and much CPU (argon2id),
-	// so a burst of sign-ins must not starve the server or push its memory up. unlockQueue
-	// bounds those running or waiting; sign-ins beyond it are refused at once.
-	unlock      chan struct{}
-	unlockQueue chan struct{}
-	roots       map[string]certRoots
+	// so a burst of sign-ins must not starve the server or push its memory up. queue bounds
+	// the unlocks running or waiting; sign-ins beyond it are refused at once.
+	unlock chan struct{}
+	queue  chan struct{}
+	roots  map[string]certRoots
 	// guard slows down passphrase guessing per wallet name, byAddr per client address.
 	guard  *throttle
 	byAddr *throttle
@@ -55,15 +55,15 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.MaxUnlocks = 2
 	}
 	s := &server{
-		cfg:         cfg,
-		sessions:    newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
-		csrf:        newCSRF(),
-		log:         cfg.Logger,
-		now:         cfg.Now,
-		unlock:      make(chan struct{}, cfg.MaxUnlocks),
-		unlockQueue: make(chan struct{}, 4*cfg.MaxUnlocks),
-		guard:       newThrottle(),
-		byAddr:      newAddressThrottle(),
+		cfg:      cfg,
+		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
+		csrf:     newCSRF(),
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		unlock:   make(chan struct{}, cfg.MaxUnlocks),
+		queue:    make(chan struct{}, 4*cfg.MaxUnlocks),
+		guard:    newThrottle(),
+		byAddr:   newAddressThrottle(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -119,8 +119,8 @@ func (s *server) routes() http.Handler {
 	return pageHeaders(mux)
 }
 
-// pageHeaders keep pages out of caches, frames and plain HTTP and allow only the server's own CSS and
-// script: pages show health data, and nothing they show may turn into active content.
+// pageHeaders keep pages out of caches, frames and plain HTTP and allow only the server's own
+// CSS and script: pages show health data, and nothing they show may turn into active content.
 func pageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
