@@ -39,6 +39,9 @@ const (
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	CodeNotImplemented     = "NOT_IMPLEMENTED"
 	CodeAssertionRefused   = "ASSERTION_REFUSED"
+	CodeRequestTimeout     = "REQUEST_TIMEOUT"
+	CodeTooManyRequests    = "TOO_MANY_REQUESTS"
+	CodeNotReady           = "NOT_READY"
 )
 
 // Errors that implementations of CohortFiles and Aggregator return, wrapped, for conditions
@@ -123,12 +126,15 @@ func classify(err error) (status int, code, message string, internal bool) {
 		maxBytes  *http.MaxBytesError
 		commitErr *ledger.CommitError
 		ccErr     *model.Error
+		notReady  *NotReadyError
 	)
 	switch {
 	case errors.As(err, &authErr):
 		return http.StatusUnauthorized, string(model.CodeUnauthenticated), authErr.Error(), false
 	case errors.As(err, &reqErr):
 		return reqErr.status, reqErr.code, reqErr.message, false
+	case errors.As(err, &notReady):
+		return http.StatusServiceUnavailable, CodeNotReady, "not ready: " + notReady.Reason, false
 	case errors.As(err, &maxBytes):
 		return http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", maxBytes.Limit), false
 	case errors.Is(err, errNoOrgGateway):
@@ -181,7 +187,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The text of internal errors names operations and IDs, never content.
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", id), slog.String("err", redact(err.Error())))
 	}
-	if status == http.StatusServiceUnavailable && code == CodeLedgerUnavailable {
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable && (code == CodeLedgerUnavailable || code == CodeNotReady) {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	setLogCode(r.Context(), code)

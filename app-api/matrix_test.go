@@ -62,7 +62,7 @@ func matrixRoutes() map[string]matrixRoute {
 	return map[string]matrixRoute{
 		"GET /healthz":                                {allowed: anyCert + "nfdv", why: "operational, no certificate needed"},
 		"GET /readyz":                                 {allowed: anyCert + "nfdv"},
-		"GET /metrics":                                {allowed: anyCert + "nfdv"},
+		"GET /metrics":                                {allowed: "", why: "admin certificates only (TestMetricsNeedAnAdminCertificate)"},
 		"GET /openapi.yaml":                           {allowed: anyCert + "nfdv"},
 		"GET /v1/me":                                  {allowed: anyCert},
 		"GET /v1/me/grants":                           {allowed: "opgrxec", why: "grants naming the caller; manufacturers and the anonymiser are refused"},

@@ -39,8 +39,9 @@ func (s *server) reply(w http.ResponseWriter, r *http.Request, status int, v any
 	writeJSON(w, status, v)
 }
 
-// readContent reads a record body: FHIR JSON up to fhir.MaxResourceBytes, a document up to
-// the configured limit.
+// readContent reads a record body: FHIR JSON up to fhir.MaxResourceBytes, whole, to be
+// validated; a document up to the configured limit as a stream, which the gateway seals and
+// stores as it arrives, so that no upload is ever held whole in memory.
 func (s *server) readContent(w http.ResponseWriter, r *http.Request) (gateway.Content, error) {
 	mt, err := mediaType(r)
 	if err != nil {
@@ -49,11 +50,10 @@ func (s *server) readContent(w http.ResponseWriter, r *http.Request) (gateway.Co
 	if !model.ValidMediaType(mt) {
 		return gateway.Content{}, &requestError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "the Content-Type must be a plain type/subtype"}
 	}
-	limit := s.cfg.MaxDocumentBytes
-	if mt == fhir.MediaType {
-		limit = fhir.MaxResourceBytes
+	if mt != fhir.MediaType {
+		return gateway.Content{MediaType: mt, Body: http.MaxBytesReader(w, r.Body, s.cfg.MaxDocumentBytes)}, nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fhir.MaxResourceBytes))
 	if err != nil {
 		return gateway.Content{}, err
 	}
@@ -83,6 +83,12 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	done, err := s.uploads.begin(c.Pseudonym)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer done()
 	if u.Content, err = s.readContent(w, r); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -115,6 +121,12 @@ func (s *server) appendVersion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	done, err := s.uploads.begin(c.Pseudonym)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer done()
 	content, err := s.readContent(w, r)
 	if err != nil {
 		s.writeError(w, r, err)

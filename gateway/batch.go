@@ -45,7 +45,7 @@ func (s *Service) UploadBatch(ctx context.Context, as *ledger.Client, owner stri
 	}
 	reqs := make([]model.NewRecord, len(items))
 	for i, it := range items {
-		category, err := validate(it.Content, it.Category)
+		category, err := validateContent(it.Content, it.Category)
 		if err != nil {
 			return nil, &BatchError{i, err}
 		}
@@ -65,7 +65,7 @@ func (s *Service) UploadBatch(ctx context.Context, as *ledger.Client, owner stri
 		}
 	}
 	for i, it := range items {
-		hash, undo, err := s.store(ctx, owner, reqs[i].ID, 1, it.Content)
+		hash, undo, err := s.store(ctx, owner, reqs[i].ID, 1, it.MediaType, s.sealerFor(it.Content))
 		if err != nil {
 			undoAll()
 			return nil, &BatchError{i, err}

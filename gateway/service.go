@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -32,6 +34,9 @@ type Config struct {
 	// time). Revocations seen on the ledger drop cached decisions at once.
 	DecisionTTL time.Duration
 	Logger      *slog.Logger
+	// SpoolDir holds the ciphertext of a streamed upload until the blob store has it (the
+	// system's temporary directory when empty). Only ciphertext is written there.
+	SpoolDir string
 }
 
 // Service is the policy enforcement point. It is safe for concurrent use.
@@ -44,6 +49,7 @@ type Service struct {
 	cache   *decisionCache
 	log     *slog.Logger
 	now     func() time.Time
+	spool   string // SpoolDir
 }
 
 // New returns a Service.
@@ -61,7 +67,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		blobs: cfg.Blobs, keys: cfg.Keys, sealer: sealer, queue: cfg.Audit, flusher: cfg.Flusher,
-		cache: newDecisionCache(cfg.DecisionTTL), log: log, now: time.Now,
+		cache: newDecisionCache(cfg.DecisionTTL), log: log, now: time.Now, spool: cfg.SpoolDir,
 	}, nil
 }
 
@@ -69,6 +75,35 @@ func New(cfg Config) (*Service, error) {
 type Content struct {
 	MediaType string
 	Data      []byte
+	// Body, set instead of Data when uploading a document, is read as it arrives: the
+	// document is sealed and stored segment by segment and never held whole in memory, so
+	// its size is bounded only by the reader. A FHIR resource is validated whole and must
+	// come as Data. Content released by a read always has Data.
+	Body io.Reader
+}
+
+// validateContent checks content to store, streamed or whole, and returns its category.
+func validateContent(c Content, category string) (string, error) {
+	if c.Body == nil {
+		return validate(c, category)
+	}
+	switch {
+	case c.MediaType == fhir.MediaType:
+		return "", fmt.Errorf("%w: a FHIR resource is validated whole, not streamed", ErrInvalidContent)
+	case !model.ValidMediaType(c.MediaType):
+		return "", fmt.Errorf("%w: media type %q is not of the form type/subtype", ErrInvalidContent, c.MediaType)
+	case category == "":
+		return "", fmt.Errorf("%w: a document needs a category", ErrInvalidContent)
+	}
+	return category, nil // emptiness shows only once the body was read, in sealStream
+}
+
+// sealerFor seals c from memory, or as its body is read.
+func (s *Service) sealerFor(c Content) sealFunc {
+	if c.Body != nil {
+		return s.sealStream(c.Body)
+	}
+	return s.sealBytes(c.Data)
 }
 
 // Upload is a new record for a patient.
@@ -122,19 +157,112 @@ func aad(owner, recordID string, version int) []byte {
 	return []byte("careledger/v1\x00" + owner + "\x00" + recordID + "\x00" + strconv.Itoa(version))
 }
 
+// ciphertext is a sealed record version on its way to the blob store.
+type ciphertext struct {
+	hash       string
+	wrappedKey []byte
+	keyVersion int
+	// put writes the ciphertext under key; release frees what holds it.
+	put     func(ctx context.Context, key string) error
+	release func()
+}
+
+// sealFunc seals plaintext for a patient with the given additional data.
+type sealFunc func(ctx context.Context, owner string, aad []byte) (*ciphertext, error)
+
+// sealBytes seals content held in memory (FHIR resources, small documents).
+func (s *Service) sealBytes(data []byte) sealFunc {
+	return func(ctx context.Context, owner string, aad []byte) (*ciphertext, error) {
+		sealed, err := s.sealer.Seal(ctx, owner, data, aad)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(sealed.Ciphertext)
+		return &ciphertext{
+			hash: hex.EncodeToString(sum[:]), wrappedKey: sealed.WrappedKey, keyVersion: sealed.KeyVersion,
+			put:     func(ctx context.Context, key string) error { return s.blobs.Put(ctx, key, sealed.Ciphertext) },
+			release: func() {},
+		}, nil
+	}
+}
+
+// streamPutter is a blob store that writes an object from a reader without holding it whole;
+// blob.Disk and blob.S3 are.
+type streamPutter interface {
+	PutStream(ctx context.Context, key string, r io.Reader, size int64) error
+}
+
+// sealStream seals a document as it is read, segment by segment, into a temporary file in the
+// spool directory (ciphertext only: the plaintext never touches the disk), hashing it on the
+// way; the blob store then copies it from there. Neither the document nor its ciphertext is
+// ever whole in memory, whatever its size.
+func (s *Service) sealStream(body io.Reader) sealFunc {
+	return func(ctx context.Context, owner string, aad []byte) (ct *ciphertext, err error) {
+		f, err := os.CreateTemp(s.spool, "careledger-upload-*")
+		if err != nil {
+			return nil, fmt.Errorf("spool upload: %w", err)
+		}
+		release := func() {
+			f.Close()
+			os.Remove(f.Name())
+		}
+		defer func() {
+			if err != nil {
+				release()
+			}
+		}()
+		h := sha256.New()
+		w, err := s.sealer.NewWriter(ctx, owner, io.MultiWriter(f, h), aad)
+		if err != nil {
+			return nil, err
+		}
+		n, err := io.Copy(w, body)
+		if err != nil {
+			return nil, fmt.Errorf("read upload: %w", err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%w: empty document", ErrInvalidContent)
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		size, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("spool upload: %w", err)
+		}
+		put := func(ctx context.Context, key string) error {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			if sp, ok := s.blobs.(streamPutter); ok {
+				return sp.PutStream(ctx, key, f, size)
+			}
+			data, err := io.ReadAll(f)
+			if err != nil {
+				return err
+			}
+			return s.blobs.Put(ctx, key, data)
+		}
+		return &ciphertext{hash: hex.EncodeToString(h.Sum(nil)), wrappedKey: w.WrappedKey(), keyVersion: w.KeyVersion(), put: put, release: release}, nil
+	}
+}
+
 // store seals content for version of the record and writes ciphertext and envelope. It
 // returns the ciphertext hash and a function that removes what it wrote.
-func (s *Service) store(ctx context.Context, owner, recordID string, version int, c Content) (string, func(), error) {
-	sealed, err := s.sealer.Seal(ctx, owner, c.Data, aad(owner, recordID, version))
+func (s *Service) store(ctx context.Context, owner, recordID string, version int, mediaType string, seal sealFunc) (string, func(), error) {
+	ct, err := seal(ctx, owner, aad(owner, recordID, version))
 	if err != nil {
 		if errors.Is(err, recordkey.ErrKeyDestroyed) {
 			return "", nil, errors.Join(ErrErased, err)
 		}
+		if errors.Is(err, ErrInvalidContent) {
+			return "", nil, err
+		}
 		return "", nil, fmt.Errorf("encrypt record: %w", err)
 	}
-	sum := sha256.Sum256(sealed.Ciphertext)
-	hash := hex.EncodeToString(sum[:])
-	env, err := json.Marshal(envelope{WrappedKey: sealed.WrappedKey, KeyVersion: sealed.KeyVersion, MediaType: c.MediaType, Hash: hash})
+	defer ct.release()
+	hash := ct.hash
+	env, err := json.Marshal(envelope{WrappedKey: ct.wrappedKey, KeyVersion: ct.keyVersion, MediaType: mediaType, Hash: hash})
 	if err != nil {
 		return "", nil, err
 	}
@@ -150,7 +278,7 @@ func (s *Service) store(ctx context.Context, owner, recordID string, version int
 			}
 		}
 	}
-	if err := s.blobs.Put(ctx, ck, sealed.Ciphertext); err != nil {
+	if err := ct.put(ctx, ck); err != nil {
 		return "", nil, fmt.Errorf("store ciphertext: %w", err)
 	}
 	if err := s.blobs.Put(ctx, ek, env); err != nil {
@@ -164,7 +292,7 @@ func (s *Service) store(ctx context.Context, owner, recordID string, version int
 // the ledger refuses, what was stored is removed again; a blob without a ledger entry is never
 // served in any case, because reads start from the ledger.
 func (s *Service) Upload(ctx context.Context, as *ledger.Client, u Upload) (*model.Record, error) {
-	category, err := validate(u.Content, u.Category)
+	category, err := validateContent(u.Content, u.Category)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +306,7 @@ func (s *Service) Upload(ctx context.Context, as *ledger.Client, u Upload) (*mod
 	if !model.ValidID(id) {
 		return nil, fmt.Errorf("%w: record ID must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidContent)
 	}
-	hash, undo, err := s.store(ctx, u.Owner, id, 1, u.Content)
+	hash, undo, err := s.store(ctx, u.Owner, id, 1, u.MediaType, s.sealerFor(u.Content))
 	if err != nil {
 		return nil, err
 	}
@@ -208,10 +336,10 @@ func (s *Service) AppendVersionAt(ctx context.Context, as *ledger.Client, record
 	if after != 0 && rec.Versions != after {
 		return nil, fmt.Errorf("%w: record %s is at version %d", ErrStaleVersion, recordID, rec.Versions)
 	}
-	if _, err := validate(c, rec.Category); err != nil {
+	if _, err := validateContent(c, rec.Category); err != nil {
 		return nil, err
 	}
-	hash, undo, err := s.store(ctx, rec.Owner, rec.ID, rec.Versions+1, c)
+	hash, undo, err := s.store(ctx, rec.Owner, rec.ID, rec.Versions+1, c.MediaType, s.sealerFor(c))
 	if err != nil {
 		return nil, err
 	}

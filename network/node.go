@@ -44,6 +44,7 @@ type Node struct {
 	stopOrdering chan struct{}
 	ordererDone  chan struct{}
 	failed       atomic.Bool
+	failure      atomic.Pointer[error] // why failed is set
 
 	chainMu  sync.RWMutex
 	info     chainInfo

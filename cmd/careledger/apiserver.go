@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -162,6 +163,15 @@ func (s *stack) serveAPI(addr string) error {
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),
 	}
+	if s.node != nil {
+		node := s.node
+		cfg.Health = func() error {
+			if err := node.Err(); err != nil {
+				return &api.NotReadyError{Reason: "the ledger node cannot commit blocks (is the disk full?); it retries by itself", Err: err}
+			}
+			return nil
+		}
+	}
 	apiHandler, err := api.New(cfg)
 	if err != nil {
 		return err
@@ -197,7 +207,7 @@ func (s *stack) serveAPI(addr string) error {
 	if err != nil {
 		return fmt.Errorf("api listen: %w", err)
 	}
-	srv := &http.Server{Handler: handler, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := api.NewHTTPServer(addr, handler, tlsCfg, slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelWarn), s.cfg.HTTPLimits)
 	s.apiAddr = ln.Addr().String()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
@@ -45,6 +46,8 @@ type stackConfig struct {
 	// instead of the embedded ledger node.
 	Fabric *connprofile.Profile
 	Logger *slog.Logger
+	// HTTPLimits bound slow and idle clients of the API's HTTP server.
+	HTTPLimits api.ServerLimits
 	// Progress is told each step as it starts.
 	Progress func(step string)
 }
@@ -208,7 +211,17 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		writers[msp] = gw
 	}
 	s.flusher = audit.NewFlusher(s.queue, writers, audit.WithLogger(log.With("component", "audit")))
-	if s.svc, err = gateway.New(gateway.Config{Blobs: s.blobs, Keys: s.keys, Audit: s.queue, Flusher: s.flusher, DecisionTTL: cfg.DecisionTTL, Logger: log.With("component", "gateway")}); err != nil {
+	// Streamed uploads are sealed into the spool before the record store takes them: on the
+	// data disk rather than in a temporary directory that may be memory (tmpfs). What a
+	// crash left there is ciphertext no ledger entry names.
+	spool := filepath.Join(cfg.DataDir, "spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, err
+	}
+	if s.svc, err = gateway.New(gateway.Config{Blobs: s.blobs, Keys: s.keys, Audit: s.queue, Flusher: s.flusher, DecisionTTL: cfg.DecisionTTL, SpoolDir: spool, Logger: log.With("component", "gateway")}); err != nil {
 		return nil, err
 	}
 	if s.listener, err = events.NewListener(s.gateways[s.operator].Network(), s.chaincode, filepath.Join(cfg.DataDir, "events.checkpoint"), log.With("component", "events")); err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var ttl time.Duration
 	var ext externalFlags
 	var fabricFile, apiAddr string
+	var limits api.ServerLimits
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
@@ -47,6 +49,7 @@ starts reuse everything. Stop it with Ctrl-C.`,
 				KeyPassphrase:  []byte(os.Getenv("CARELEDGER_KEYSTORE_PASSPHRASE")),
 				WalletPassword: []byte(envOr("CARELEDGER_WALLET_PASSPHRASE", demoWalletPassphrase)),
 				Progress:       progress,
+				HTTPLimits:     limits,
 			})
 			finish()
 			if err != nil {
@@ -66,6 +69,10 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	ext.register(cmd)
 	cmd.Flags().StringVar(&apiAddr, "api-listen", envOr("CARELEDGER_API_LISTEN", defaultAPIAddr), "HTTPS listen address of the API (env CARELEDGER_API_LISTEN)")
 	cmd.Flags().StringVar(&fabricFile, "fabric", os.Getenv("CARELEDGER_FABRIC_CONNECTION"), "run against a Fabric network described by this connection file (test-network/build/careledger-connection.json) instead of the embedded ledger (env CARELEDGER_FABRIC_CONNECTION)")
+	cmd.Flags().DurationVar(&limits.ReadHeaderTimeout, "http-header-timeout", 10*time.Second, "time a client has to send a request's headers")
+	cmd.Flags().DurationVar(&limits.BodyGrace, "http-body-grace", 30*time.Second, "time a request body or a response may take before --http-min-rate applies")
+	cmd.Flags().Int64Var(&limits.MinRate, "http-min-rate", 16<<10, "slowest average rate, in bytes per second, at which a client must send a body and read a response; slower clients are disconnected")
+	cmd.Flags().DurationVar(&limits.IdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive connection may stay idle")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
 }
