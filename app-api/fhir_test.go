@@ -169,7 +169,7 @@ func TestFHIRClinicSystemStory(t *testing.T) {
 	owner := st.Client(t, e.patient)
 	doc, err := st.Client(t, e.clinician).WhoAmI(ctx)
 	require.NoError(t, err)
-	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab", "vital-signs", "note", "diagnosis"}, Purpose: "TREAT"})
+	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab", "vital-signs", "demographics", "diagnosis"}, Purpose: "TREAT"})
 	require.NoError(t, err)
 
 	search := clinician.do(t, "GET", "/fhir/Observation?patient=Patient/"+me.ID, nil)
