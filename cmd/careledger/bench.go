@@ -25,7 +25,6 @@ import (
 	"github.com/careledger/careledger/gateway/fhir"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
-	"github.com/careledger/careledger/wallet/recordkey"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/spf13/cobra"
 )
@@ -147,26 +146,25 @@ func registerBenchRecord(ctx context.Context, n *network.Node, u *network.User, 
 }
 
 func newBenchKeysCmd() *cobra.Command {
-	return &cobra.Command{
+	var ext externalFlags
+	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Envelope encryption and key wrapping against the machine's raw AES-GCM and SHA-256",
+		Long: `Measures the record encryption path with the local key store and, given --pkcs11-module
+and --pkcs11-token (PIN in CARELEDGER_PKCS11_PIN), again with the KEK on that PKCS#11 token,
+side by side. The HSM run creates one throwaway patient key on the token and erases it at the
+end, which leaves an erasure marker.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			machineLine(out)
-			dir, err := os.MkdirTemp("", "careledger-bench-keys-")
+			hsm, err := ext.resolvePKCS11()
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
-			ks, err := recordkey.OpenLocal(dir, []byte("bench"))
-			if err != nil {
-				return err
-			}
-			defer ks.Close()
-			_, err = recordkey.Bench(cmd.Context(), out, ks, recordkey.BenchOptions{})
-			return err
+			return benchKeys(cmd.Context(), cmd.OutOrStdout(), hsm)
 		},
 	}
+	cmd.Flags().StringVar(&ext.pkcs11Module, "pkcs11-module", os.Getenv("CARELEDGER_PKCS11_MODULE"), "also measure with the KEK on a PKCS#11 token through this module (env CARELEDGER_PKCS11_MODULE; PIN from "+pkcs11PINEnv+")")
+	cmd.Flags().StringVar(&ext.pkcs11Token, "pkcs11-token", os.Getenv("CARELEDGER_PKCS11_TOKEN"), "label of the PKCS#11 token (env CARELEDGER_PKCS11_TOKEN)")
+	return cmd
 }
 
 func newBenchAnonymizerCmd() *cobra.Command {

@@ -26,6 +26,7 @@ import (
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
+	"github.com/careledger/careledger/wallet/recordkey/pkcs11"
 	"github.com/careledger/careledger/wallet/recordkey/vaulttransit"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
@@ -40,6 +41,8 @@ type stackConfig struct {
 	WalletPassword []byte // demo identities' wallet
 	// Vault, when set, keeps patients' keys in Vault Transit instead of the local key store.
 	Vault *vaulttransit.Options
+	// PKCS11, when set, keeps patients' keys on a PKCS#11 token instead.
+	PKCS11 *pkcs11.Config
 	// S3, when set, keeps ciphertexts in S3-compatible object storage instead of on disk.
 	S3 *blob.S3Config
 	// Fabric, when set, runs against that Fabric network (a test-network connection file)
@@ -66,12 +69,16 @@ type stack struct {
 	chaincode  string
 	operator   string // MSP ID whose gateway follows events
 	keys       recordkey.KeyService
-	blobs      blob.Store
-	queue      *audit.Queue
-	flusher    *audit.Flusher
-	listener   *events.Listener
-	svc        *gateway.Service
-	wallet     *wallet.Wallet
+	// keysDesc says who holds patients' keys, for people; devKeys is set when the local key
+	// store's passphrase sits in a file next to the keys.
+	keysDesc string
+	devKeys  bool
+	blobs    blob.Store
+	queue    *audit.Queue
+	flusher  *audit.Flusher
+	listener *events.Listener
+	svc      *gateway.Service
+	wallet   *wallet.Wallet
 	// gateways holds each organisation's policy-enforcement identity, by MSP ID.
 	gateways map[string]*ledger.Client
 	cancel   context.CancelFunc
@@ -124,16 +131,39 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	}
 
 	s.step("key store")
-	if cfg.Vault != nil {
+	custodian := custodianLocal
+	switch {
+	case cfg.Vault != nil && cfg.PKCS11 != nil:
+		return nil, errors.New("choose one custodian for patients' keys: Vault or PKCS#11, not both")
+	case cfg.Vault != nil:
+		custodian = custodianVault
+	case cfg.PKCS11 != nil:
+		custodian = custodianPKCS11
+	}
+	if err := checkCustodian(cfg.DataDir, custodian); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Vault != nil:
 		if s.keys, err = vaulttransit.New(ctx, *cfg.Vault); err != nil {
 			return nil, fmt.Errorf("vault transit key service: %w", err)
 		}
-	} else {
+		s.keysDesc = "Vault Transit at " + cfg.Vault.Address
+	case cfg.PKCS11 != nil:
+		hsm, err := pkcs11.New(ctx, *cfg.PKCS11)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = hsm
+		s.closers = append(s.closers, hsm.Close)
+		s.keysDesc = fmt.Sprintf("PKCS#11 token %q (%s)", cfg.PKCS11.TokenLabel, cfg.PKCS11.Module)
+	default:
 		pass := cfg.KeyPassphrase
 		if len(pass) == 0 {
 			if pass, err = localSecret(filepath.Join(cfg.DataDir, "keystore.passphrase")); err != nil {
 				return nil, err
 			}
+			s.devKeys = true
 		}
 		local, err := recordkey.OpenLocal(filepath.Join(cfg.DataDir, "keys"), pass)
 		if err != nil {
@@ -141,6 +171,10 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		}
 		s.keys = local
 		s.closers = append(s.closers, local.Close)
+		s.keysDesc = "local key store " + filepath.Join(cfg.DataDir, "keys")
+	}
+	if err := recordCustodian(cfg.DataDir, custodian); err != nil {
+		return nil, err
 	}
 
 	s.step("record store")

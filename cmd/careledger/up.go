@@ -24,8 +24,9 @@ func newUpCmd(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
 		Long: `up starts, in one process, the embedded Fabric-protocol ledger with the default
-consortium (PatientsMSP, ClinicMSP, PharmaMSP), the local key store, the encrypted record
-store, the audit trail and the gateway. The first start generates the consortium's crypto
+consortium (PatientsMSP, ClinicMSP, PharmaMSP), the record key store (local, Vault Transit with
+--vault-addr, or a PKCS#11 token with --pkcs11-module and --pkcs11-token), the encrypted
+record store, the audit trail and the gateway. The first start generates the consortium's crypto
 material, sets the role policy and puts demo identities into a wallet under --data-dir; later
 starts reuse everything. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -33,6 +34,10 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			log := g.logger()
 			out := cmd.OutOrStdout()
 			vault, s3, err := ext.resolve()
+			if err != nil {
+				return err
+			}
+			hsm, err := ext.resolvePKCS11()
 			if err != nil {
 				return err
 			}
@@ -44,7 +49,7 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			}
 			progress, finish := stepReporter(out, len(startSteps))
 			s, err := startStack(ctx, stackConfig{
-				Vault: vault, S3: s3, Fabric: fabric,
+				Vault: vault, PKCS11: hsm, S3: s3, Fabric: fabric,
 				DataDir: g.dataDir, LedgerAddr: ledgerAddr, DecisionTTL: ttl, Logger: log,
 				KeyPassphrase:  []byte(os.Getenv("CARELEDGER_KEYSTORE_PASSPHRASE")),
 				WalletPassword: []byte(envOr("CARELEDGER_WALLET_PASSPHRASE", demoWalletPassphrase)),
@@ -75,6 +80,21 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	cmd.Flags().DurationVar(&limits.IdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive connection may stay idle")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
+}
+
+// printDevKeysWarning says that the local key store with its passphrase file is a development
+// mode, and what to use instead.
+func printDevKeysWarning(w io.Writer, dataDir string) {
+	fmt.Fprintf(w, `DEVELOPMENT MODE: patients' keys are in the local key store, and the passphrase that
+opens it is in a file next to them:
+  %s
+Anyone who can read the data directory can decrypt every record. For real patients' data,
+keep the keys elsewhere:
+  Vault Transit   --vault-addr https://vault:8200, token in VAULT_TOKEN
+  an HSM          --pkcs11-module /path/to/module.so --pkcs11-token LABEL, PIN in %s
+or at least give the passphrase in CARELEDGER_KEYSTORE_PASSPHRASE instead of the file.
+
+`, filepath.Join(dataDir, "keystore.passphrase"), pkcs11PINEnv)
 }
 
 // demoWalletPassphrase protects the demo identities `up` creates; set
@@ -114,8 +134,12 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	caFile, _, _ := apiTLSFiles(g.dataDir)
 	fmt.Fprintf(w, "  web UI     https://%s/ (sign in with a wallet identity; trust the TLS CA %s)\n", s.apiAddr, caFile)
 	fmt.Fprintf(w, "  API        https://%s/v1 (OpenAPI: /openapi.yaml; clients authenticate with their certificate)\n", s.apiAddr)
+	fmt.Fprintf(w, "  keys       %s\n", s.keysDesc)
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
 	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
+	if s.devKeys {
+		printDevKeysWarning(w, g.dataDir)
+	}
 	if s.node != nil {
 		fmt.Fprintf(w, "Verify the ledger's hash chain and signatures (after stopping): careledger ledger verify --data-dir %s\n", g.dataDir)
 	}
