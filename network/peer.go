@@ -5,10 +5,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
 )
 
 // peerIdentity is the signing identity and TLS key pair of an organisation's peer.
@@ -155,4 +159,98 @@ func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
 		}
 	}
 	return nil
+}
+
+// hostedPeer is an endorsing peer identity the node hosts, one per peer organisation: the
+// embedded node stands in for every organisation's peer, so that a chaincode's endorsement
+// policy is met as on a real network, by one signature of each organisation it names.
+type hostedPeer struct {
+	user *User
+	// creator is the serialized identity endorsements carry.
+	creator []byte
+	// id is the identity as the channel's MSPs validate it, for planning endorsements.
+	id *identity
+}
+
+// ensurePeers issues the peer identity of every peer organisation that has none yet (a data
+// directory from before the node hosted a peer per organisation, or an organisation that
+// became a peer organisation), signed by the organisation's CA. It returns the peers it
+// issued.
+func ensurePeers(dir string, c Consortium) ([]string, error) {
+	var issued []string
+	for _, o := range c.Orgs {
+		if !o.Peer {
+			continue
+		}
+		if _, err := readPeerCert(dir, o); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return issued, err
+		}
+		od := OrgDir(dir, o)
+		ca, err := loadCA(filepath.Join(od, "ca"))
+		if err != nil {
+			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
+		}
+		tlsca, err := loadCA(filepath.Join(od, "tlsca"))
+		if err != nil {
+			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
+		}
+		// Written aside and renamed, so an interrupted start never leaves half a peer.
+		tmp, err := os.MkdirTemp(od, ".peer-")
+		if err != nil {
+			return issued, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := writePeer(tmp, o, ca, tlsca, nil); err != nil {
+			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
+		}
+		if err := syncTree(tmp); err != nil {
+			return issued, err
+		}
+		dst := filepath.Join(od, "peers", PeerName(o))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return issued, err
+		}
+		if err := os.RemoveAll(dst); err != nil { // an empty or partial folder without a certificate
+			return issued, err
+		}
+		if err := os.Rename(filepath.Join(tmp, "peers", PeerName(o)), dst); err != nil {
+			return issued, err
+		}
+		if err := syncDir(filepath.Dir(dst)); err != nil {
+			return issued, err
+		}
+		issued = append(issued, PeerName(o))
+	}
+	return issued, nil
+}
+
+// loadHostedPeers reads the peer identity of every peer organisation, the operator's first.
+func loadHostedPeers(dir string, c Consortium, operator *peerIdentity) ([]*hostedPeer, error) {
+	var out []*hostedPeer
+	add := func(u *User) error {
+		creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: u.MSPID, IdBytes: u.CertPEM})
+		if err != nil {
+			return err
+		}
+		out = append(out, &hostedPeer{user: u, creator: creator})
+		return nil
+	}
+	if err := add(operator.user); err != nil {
+		return nil, err
+	}
+	for _, o := range c.Orgs {
+		if !o.Peer || o.MSPID == operator.user.MSPID {
+			continue
+		}
+		p, err := loadPeer(dir, o, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(p.user); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -50,17 +50,18 @@ func newLedgerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "ledger", Short: "Inspect the embedded ledger"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "verify",
-		Short: "Check the block store: hash chain, data hashes, and every transaction's signatures",
+		Short: "Check the block store: hash chain, data hashes, every transaction's signatures and endorsement policy",
 		Long: `verify walks every block of the embedded ledger in --data-dir (the node must be stopped)
 and checks block numbers, the previous-hash chain, data hashes, the orderer's signature and, for
-every valid transaction, the creator's signature, transaction ID and endorsements. It reports the
-first broken block and exits non-zero if a byte was changed.`,
+every valid transaction, the creator's signature, transaction ID and endorsements, which must
+satisfy the endorsement policy in force for its block. It reports the first broken block and
+exits non-zero if a byte was changed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := network.Verify(cmd.Context(), network.Config{Dir: filepath.Join(g.dataDir, "network")})
 			if err != nil {
 				return fmt.Errorf("ledger verification failed: %w", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ledger verified: %d blocks, %d transactions (%d valid); hash chain and signatures intact\n", rep.Blocks, rep.Transactions, rep.ValidTransactions)
+			fmt.Fprintf(cmd.OutOrStdout(), "ledger verified: %d blocks, %d transactions (%d valid); hash chain, signatures and endorsement policies intact\n", rep.Blocks, rep.Transactions, rep.ValidTransactions)
 			return nil
 		},
 	})
