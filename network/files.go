@@ -9,7 +9,8 @@ import (
 func writeFiles(root string, files map[string][]byte) error {
 	for name, data := range files {
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, keyFileName) || strings.HasSuffix(name, ".key") {
+		// priv_sk (cryptogen) and <ski>_sk (Fabric CA) in keystores, *.key for TLS.
+		if strings.HasSuffix(name, "_sk") || strings.HasSuffix(name, ".key") {
 			mode = 0o600
 		}
 		p := filepath.Join(root, filepath.FromSlash(name))
