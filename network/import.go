@@ -66,6 +66,11 @@ func importOrg(dir, from string, o Org) error {
 	if err != nil || len(cacerts) == 0 {
 		return fmt.Errorf("%w: no msp/cacerts", ErrNotFound)
 	}
+	// The node issues missing identities with the organisation's CA and reads keys by
+	// cryptogen's names; a Fabric CA tree (network.sh up -ca) keeps its CA elsewhere.
+	if _, err := os.Stat(filepath.Join(from, "ca", keyFileName)); err != nil {
+		return fmt.Errorf("%w: not in cryptogen's layout (no ca/%s; fabric-samples writes it with network.sh up without -ca)", ErrInvalidConfig, keyFileName)
+	}
 	to := OrgDir(dir, o)
 	if _, err := os.Stat(to); err == nil {
 		have, err := readPEMDir(filepath.Join(to, "msp", "cacerts"))
