@@ -52,8 +52,9 @@ type Org struct {
 
 // Consortium is the static description of the network: its members, channel and chaincode.
 type Consortium struct {
-	// Orgs lists the members. The first organisation with Peer set is the operator: it signs
-	// endorsements and blocks of the embedded node.
+	// Orgs lists the members. The first organisation with Peer set is the operator: its peer
+	// serves the node's TLS endpoint and signs blocks. Every organisation with Peer set has a
+	// peer the node hosts, which endorses as EndorsementPolicy asks.
 	Orgs []Org
 	// Channel is the single channel the node serves.
 	Channel string
