@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,4 +366,22 @@ func startWithPolicy(t *testing.T, dir, policy string) *network.Node {
 	require.NoError(t, err)
 	require.NoError(t, n.Start(t.Context()))
 	return n
+}
+
+// TestOnePeerCountsOnce: a policy that two endorsements of one organisation could satisfy is
+// not satisfied by one peer signing twice, even under a second encoding of its certificate.
+func TestOnePeerCountsOnce(t *testing.T) {
+	n := startWithPolicy(t, t.TempDir(), "OutOf(2, 'PatientsMSP.peer', 'PatientsMSP.peer', 'ClinicMSP.peer')")
+	t.Cleanup(func() { _ = n.Close() })
+	creator := loadUser(t, n, network.PatientsMSP, "gateway")
+	patientsPeer, clinicPeer := peerUser(t, n, network.PatientsMSP), peerUser(t, n, network.ClinicMSP)
+	reencoded := *patientsPeer
+	block, _ := pem.Decode(patientsPeer.CertPEM)
+	block.Headers = map[string]string{"Comment": "the same certificate"}
+	reencoded.CertPEM = pem.EncodeToMemory(block)
+	require.NotEqual(t, patientsPeer.CertPEM, reencoded.CertPEM)
+
+	require.Equal(t, peer.TxValidationCode_VALID, forgeEndorsement(t, n, creator, patientsPeer, clinicPeer))
+	require.Equal(t, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, forgeEndorsement(t, n, creator, patientsPeer, &reencoded))
+	require.Equal(t, peer.TxValidationCode_VALID, submitAs(t, n, "planned"), "the gateway plans one peer of each organisation")
 }

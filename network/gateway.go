@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -44,7 +45,17 @@ func rpcError(code codes.Code, msg string, details ...*gp.ErrorDetail) error {
 // detail names the endorser that failed as a peer's gateway does: its endpoint, here the
 // address the node listens on, and its organisation.
 func (s *gatewayServer) detail(msg string) *gp.ErrorDetail {
-	return &gp.ErrorDetail{Address: s.n.Addr(), MspId: s.n.peer.user.MSPID, Message: msg}
+	return &gp.ErrorDetail{Address: s.n.endpoint(), MspId: s.n.peer.user.MSPID, Message: msg}
+}
+
+// endpoint is the node's address as configured (--listen), or as bound when the
+// configuration leaves the host or port to the system.
+func (n *Node) endpoint() string {
+	host, port, err := net.SplitHostPort(n.cfg.ListenAddr)
+	if err != nil || host == "" || port == "0" {
+		return n.Addr()
+	}
+	return n.cfg.ListenAddr
 }
 
 // routingError maps the failures a Fabric gateway finds before it sends a proposal to any

@@ -250,12 +250,15 @@ func (v *txValidator) endorsed(pol *endorsementPolicy, prp []byte, ends []*peer.
 		return false
 	}
 	signers := make([]*identity, 0, len(ends))
+	keys := make([]string, 0, len(ends))
 	for _, e := range ends {
 		id, err := v.msps.deserialize(e.GetEndorser(), at)
-		if err != nil || id.nodeOU != "peer" || !v.endorsers[endorserKey(id.mspID, id.cert)] {
+		if err != nil || id.nodeOU != "peer" {
 			continue
 		}
-		if slices.ContainsFunc(signers, func(s *identity) bool { return bytes.Equal(s.serialized, id.serialized) }) {
+		// One peer counts once, however its certificate is encoded or renewed.
+		key := endorserKey(id.mspID, id.cert)
+		if !v.endorsers[key] || slices.Contains(keys, key) {
 			continue
 		}
 		if !v.issued.take(e.GetEndorser(), e.GetSignature(), prp) {
@@ -266,6 +269,7 @@ func (v *txValidator) endorsed(pol *endorsementPolicy, prp []byte, ends []*peer.
 			}
 		}
 		signers = append(signers, id)
+		keys = append(keys, key)
 	}
 	return pol.admits(signers)
 }
