@@ -139,3 +139,28 @@ func TestMissingPeerIsIssued(t *testing.T) {
 	require.NotContains(t, logs.String(), "issued the missing peer", "only once")
 	require.NoError(t, n.Close())
 }
+
+func FuzzEndorsementPolicy(f *testing.F) {
+	for _, s := range []string{"MAJORITY Endorsement", "ANY Endorsement", "ALL  Endorsement", "AND('A.peer','B.peer')",
+		"OutOf(2, 'A.peer', 'B.peer', 'C.peer')", "MAJORITY Readers", "MAJORITY", ""} {
+		f.Add(s)
+	}
+	orgs := map[string]string{"A": "OR('A.peer')", "B": "OR('B.peer', 'B.admin')", "C": "OR('C.peer')"}
+	peers := []*identity{{mspID: "A", nodeOU: "peer"}, {mspID: "B", nodeOU: "peer"}, {mspID: "C", nodeOU: "peer"}}
+	f.Fuzz(func(t *testing.T, expr string) {
+		p, err := compileEndorsementPolicy(expr, orgs)
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidPolicy)
+			return
+		}
+		_ = p.admits(nil)
+		// A plan, if there is one, is a set of peers the policy admits.
+		if plan := p.plan(peers); plan != nil {
+			var ids []*identity
+			for _, i := range plan {
+				ids = append(ids, peers[i])
+			}
+			require.True(t, p.admits(ids), "%q plans %v", expr, plan)
+		}
+	})
+}
