@@ -14,8 +14,8 @@ import (
 )
 
 // ImportOrganizations copies the peer organisations of a fabric-samples style organizations/
-// tree (cryptogen's layout: peerOrganizations/<domain>/{ca,tlsca,msp,peers,users}) into the
-// node's data directory dir and describes them, so that a node serves the network those
+// tree (peerOrganizations/<domain>/{msp,peers,users}, as cryptogen or Fabric CA's
+// registerEnroll steps write it) into the node's data directory dir and describes them, so that a node serves the network those
 // identities belong to. An organisation with a peers/ folder runs a peer; the first of them
 // in domain order is the operator. The MSP ID is taken from a connection profile in the
 // organisation's folder (connection-*.json, as fabric-samples' test-network writes them) or
@@ -66,10 +66,9 @@ func importOrg(dir, from string, o Org) error {
 	if err != nil || len(cacerts) == 0 {
 		return fmt.Errorf("%w: no msp/cacerts", ErrNotFound)
 	}
-	// The node issues missing identities with the organisation's CA and reads keys by
-	// cryptogen's names; a Fabric CA tree (network.sh up -ca) keeps its CA elsewhere.
-	if _, err := os.Stat(filepath.Join(from, "ca", keyFileName)); err != nil {
-		return fmt.Errorf("%w: not in cryptogen's layout (no ca/%s; fabric-samples writes it with network.sh up without -ca)", ErrInvalidConfig, keyFileName)
+	// The node hosts peer0 of a peer organisation; without it, it must be able to issue one.
+	if o.Peer && !fileExists(filepath.Join(from, "peers", PeerName(o))) && !fileExists(filepath.Join(from, "ca", keyFileName)) {
+		return fmt.Errorf("%w: no peers/%s, and no CA key (ca/%s) to issue it", ErrInvalidConfig, PeerName(o), keyFileName)
 	}
 	to := OrgDir(dir, o)
 	if _, err := os.Stat(to); err == nil {

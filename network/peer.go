@@ -78,7 +78,7 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKey(filepath.Join(peerDir, "msp", "keystore", keyFileName))
+	key, err := readKey(keystoreFile(filepath.Join(peerDir, "msp")))
 	if err != nil {
 		return nil, fmt.Errorf("load peer %s: %w", name, err)
 	}
@@ -118,7 +118,7 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 func readPeerCert(dir string, o Org) (*User, error) {
 	name := PeerName(o)
 	peerDir := filepath.Join(OrgDir(dir, o), "peers", name)
-	certPEM, err := os.ReadFile(filepath.Join(peerDir, "msp", "signcerts", name+"-cert.pem"))
+	certPEM, err := os.ReadFile(signCertFile(filepath.Join(peerDir, "msp"), name))
 	if err != nil {
 		return nil, fmt.Errorf("load peer %s: %w", name, err)
 	}

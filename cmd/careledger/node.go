@@ -78,7 +78,7 @@ restart without flags and 'careledger ledger verify' use the same one.`,
 	fl.StringVar(&f.channel, "channel", "", "channel name (default careledger, or the one the data directory was started with)")
 	fl.StringVar(&f.chaincode, "chaincode", "", "chaincode name (default careledger, or the one the data directory was started with)")
 	fl.StringVar(&f.endorsementPolicy, "endorsement-policy", "", `chaincode endorsement policy, e.g. "AND('Org1MSP.peer','Org2MSP.peer')" or "MAJORITY Endorsement" (default: every peer organisation)`)
-	fl.StringVar(&f.mspDir, "msp", "", "serve the organisations of this fabric-samples style organizations/ folder (cryptogen layout), copied into the data directory")
+	fl.StringVar(&f.mspDir, "msp", "", "serve the organisations of this fabric-samples style organizations/ folder (cryptogen or Fabric CA layout), copied into the data directory")
 	fl.StringVar(&f.ccaasAddress, "ccaas-address", "", "run the chaincode server at host:port (chaincode as a service) instead of the CareLedger chaincode")
 	fl.StringVar(&f.ccaasRootCert, "ccaas-root-cert", "", "with --ccaas-address: CA certificate file to verify the chaincode server's TLS certificate (turns TLS on)")
 	fl.StringVar(&f.ccaasClientCert, "ccaas-client-cert", "", "with --ccaas-root-cert: client certificate file the node presents (mutual TLS)")
