@@ -131,7 +131,9 @@ func TestMissingPeerIsIssued(t *testing.T) {
 	require.Len(t, n.peers, 2)
 	require.Equal(t, []int{0, 1}, n.endorsers)
 	require.Equal(t, ClinicMSP, n.peers[1].user.MSPID)
-	require.Equal(t, "peer", n.peers[1].id.nodeOU)
+	id, err := n.msps.deserialize(n.peers[1].creator, n.now())
+	require.NoError(t, err, "the issued peer chains to its organisation's CA")
+	require.Equal(t, "peer", id.nodeOU)
 	require.NoError(t, n.Close())
 
 	logs.Reset()

@@ -37,8 +37,8 @@ type Node struct {
 	validator   *txValidator
 	peer        *peerIdentity
 	peerCreator []byte
-	// peers are the endorsing peers the node hosts, one per peer organisation, the operator's
-	// (peer) first.
+	// peers are the endorsing peers the node hosts, one per peer organisation, the
+	// operator's first.
 	peers []*hostedPeer
 	// endorsers are the indexes in peers of the endorsers a transaction needs under the
 	// current endorsement policy, the gateway's plan; nil if the hosted peers cannot satisfy it.
@@ -182,7 +182,6 @@ func (n *Node) setupEndorsement() error {
 		if ids[i], err = n.msps.deserialize(p.creator, n.now()); err != nil {
 			return fmt.Errorf("hosted peer %s: %w", p.user.Name, err)
 		}
-		p.id = ids[i]
 	}
 	if n.endorsers = n.validator.current().plan(ids); n.endorsers == nil {
 		n.log.Warn("the peers this node hosts cannot satisfy the endorsement policy: every transaction will be refused",

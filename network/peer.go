@@ -130,6 +130,25 @@ func readPeerCert(dir string, o Org) (*User, error) {
 }
 
 func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
+	return withNewPeer(orgDir, o, hosts, func(fresh string) error {
+		// Keep the peer's signing identity: only the TLS pair changes.
+		dst := filepath.Join(orgDir, "peers", PeerName(o), "tls")
+		for _, f := range []string{"server.crt", "server.key"} {
+			b, err := os.ReadFile(filepath.Join(fresh, "tls", f))
+			if err != nil {
+				return err
+			}
+			if err := writeFileSync(filepath.Join(dst, f), b, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// withNewPeer issues a new peer of o with the organisation's CAs into a temporary folder
+// beside orgDir's material and calls use with the new peer's folder, which is removed after.
+func withNewPeer(orgDir string, o Org, hosts []string, use func(fresh string) error) error {
 	ca, err := loadCA(filepath.Join(orgDir, "ca"))
 	if err != nil {
 		return err
@@ -146,19 +165,7 @@ func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
 	if err := writePeer(tmp, o, ca, tlsca, hosts); err != nil {
 		return err
 	}
-	// Keep the peer's signing identity: only the TLS pair changes.
-	src := filepath.Join(tmp, "peers", PeerName(o), "tls")
-	dst := filepath.Join(orgDir, "peers", PeerName(o), "tls")
-	for _, f := range []string{"server.crt", "server.key"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			return err
-		}
-		if err := writeFileSync(filepath.Join(dst, f), b, 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
+	return use(filepath.Join(tmp, "peers", PeerName(o)))
 }
 
 // hostedPeer is an endorsing peer identity the node hosts, one per peer organisation: the
@@ -168,8 +175,6 @@ type hostedPeer struct {
 	user *User
 	// creator is the serialized identity endorsements carry.
 	creator []byte
-	// id is the identity as the channel's MSPs validate it, for planning endorsements.
-	id *identity
 }
 
 // ensurePeers issues the peer identity of every peer organisation that has none yet (a data
@@ -187,43 +192,33 @@ func ensurePeers(dir string, c Consortium) ([]string, error) {
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return issued, err
 		}
-		od := OrgDir(dir, o)
-		ca, err := loadCA(filepath.Join(od, "ca"))
-		if err != nil {
+		if err := issuePeer(OrgDir(dir, o), o); err != nil {
 			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
-		}
-		tlsca, err := loadCA(filepath.Join(od, "tlsca"))
-		if err != nil {
-			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
-		}
-		// Written aside and renamed, so an interrupted start never leaves half a peer.
-		tmp, err := os.MkdirTemp(od, ".peer-")
-		if err != nil {
-			return issued, err
-		}
-		defer os.RemoveAll(tmp)
-		if err := writePeer(tmp, o, ca, tlsca, nil); err != nil {
-			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
-		}
-		if err := syncTree(tmp); err != nil {
-			return issued, err
-		}
-		dst := filepath.Join(od, "peers", PeerName(o))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return issued, err
-		}
-		if err := os.RemoveAll(dst); err != nil { // an empty or partial folder without a certificate
-			return issued, err
-		}
-		if err := os.Rename(filepath.Join(tmp, "peers", PeerName(o)), dst); err != nil {
-			return issued, err
-		}
-		if err := syncDir(filepath.Dir(dst)); err != nil {
-			return issued, err
 		}
 		issued = append(issued, PeerName(o))
 	}
 	return issued, nil
+}
+
+// issuePeer writes peers/peer0.<domain> into the organisation folder orgDir, aside first and
+// renamed into place, so an interrupted start never leaves half a peer.
+func issuePeer(orgDir string, o Org) error {
+	return withNewPeer(orgDir, o, nil, func(fresh string) error {
+		if err := syncTree(fresh); err != nil {
+			return err
+		}
+		dst := filepath.Join(orgDir, "peers", PeerName(o))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dst); err != nil { // a folder without a certificate
+			return err
+		}
+		if err := os.Rename(fresh, dst); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(dst))
+	})
 }
 
 // loadHostedPeers reads the peer identity of every peer organisation, the operator's first.
