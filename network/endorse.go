@@ -30,9 +30,12 @@ var (
 	// ErrExecution: the chaincode could not run to completion: it panicked, timed out, or
 	// (as a service) could not be reached.
 	ErrExecution = errors.New("chaincode execution failed")
-	// ErrNoEndorsers: the hosted peers cannot endorse as asked: no set of them satisfies the
-	// endorsement policy, or the client named an organisation without a peer.
-	ErrNoEndorsers = errors.New("no endorsers")
+	// ErrNoEndorsers: no set of the hosted peers satisfies the chaincode's endorsement policy.
+	// The text is a Fabric gateway's.
+	ErrNoEndorsers = errors.New("no combination of peers can be derived which satisfy the endorsement policy")
+	// ErrNoPeerOfOrg: the client asked for the endorsement of an organisation without a peer.
+	// The text is a Fabric gateway's.
+	ErrNoPeerOfOrg = errors.New("failed to find any endorsing peers for org(s)")
 	// ErrUnknownChannel: the proposal is for a channel the node does not serve.
 	ErrUnknownChannel = errors.New("unknown channel")
 	// ErrUnknownChaincode: the proposal is for a chaincode not defined on the channel.
@@ -302,7 +305,7 @@ func (n *Node) endorse(ctx context.Context, p *proposal, endorsers []int) (*comm
 func (n *Node) endorsersFor(orgs []string) ([]int, error) {
 	if len(orgs) == 0 {
 		if n.endorsers == nil {
-			return nil, fmt.Errorf("%w: no combination of peers can be derived which satisfy the endorsement policy: no peer combination can satisfy the endorsement policy", ErrNoEndorsers)
+			return nil, fmt.Errorf("%w: no peer combination can satisfy the endorsement policy", ErrNoEndorsers)
 		}
 		return n.endorsers, nil
 	}
@@ -318,7 +321,7 @@ func (n *Node) endorsersFor(orgs []string) ([]int, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: failed to find any endorsing peers for org(s): %s", ErrNoEndorsers, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%w: %s", ErrNoPeerOfOrg, strings.Join(missing, ", "))
 	}
 	return out, nil
 }

@@ -385,3 +385,19 @@ func TestOnePeerCountsOnce(t *testing.T) {
 	require.Equal(t, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE, forgeEndorsement(t, n, creator, patientsPeer, &reencoded))
 	require.Equal(t, peer.TxValidationCode_VALID, submitAs(t, n, "planned"), "the gateway plans one peer of each organisation")
 }
+
+// TestUnsatisfiablePolicy: a policy no hosted peer can satisfy (PharmaMSP runs no peer) is
+// refused at Endorse as a Fabric gateway refuses it when discovery finds no layout, while
+// evaluating still works.
+func TestUnsatisfiablePolicy(t *testing.T) {
+	n := startWithPolicy(t, t.TempDir(), "OR('PharmaMSP.peer')")
+	t.Cleanup(func() { _ = n.Close() })
+	contract := contractFor(t, n, network.PatientsMSP, "gateway")
+	_, err := contract.SubmitTransaction("put", "k", "v")
+	var endorseErr *client.EndorseError
+	require.ErrorAs(t, err, &endorseErr)
+	require.Equal(t, codes.FailedPrecondition, status.Code(err))
+	require.ErrorContains(t, err, "no combination of peers can be derived which satisfy the endorsement policy")
+	_, err = contract.EvaluateTransaction("get", "k")
+	require.NoError(t, err)
+}

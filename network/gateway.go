@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	gp "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -70,10 +69,10 @@ func routingError(err error, evaluate bool, sp *peer.SignedProposal) (error, boo
 		return status.Errorf(codes.FailedPrecondition, "no peers available to evaluate chaincode %s in channel %s", chaincode, channel), true
 	case errors.Is(err, ErrUnknownChannel), errors.Is(err, ErrUnknownChaincode):
 		return status.Errorf(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode %s in channel %s", chaincode, channel), true
-	case errors.Is(err, ErrNoEndorsers) && strings.Contains(err.Error(), "failed to find any endorsing peers"):
-		return status.Error(codes.Unavailable, strings.TrimPrefix(err.Error(), ErrNoEndorsers.Error()+": ")), true
+	case errors.Is(err, ErrNoPeerOfOrg):
+		return status.Error(codes.Unavailable, err.Error()), true
 	case errors.Is(err, ErrNoEndorsers):
-		return status.Error(codes.FailedPrecondition, strings.TrimPrefix(err.Error(), ErrNoEndorsers.Error()+": ")), true
+		return status.Error(codes.FailedPrecondition, err.Error()), true
 	}
 	return nil, false
 }

@@ -47,8 +47,7 @@ type VerifyReport struct {
 // running, and checks every block: number, previous-hash chain, data hash, orderer signature,
 // the chain of validation results, and for every transaction flagged valid the creator's
 // signature, transaction ID and endorsements against the endorsement policy in force for its
-// block. It returns a *BrokenBlockError for the first
-// block that fails.
+// block. It returns a *BrokenBlockError for the first block that fails.
 func Verify(ctx context.Context, cfg Config) (*VerifyReport, error) {
 	cfg.applyDefaults()
 	msps, err := loadMSPs(cfg.Dir, cfg.Consortium)
