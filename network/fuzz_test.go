@@ -93,7 +93,7 @@ func FuzzValidateEnvelope(f *testing.F) {
 	n, u := fuzzNode(f)
 	p, err := n.checkProposal(signedProposal(f, u, DefaultChannel, DefaultChaincode, "put", "k"))
 	require.NoError(f, err)
-	env, _, err := n.endorse(context.Background(), p)
+	env, _, err := n.endorse(context.Background(), p, n.endorsers)
 	require.NoError(f, err)
 	env.Signature, err = signLowS(u.Key, env.GetPayload())
 	require.NoError(f, err)

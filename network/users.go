@@ -234,7 +234,7 @@ func upgradeGateways(dir string, c Consortium) ([]*User, error) {
 // LoadUser reads users/<name>@<domain>/msp of organisation o.
 func LoadUser(dir string, o Org, name string) (*User, error) {
 	userDir := filepath.Join(OrgDir(dir, o), "users", name+"@"+o.Domain)
-	certPEM, err := os.ReadFile(filepath.Join(userDir, "msp", "signcerts", name+"@"+o.Domain+"-cert.pem"))
+	certPEM, err := os.ReadFile(signCertFile(filepath.Join(userDir, "msp"), name+"@"+o.Domain))
 	if err != nil {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, errors.Join(ErrNotFound, err))
 	}
@@ -242,7 +242,7 @@ func LoadUser(dir string, o Org, name string) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
 	}
-	key, err := readKey(filepath.Join(userDir, "msp", "keystore", keyFileName))
+	key, err := readKey(keystoreFile(filepath.Join(userDir, "msp")))
 	if err != nil {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
 	}

@@ -154,5 +154,5 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 	verify.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1")
 	out, err := verify.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "hash chain and signatures intact")
+	require.Contains(t, string(out), "hash chain, signatures and endorsement policies intact")
 }
