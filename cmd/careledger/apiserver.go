@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -194,6 +195,7 @@ func (s *stack) serveAPI(addr string) error {
 		return fmt.Errorf("api listen: %w", err)
 	}
 	srv := &http.Server{Handler: handler, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.ErrorLog = slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug) // TLS handshake errors of port scanners and closed clients
 	s.apiAddr = ln.Addr().String()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -56,7 +56,19 @@ and checks block numbers, the previous-hash chain, data hashes, the orderer's si
 every valid transaction, the creator's signature, transaction ID and endorsements. It reports the
 first broken block and exits non-zero if a byte was changed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := network.Verify(cmd.Context(), network.Config{Dir: filepath.Join(g.dataDir, "network")})
+			netDir := filepath.Join(g.dataDir, "network")
+			inUse, pid, release, err := ledgerInUse(network.LedgerDir(netDir), g.dataDir)
+			if err != nil {
+				return err
+			}
+			if inUse {
+				if pid > 0 {
+					return fmt.Errorf("the ledger in %s is in use by a running node (careledger up, pid %d): stop it first", g.dataDir, pid)
+				}
+				return fmt.Errorf("the ledger in %s is in use by a running node: stop it first", g.dataDir)
+			}
+			defer release()
+			rep, err := network.Verify(cmd.Context(), network.Config{Dir: netDir})
 			if err != nil {
 				return fmt.Errorf("ledger verification failed: %w", err)
 			}
