@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -130,6 +131,9 @@ func connectAgent() (*agentConn, error) {
 	// no terminal and no output: it is reached through its socket only.
 	cmd := exec.Command(exe, "agent", "--idle", agentIdle().String())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/" // keeps no directory of the user's busy
+	// The agent gets passphrases per unlock; it does not keep this command's in its environment.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CARELEDGER_WALLET_PASSPHRASE=") })
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start agent: %w", err)
 	}
