@@ -61,7 +61,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		pprof.StopCPUProfile()
 		return profile.Close()
 	}
-	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd())
+	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd(), newBenchCLICmd())
 	return cmd
 }
 
