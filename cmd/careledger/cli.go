@@ -47,7 +47,7 @@ type clientFlags struct {
 
 func (f *clientFlags) register(cmd *cobra.Command, label string) {
 	p := cmd.PersistentFlags()
-	p.StringVar(&f.api, "api", os.Getenv("CARELEDGER_API"), "the CareLedger API (env CARELEDGER_API; default: the `careledger up` running on --data-dir, else https://"+defaultAPIAddr+")")
+	p.StringVar(&f.api, "api", os.Getenv("CARELEDGER_API"), "the CareLedger API (env CARELEDGER_API; default: the careledger up running on --data-dir, else https://"+defaultAPIAddr+")")
 	p.StringVar(&f.as, "as", label, "wallet label of the identity to act as")
 	p.StringVar(&f.walletDir, "wallet", os.Getenv("CARELEDGER_WALLET"), "wallet directory (default: <data-dir>/wallet; env CARELEDGER_WALLET)")
 	p.StringVar(&f.caFile, "api-ca", os.Getenv("CARELEDGER_API_CA"), "CA certificate that verifies the API's TLS certificate (default: the running up's, else <data-dir>/api/ca.pem)")
