@@ -241,6 +241,22 @@ func readContent(path, mediaType string, typeGiven bool) ([]byte, error) {
 	return data, nil
 }
 
+// checkOutput fails when the file path (not - or empty: stdout) cannot be created because its
+// directory is missing.
+func checkOutput(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("-o %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("-o %s: %s is not a directory", path, filepath.Dir(path))
+	}
+	return nil
+}
+
 func writeOutput(cmd *cobra.Command, path string, data []byte) error {
 	if path == "" || path == "-" {
 		_, err := cmd.OutOrStdout().Write(data)

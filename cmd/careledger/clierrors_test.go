@@ -65,6 +65,8 @@ func TestCommandLines(t *testing.T) {
 			stderr: []string{"--minutes 5000"}},
 		{name: "download of an unknown kind", args: []string{"manufacturer", "download", "c1", "-o", filepath.Join(dir, "x.txt")}, code: 1,
 			stderr: []string{"say which file with --file"}},
+		{name: "read into a missing directory", args: []string{"patient", "read", rec.ID, "-o", filepath.Join(dir, "no", "such", "dir", "x.json")}, code: 1,
+			stderr: []string{"no such file or directory"}},
 		{name: "invalid FHIR: the server's error once, each element on its line", args: []string{"patient", "upload", "--file", invalidFHIR}, code: 1, unlocks: true,
 			stderr: []string{"careledger: 422 INVALID_CONTENT: invalid record content\n  Observation.", "(request "}},
 		{name: "no grants in words", args: []string{"patient", "grants"}, code: 0, unlocks: true, stdout: []string{"=no grants\n"}},

@@ -170,6 +170,8 @@ func readCmd(g *globals, f *clientFlags) *cobra.Command {
 	var version int
 	var purpose, out string
 	cmd := &cobra.Command{Use: "read <record>", Short: "Read a record's content (audited)", Args: cobra.ExactArgs(1),
+		// A read is audited: make sure its content can be written before reading.
+		PreRunE: func(*cobra.Command, []string) error { return checkOutput(out) },
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
 			c, err := s.c.Content(cmd.Context(), args[0], version, purpose)
 			if err != nil {
@@ -538,6 +540,9 @@ func downloadCmd(g *globals, f *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "download <cohort>", Short: "Download a cohort file (cohort.csv, cohort.parquet, report.json)", Args: cobra.ExactArgs(1),
 		Example: "  careledger manufacturer download <cohort> -o cohort.parquet   # the file follows from the name's extension",
 		PreRunE: func(*cobra.Command, []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
+			}
 			if name == "" {
 				name = "cohort.csv"
 				if out != "" && out != "-" {
