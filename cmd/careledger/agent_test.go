@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -188,4 +189,32 @@ func testIdentity(t *testing.T) *wallet.Identity {
 	id, err := wallet.NewIdentity("PatientsMSP", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), key, nil)
 	require.NoError(t, err)
 	return id
+}
+
+// TestFirstCommandStartsTheAgent runs the command as a separate process, as a user does: the
+// first role command starts the agent, the next is served by it without the passphrase.
+func TestFirstCommandStartsTheAgent(t *testing.T) {
+	c := startCLIStack(t)
+	sock := filepath.Join(t.TempDir(), "agent", "agent.sock")
+	run := func(pass string, args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], append([]string{"--data-dir", c.dataDir}, args...)...)
+		cmd.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1", "CARELEDGER_AGENT=on", "CARELEDGER_AGENT_SOCK="+sock,
+			"CARELEDGER_WALLET_PASSPHRASE="+pass, "CARELEDGER_API="+c.api)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() { run("", "agent", "stop") })
+
+	out, err := run("wallet pass", "patient", "whoami")
+	require.NoError(t, err, out)
+	out, err = run("wrong", "patient", "whoami")
+	require.NoError(t, err, "the agent holds the identity: %s", out)
+	require.Contains(t, out, "PatientsMSP")
+	out, err = run("", "agent", "status")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "patient ("+filepath.Join(c.dataDir, "wallet")+")")
+	out, err = run("", "agent", "stop")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "agent stopped")
+	require.Eventually(t, func() bool { _, err := dialAgent(sock); return err != nil }, 5*time.Second, 20*time.Millisecond)
 }
