@@ -161,3 +161,13 @@ func TestIdentityNeverPrintsSecrets(t *testing.T) {
 	require.NotContains(t, out, new(big.Int).SetBytes(d).String())
 	require.NotContains(t, out, fmt.Sprint(d))
 }
+
+func TestWipeLeavesNoUsableKey(t *testing.T) {
+	id := newTestIdentity(t, "patient", "p1")
+	digest := sha256.Sum256([]byte("consent"))
+	_, err := id.Sign(digest[:])
+	require.NoError(t, err)
+	id.Wipe()
+	_, err = id.Sign(digest[:])
+	require.Error(t, err, "a wiped key cannot sign")
+}

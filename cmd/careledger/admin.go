@@ -29,8 +29,9 @@ var defaultMSP = map[model.Role]string{
 func newEnrolCmd(g *globals) *cobra.Command {
 	var role, label, msp, name, walletDir, caURL, caTLS, registrar string
 	cmd := &cobra.Command{
-		Use:   "enrol",
-		Short: "Enrol a new identity with a role into the wallet",
+		Use:     "enrol",
+		Aliases: []string{"enroll"},
+		Short:   "Enrol a new identity with a role into the wallet",
 		Long: `enrol issues a new identity and stores it, encrypted with the wallet passphrase
 (CARELEDGER_WALLET_PASSPHRASE or asked), under --label. Without --ca-url the embedded
 consortium's CA in --data-dir issues it; with --ca-url a real Fabric CA registers and enrols it,

@@ -207,7 +207,7 @@ func (s *stack) serveAPI(addr string) error {
 	if err != nil {
 		return fmt.Errorf("api listen: %w", err)
 	}
-	srv := api.NewHTTPServer(addr, handler, tlsCfg, slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelWarn), s.cfg.HTTPLimits)
+	srv := api.NewHTTPServer(addr, handler, tlsCfg, slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug), s.cfg.HTTPLimits) // TLS handshake errors of port scanners and closed clients at debug
 	s.apiAddr = ln.Addr().String()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -26,20 +27,11 @@ transactions, and clinicians' sessions search the Observations and read $everyth
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
 			machineLine(out)
-			dir, err := os.MkdirTemp("", "careledger-bench-api-")
+			s, dir, stop, err := startBenchAPI(ctx, "careledger-bench-api-")
 			if err != nil {
 				return err
 			}
-			defer os.RemoveAll(dir)
-			pass := []byte("bench")
-			s, err := startStack(ctx, stackConfig{DataDir: dir, LedgerAddr: "127.0.0.1:0", DecisionTTL: 2 * time.Second, KeyPassphrase: pass, WalletPassword: pass})
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.serveAPI("127.0.0.1:0"); err != nil {
-				return err
-			}
+			defer stop()
 			caFile, _, _ := apiTLSFiles(dir)
 			caPEM, err := os.ReadFile(caFile)
 			if err != nil {
@@ -49,7 +41,7 @@ transactions, and clinicians' sessions search the Observations and read $everyth
 			roots.AppendCertsFromPEM(caPEM)
 			ids := map[string]*wallet.Identity{}
 			as := func(label string) (*client.Client, error) {
-				id, err := s.wallet.Get(label, pass)
+				id, err := s.wallet.Get(label, []byte(benchPassphrase))
 				if err != nil {
 					return nil, err
 				}
@@ -77,4 +69,27 @@ transactions, and clinicians' sessions search the Observations and read $everyth
 	cmd.Flags().IntVar(&fhir.Everythings, "fhir-everything", fhir.Everythings, "FHIR $everything requests to make")
 	cmd.Flags().IntVar(&fhir.Concurrency, "fhir-concurrency", fhir.Concurrency, "concurrent clinicians' sessions for the FHIR figures")
 	return cmd
+}
+
+// benchPassphrase protects the key store and the wallet of a benchmark's stack.
+const benchPassphrase = "bench"
+
+// startBenchAPI starts the whole stack and the API in a new temporary directory; stop shuts
+// it down and removes the directory.
+func startBenchAPI(ctx context.Context, prefix string) (s *stack, dir string, stop func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return nil, "", nil, err
+	}
+	pass := []byte(benchPassphrase)
+	s, err = startStack(ctx, stackConfig{DataDir: dir, LedgerAddr: "127.0.0.1:0", DecisionTTL: 2 * time.Second, KeyPassphrase: pass, WalletPassword: pass})
+	if err == nil {
+		if err = s.serveAPI("127.0.0.1:0"); err != nil {
+			s.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", nil, err
+	}
+	return s, dir, func() { s.Close(); os.RemoveAll(dir) }, nil
 }

@@ -6,29 +6,64 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	// Times are written in people's time zones (the web pages' default is Europe/Berlin),
 	// which must exist on machines and images without a zone database.
 	_ "time/tzdata"
 
+	"github.com/careledger/careledger/app-api/client"
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	tuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "careledger:", err)
-		os.Exit(1)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the command line args and returns the exit code; an error is printed once, to
+// stderr.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "careledger:", errorText(err))
+		return 1
 	}
+	return 0
+}
+
+// errorText is how an error reads on the terminal. An API error is shown by status and code
+// with each detail (one per wrong FHIR element) on its own line.
+func errorText(err error) string {
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr != err {
+		return err.Error()
+	}
+	lines := strings.Split(apiErr.Message, "\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s: %s", apiErr.Status, apiErr.Code, lines[0])
+	for _, l := range lines[1:] {
+		b.WriteString("\n  " + l)
+	}
+	if apiErr.RequestID != "" {
+		fmt.Fprintf(&b, "\n  (request %s)", apiErr.RequestID)
+	}
+	return b.String()
 }
 
 // tuneRuntime adjusts Go's defaults for CareLedger's load; GOGC, GOMEMLIMIT and GOMAXPROCS
@@ -74,8 +109,29 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CARELEDGER_LOG_LEVEL", "info"), "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", os.Getenv("CARELEDGER_LOG_JSON") == "true", "log JSON instead of text")
 	root.AddCommand(newUpCmd(g), newNodeCmd(g), newLedgerCmd(g), newBenchCmd(g), newAnonymizeCmd(),
-		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g))
+		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g),
+		newAgentCmd(g))
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group answer an unknown subcommand with an
+// error and suggestions, at every level: cobra does so only for the root and otherwise shows
+// the group's help and exits 0, so `careledger patient grnats` looked like success.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownSubcommand(cmd, args)
+	}
 }
 
 func (g *globals) logger() *slog.Logger {

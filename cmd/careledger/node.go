@@ -209,12 +209,23 @@ every valid transaction, the creator's signature, transaction ID and endorsement
 satisfy the endorsement policy in force for its block. It reports the first broken block and
 exits non-zero if a byte was changed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir := filepath.Join(g.dataDir, "network")
-			c, err := loadConsortium(dir)
+			netDir := filepath.Join(g.dataDir, "network")
+			inUse, pid, release, err := ledgerInUse(network.LedgerDir(netDir), g.dataDir)
 			if err != nil {
 				return err
 			}
-			rep, err := network.Verify(cmd.Context(), network.Config{Dir: dir, Consortium: c})
+			if inUse {
+				if pid > 0 {
+					return fmt.Errorf("the ledger in %s is in use by a running node (careledger up, pid %d): stop it first", g.dataDir, pid)
+				}
+				return fmt.Errorf("the ledger in %s is in use by a running node: stop it first", g.dataDir)
+			}
+			defer release()
+			c, err := loadConsortium(netDir)
+			if err != nil {
+				return err
+			}
+			rep, err := network.Verify(cmd.Context(), network.Config{Dir: netDir, Consortium: c})
 			if err != nil {
 				return fmt.Errorf("ledger verification failed: %w", err)
 			}

@@ -47,6 +47,11 @@ starts reuse everything. Stop it with Ctrl-C.`,
 					return err
 				}
 			}
+			lock, err := lockDataDir(g.dataDir)
+			if err != nil {
+				return err
+			}
+			defer lock.release()
 			progress, finish := stepReporter(out, len(startSteps))
 			s, err := startStack(ctx, stackConfig{
 				Vault: vault, PKCS11: hsm, S3: s3, Fabric: fabric,
@@ -64,6 +69,15 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			if err := s.serveAPI(apiAddr); err != nil {
 				return err
 			}
+			// The commands of this machine find the API here; a clean stop removes it.
+			caFile, _, _ := apiTLSFiles(g.dataDir)
+			if caFile, err = filepath.Abs(caFile); err != nil {
+				return err
+			}
+			if err := writeEndpoint(g.dataDir, "https://"+s.apiAddr, caFile); err != nil {
+				return err
+			}
+			defer os.Remove(endpointFile(g.dataDir))
 			printWelcome(out, g, s)
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nstopping: flushing the audit trail and closing the ledger")
@@ -147,16 +161,13 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	if g.dataDir != defaultDataDir() {
 		dd = " --data-dir " + g.dataDir
 	}
-	api := ""
-	if s.apiAddr != defaultAPIAddr {
-		api = " --api https://" + s.apiAddr
-	}
 	fmt.Fprintf(w, "Try, in another terminal (wallet passphrase: CARELEDGER_WALLET_PASSPHRASE, %q for the demo wallet):\n", demoWalletPassphrase)
 	for _, ex := range []string{
 		"patient whoami", "patient upload --file docs/examples/fhir/observation-hba1c.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
 		"patient audit", "clinician patients", "clinician history <patient pseudonym>", "manufacturer cohorts",
 	} {
-		fmt.Fprintf(w, "  careledger%s%s %s\n", dd, api, ex)
+		fmt.Fprintf(w, "  careledger%s %s\n", dd, ex)
 	}
+	fmt.Fprintf(w, "(they find this API through %s)\n", endpointFile(g.dataDir))
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop; everything is kept for the next start.\n")
 }

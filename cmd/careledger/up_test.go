@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Role commands in tests unlock the wallet themselves unless a test starts an agent: no
+	// test leaves an agent process behind.
+	os.Setenv("CARELEDGER_AGENT", "off")
 	os.Exit(m.Run())
 }
 
@@ -118,7 +123,7 @@ func TestStackRefusesAnUnreachableExternalStore(t *testing.T) {
 func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	run := func() (height string) {
-		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0")
+		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 		cmd.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1", "CARELEDGER_KEYSTORE_PASSPHRASE=test")
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
@@ -136,6 +141,21 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 			}
 		}
 		require.NotEmpty(t, height, "output: %s", strings.Join(lines, "\n"))
+		ep, ok := readEndpoint(dir)
+		require.True(t, ok, "a running up tells the commands where its API is")
+		require.Equal(t, cmd.Process.Pid, ep.PID)
+
+		second := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+		second.Env = cmd.Env
+		out, err := second.CombinedOutput()
+		require.Error(t, err)
+		require.Contains(t, string(out), fmt.Sprintf("already running on %s (pid %d)", dir, cmd.Process.Pid))
+		verify := exec.Command(os.Args[0], "ledger", "verify", "--data-dir", dir)
+		verify.Env = cmd.Env
+		out, err = verify.CombinedOutput()
+		require.Error(t, err)
+		require.Contains(t, string(out), fmt.Sprintf("in use by a running node (careledger up, pid %d)", cmd.Process.Pid))
+
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		go func() {
 			for sc.Scan() {
@@ -145,9 +165,11 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 		return height
 	}
 	first := run()
+	_, err := os.Stat(endpointFile(dir))
+	require.ErrorIs(t, err, fs.ErrNotExist, "a clean stop removes the endpoint file")
 	second := run()
 	require.Equal(t, first, second)
-	_, err := os.Stat(filepath.Join(dir, "wallet"))
+	_, err = os.Stat(filepath.Join(dir, "wallet"))
 	require.NoError(t, err)
 
 	verify := exec.Command(os.Args[0], "ledger", "verify", "--data-dir", dir)
