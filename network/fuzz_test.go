@@ -39,7 +39,7 @@ func fuzzNode(t testing.TB) (*Node, *User) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = n.Close() })
 	org, _ := n.cfg.Consortium.Org(ClinicMSP)
-	u, err := LoadUser(n.cfg.Dir, org, "clinician1")
+	u, err := IssueUser(n.cfg.Dir, org, UserSpec{Name: "clinician1", Role: RoleClinician})
 	require.NoError(t, err)
 	return n, u
 }
