@@ -351,10 +351,15 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	return nil
 }
 
+// demoMembers are the roles whose demo identities are members: on the embedded ledger, their
+// keys are created in the wallet and enrolled by CSR; the others are the operator's service
+// identities, copied from the node's material.
+var demoMembers = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer}
+
 // demoRoles are the identities `up` puts in the demo wallet, labelled by role.
 var demoRoles = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer, model.RoleAnonymizer, model.RoleAdmin}
 
-// ensureDemoWallet imports one identity per role into the encrypted wallet, once.
+// ensureDemoWallet puts one identity per role into the encrypted wallet, once.
 func (s *stack) ensureDemoWallet(users userSource) error {
 	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
 	if err != nil {
@@ -373,11 +378,16 @@ func (s *stack) ensureDemoWallet(users userSource) error {
 		if msp == "" {
 			continue
 		}
-		id, err := loadUser(users, msp, role)
-		if errors.Is(err, errNoSuchUser) {
+		var id *wallet.Identity
+		if e, ok := users.(embeddedUsers); ok && slices.Contains(demoMembers, role) {
+			org, _ := e.cons.Org(msp)
+			id, err = enrolByCSR(e.dir, org, network.UserSpec{Name: freeUserName(e.dir, org, string(role)), Role: string(role)})
+			if err != nil {
+				return fmt.Errorf("enrol demo %s: %w", role, err)
+			}
+		} else if id, err = loadUser(users, msp, role); errors.Is(err, errNoSuchUser) {
 			continue
-		}
-		if err != nil {
+		} else if err != nil {
 			return fmt.Errorf("load demo %s: %w", role, err)
 		}
 		if err := w.Put(string(role), id, s.cfg.WalletPassword); err != nil {
