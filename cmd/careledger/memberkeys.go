@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/wallet"
@@ -63,4 +65,121 @@ func readPEMDir(dir string) ([]byte, error) {
 		out = append(out, b...)
 	}
 	return out, nil
+}
+
+// migrateMemberKeys moves into w, encrypted with pass, the member keys that releases before
+// enrolment by CSR wrote in clear into the node's material (users/<label>@<domain>/msp/keystore
+// and tls/client.key), then deletes the plaintext files. A key already in the wallet (the demo
+// identities and `admin enrol` put a copy there) is not stored twice. The node's own service
+// identities keep their keys. It returns the number of key files removed, and what it could
+// not move, which it leaves in place.
+func migrateMemberKeys(netDir string, cons network.Consortium, w *wallet.Wallet, pass []byte) (int, error) {
+	moved := 0
+	var errs []error
+	for _, o := range cons.Orgs {
+		entries, err := os.ReadDir(filepath.Join(network.OrgDir(netDir, o), "users"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return moved, fmt.Errorf("move member keys into the wallet: %w", err)
+		}
+		for _, e := range entries {
+			name, ok := strings.CutSuffix(e.Name(), "@"+o.Domain)
+			if !e.IsDir() || !ok || network.ServiceUser(cons, o, name) {
+				continue
+			}
+			n, err := migrateUser(filepath.Join(network.OrgDir(netDir, o), "users", e.Name()), o, name, w, pass)
+			moved += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("move the keys of %s of %s into the wallet: %w", name, o.MSPID, err))
+			}
+		}
+	}
+	return moved, errors.Join(errs...)
+}
+
+func migrateUser(userDir string, o network.Org, name string, w *wallet.Wallet, pass []byte) (int, error) {
+	keyFiles, err := filepath.Glob(filepath.Join(userDir, "msp", "keystore", "*"))
+	if err != nil {
+		return 0, err
+	}
+	tlsKey := filepath.Join(userDir, "tls", "client.key")
+	if _, err := os.Stat(tlsKey); err == nil {
+		keyFiles = append(keyFiles, tlsKey)
+	}
+	if len(keyFiles) == 0 {
+		return 0, nil
+	}
+	var label string
+	if _, err := os.Stat(filepath.Join(userDir, "msp", "keystore")); err == nil {
+		id, err := wallet.ImportMSP(filepath.Join(userDir, "msp"), o.MSPID)
+		if err != nil {
+			return 0, err
+		}
+		if label, err = keepInWallet(w, id, pass, name, name+"@"+o.Domain); err != nil {
+			return 0, err
+		}
+	}
+	if slices.Contains(keyFiles, tlsKey) {
+		id, err := importTLS(userDir, o.MSPID)
+		if err != nil {
+			return 0, err
+		}
+		if label == "" {
+			label = name
+		}
+		if _, err := keepInWallet(w, id, pass, label+"-tls", name+"@"+o.Domain+"-tls"); err != nil {
+			return 0, err
+		}
+	}
+	removed := 0
+	for _, f := range keyFiles {
+		if err := wallet.RemovePlaintextKey(f); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+func importTLS(userDir, mspID string) (*wallet.Identity, error) {
+	var files [3][]byte
+	for i, n := range []string{"client.crt", "client.key", "ca.crt"} {
+		b, err := os.ReadFile(filepath.Join(userDir, "tls", n))
+		if err != nil && !(n == "ca.crt" && errors.Is(err, fs.ErrNotExist)) {
+			return nil, err
+		}
+		files[i] = b
+	}
+	defer clear(files[1])
+	return wallet.ImportKeyPair(mspID, files[0], files[1], files[2])
+}
+
+// keepInWallet makes sure w holds id, under the label that already holds its certificate or
+// else under the first free label of labels, and that it opens with pass before the
+// plaintext key goes. It returns the label.
+func keepInWallet(w *wallet.Wallet, id *wallet.Identity, pass []byte, labels ...string) (string, error) {
+	have, err := w.List()
+	if err != nil {
+		return "", err
+	}
+	for _, l := range have {
+		if _, cert, err := w.Certificate(l); err == nil && bytes.Equal(cert.Raw, id.Certificate().Raw) {
+			return l, nil
+		}
+	}
+	for _, l := range labels {
+		if slices.Contains(have, l) {
+			continue
+		}
+		if err := w.Put(l, id, pass); err != nil {
+			return "", err
+		}
+		if _, err := w.Get(l, pass); err != nil {
+			return "", fmt.Errorf("check the stored key: %w", err)
+		}
+		return l, nil
+	}
+	return "", fmt.Errorf("the wallet labels %v are taken by other identities", labels)
 }

@@ -118,6 +118,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			return nil, fmt.Errorf("ledger node: %w", err)
 		}
 		s.closers = append(s.closers, s.node.Close)
+		if err := s.moveMemberKeys(ncfg); err != nil {
+			return nil, err
+		}
 	}
 
 	s.step("key store")
@@ -347,6 +350,24 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	}
 	if _, err := c.SetOrgCACertificates(ctx, certs); err != nil {
 		return fmt.Errorf("set %s CA certificates: %w", msp, err)
+	}
+	return nil
+}
+
+// moveMemberKeys moves the member keys an earlier release left in clear in the node's
+// material into the demo wallet, once.
+func (s *stack) moveMemberKeys(ncfg network.Config) error {
+	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
+	if err != nil {
+		return err
+	}
+	moved, err := migrateMemberKeys(ncfg.Dir, s.node.Config().Consortium, w, s.cfg.WalletPassword)
+	if moved > 0 {
+		s.log.Warn("moved the member keys an earlier release kept in clear in the node's material into the wallet, encrypted with the wallet passphrase, and deleted the plaintext files; members' keys are no longer kept by the node",
+			"keys", moved, "wallet", filepath.Join(s.cfg.DataDir, "wallet"))
+	}
+	if err != nil {
+		s.log.Error("some member keys are still in clear in the node's material: move them into a wallet and delete them", "err", err)
 	}
 	return nil
 }
