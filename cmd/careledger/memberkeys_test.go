@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -18,8 +19,10 @@ import (
 	"testing"
 
 	"github.com/careledger/careledger/chaincode/contract"
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/wallet"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,6 +30,26 @@ import (
 type memberKey struct {
 	label string
 	key   *ecdsa.PrivateKey
+}
+
+// memberKeysOf unlocks the members' identities in the wallet and exports their keys outside
+// the data directory, so the scan knows what to look for.
+func memberKeysOf(t *testing.T, w *wallet.Wallet, pass []byte, labels ...string) []memberKey {
+	t.Helper()
+	var out []memberKey
+	for _, label := range labels {
+		id, err := w.Get(label, pass)
+		require.NoError(t, err, label)
+		dir := filepath.Join(t.TempDir(), "msp")
+		require.NoError(t, wallet.ExportMSP(id, dir))
+		keys, err := filepath.Glob(filepath.Join(dir, "keystore", "*_sk"))
+		require.NoError(t, err)
+		require.Len(t, keys, 1)
+		found := parseKeysIn(t, keys[0])
+		require.Len(t, found, 1)
+		out = append(out, memberKey{label: label, key: found[0]})
+	}
+	return out
 }
 
 // parseKeysIn returns every EC private key in the file: PEM blocks of any type, and DER
@@ -101,6 +124,114 @@ func scanForMemberKeys(t *testing.T, root string, members []memberKey) []string 
 		return nil
 	}))
 	return found
+}
+
+// TestNoMemberKeyInTheDataDirectory runs the user stories, enrolling members with `admin
+// enrol` as well as the demo set-up does, then parses every file of the data directory (ledger,
+// node material, record and key stores, wallet) for the members' private keys in any clear
+// encoding and finds none: members' keys exist only encrypted in the wallet.
+func TestNoMemberKeyInTheDataDirectory(t *testing.T) {
+	c := startCLIStack(t)
+	c.must("admin", "enrol", "--role", "patient", "--label", "alice")
+	c.must("admin", "enrol", "--role", "clinician", "--label", "dr-who")
+	var doctor model.Caller
+	c.jsonOf(&doctor, "clinician", "whoami")
+	note := filepath.Join(t.TempDir(), "note.txt")
+	require.NoError(t, os.WriteFile(note, []byte("a letter"), 0o600))
+	c.must("patient", "upload", "--file", note, "--type", "text/plain", "--category", "document")
+	c.must("patient", "grant", "--to", doctor.ID, "--category", "document", "--days", "7")
+	c.must("clinician", "history", mustWhoAmI(t, c, "patient").ID)
+	c.must("patient", "whoami", "--as", "alice")
+	c.must("manufacturer", "cohorts")
+
+	w, err := wallet.Open(filepath.Join(c.dataDir, "wallet"))
+	require.NoError(t, err)
+	members := memberKeysOf(t, w, []byte("wallet pass"), "patient", "clinician", "manufacturer", "alice", "dr-who")
+	require.Empty(t, scanForMemberKeys(t, c.dataDir, members))
+
+	// Positive control: the scan finds a key in every encoding it claims to.
+	planted := t.TempDir()
+	der, err := x509.MarshalPKCS8PrivateKey(members[0].key)
+	require.NoError(t, err)
+	sec1, err := x509.MarshalECPrivateKey(members[1].key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(planted, "pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(planted, "der"), append([]byte("junk"), sec1...), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(planted, "raw"), append([]byte("xx"), members[2].key.D.FillBytes(make([]byte, 32))...), 0o600))
+	require.ElementsMatch(t, []string{"patient in pem", "clinician in der", "manufacturer in raw"}, scanForMemberKeys(t, planted, members))
+}
+
+func mustWhoAmI(t *testing.T, c *cli, role string, args ...string) model.Caller {
+	t.Helper()
+	var who model.Caller
+	c.jsonOf(&who, append([]string{role, "whoami"}, args...)...)
+	return who
+}
+
+// TestDataDirectoryCannotSignAsAMember is the probe of issue 17: someone holding every file
+// of the data directory, but no wallet passphrase, tries every private key found there to sign a
+// Grant as another patient, and to read a record as another clinician (over the API's mutual
+// TLS as that clinician, and on the ledger as that clinician). Every attempt fails.
+func TestDataDirectoryCannotSignAsAMember(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := testStackConfig(dir)
+	s, err := startStack(ctx, cfg)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.serveAPI("127.0.0.1:0"))
+	pass := cfg.WalletPassword
+	patientID, err := s.wallet.Get("patient", pass)
+	require.NoError(t, err)
+	clinicianID, err := s.wallet.Get("clinician", pass)
+	require.NoError(t, err)
+
+	// What the data directory offers: every private key in any file, and the members'
+	// certificates, which are public.
+	var keys []*ecdsa.PrivateKey
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			keys = append(keys, parseKeysIn(t, p)...)
+		}
+		return err
+	}))
+	require.NotEmpty(t, keys, "the node's own keys are there")
+	for _, k := range keys {
+		require.False(t, k.PublicKey.Equal(patientID.Certificate().PublicKey), "the patient's key is not in the data directory")
+		require.False(t, k.PublicKey.Equal(clinicianID.Certificate().PublicKey), "the clinician's key is not in the data directory")
+	}
+
+	grant := model.GrantRequest{ID: "probe", Grantee: model.Grantee{ID: clinicianID.LedgerID()}, Actions: []string{"read"}, Categories: []string{"document"}, Purpose: "TREAT"}
+	for i, k := range keys {
+		sign, err := identity.NewPrivateKeySign(k)
+		require.NoError(t, err)
+		asPatient, err := s.clientFor(patientID.MSPID(), patientID.CertificatePEM(), sign)
+		require.NoError(t, err)
+		_, err = asPatient.Grant(ctx, grant)
+		require.Error(t, err, "key %d signed a Grant as the patient", i)
+		asPatient.Close()
+
+		asClinician, err := s.clientFor(clinicianID.MSPID(), clinicianID.CertificatePEM(), sign)
+		require.NoError(t, err)
+		_, err = asClinician.WhoAmI(ctx)
+		require.Error(t, err, "key %d acted on the ledger as the clinician", i)
+		asClinician.Close()
+
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		_, err = tls.X509KeyPair(clinicianID.CertificatePEM(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		require.Error(t, err, "key %d makes a TLS client certificate of the clinician", i)
+	}
+	// The gateway key is in the node's material, but a gateway makes no consent decision.
+	_, err = s.gateways[patientID.MSPID()].For(patientID.CertificatePEM()).Grant(ctx, grant)
+	require.ErrorIs(t, err, &model.Error{Code: model.CodeForbidden})
+
+	// Control: the patient's own key, from the wallet with the passphrase, does sign.
+	own, err := s.clientFor(patientID.MSPID(), patientID.CertificatePEM(), patientID.Sign)
+	require.NoError(t, err)
+	defer own.Close()
+	_, err = own.Grant(ctx, grant)
+	require.NoError(t, err)
 }
 
 // oldMember is a member as the release before enrolment by CSR left it in the node's
