@@ -363,7 +363,7 @@ func (s *stack) moveMemberKeys(ncfg network.Config) error {
 	}
 	moved, err := migrateMemberKeys(ncfg.Dir, s.node.Config().Consortium, w, s.cfg.WalletPassword)
 	if moved > 0 {
-		s.log.Warn("moved the member keys an earlier release kept in clear in the node's material into the wallet, encrypted with the wallet passphrase, and deleted the plaintext files; members' keys are no longer kept by the node",
+		s.log.Warn("moved the member keys an earlier release kept in clear in the node's material into the wallet, encrypted with the wallet passphrase, and deleted the plaintext files; members' keys are no longer kept by the node. Copies made while they were in clear stay valid: if the data directory was ever copied or shared, re-enrol those members and revoke their old certificates",
 			"keys", moved, "wallet", filepath.Join(s.cfg.DataDir, "wallet"))
 	}
 	if err != nil {
