@@ -285,8 +285,11 @@ func LoadUser(dir string, o Org, name string) (*User, error) {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
 	}
 	key, err := readKey(filepath.Join(userDir, "msp", "keystore", keyFileName))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
+	if err != nil {
+		// A member enrolled by CSR has no key here: it is with the member.
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
+		}
 	}
 	attrs, _ := certAttributes(cert)
 	enrollmentID := attrs["hf.EnrollmentID"]
