@@ -14,7 +14,8 @@ func writeFiles(root string, files map[string][]byte) error {
 			mode = 0o600
 		}
 		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		// Only the service user may read the material: it holds the node's keys.
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return err
 		}
 		if err := writeFileSync(p, data, mode); err != nil {

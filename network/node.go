@@ -92,6 +92,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := GenerateMaterial(cfg.Dir, cfg.Consortium); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
+	if err := CheckKeyPermissions(cfg.Dir, cfg.Consortium); err != nil {
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	acls, err := cfg.Consortium.compileACLs()
 	if err != nil {
 		return nil, fmt.Errorf("new node: %w", err)

@@ -234,7 +234,7 @@ func foreignUser(t *testing.T) *network.User {
 	require.NoError(t, network.GenerateMaterial(dir, cons))
 	org, ok := cons.Org(network.PatientsMSP)
 	require.True(t, ok)
-	u, err := network.LoadUser(dir, org, "patient1")
+	u, err := network.IssueUser(dir, org, network.UserSpec{Name: "patient1", Role: network.RolePatient})
 	require.NoError(t, err)
 	return u
 }

@@ -98,7 +98,7 @@ Grant transactions (endorse, order, wait for commit); evaluates are CheckAccess 
 				return err
 			}
 			cons := n.Config().Consortium
-			patient, err := network.LoadUser(dir, cons.Orgs[0], "patient1")
+			patient, err := network.IssueUser(dir, cons.Orgs[0], network.UserSpec{Name: "bench-patient", Role: network.RolePatient})
 			if err != nil {
 				return err
 			}
@@ -243,7 +243,7 @@ func benchRecords(ctx context.Context, out io.Writer, readers, records int, dur 
 	defer s.Close()
 	cons := s.node.Config().Consortium
 	netDir := filepath.Join(dir, "network")
-	patientUser, err := network.LoadUser(netDir, cons.Orgs[0], "patient1")
+	patientUser, err := network.IssueUser(netDir, cons.Orgs[0], network.UserSpec{Name: "bench-patient", Role: network.RolePatient})
 	if err != nil {
 		return err
 	}

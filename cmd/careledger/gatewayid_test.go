@@ -47,7 +47,7 @@ func TestUpReissuesAClientGatewayAndFollowsEvents(t *testing.T) {
 	defer s.Close()
 	require.Equal(t, 2, strings.Count(logs.String(), "re-issued the gateway identity"), "once per peer organisation")
 
-	patient, err := loadUser(embeddedUsers{dir: netDir, cons: network.DefaultConsortium()}, network.PatientsMSP, model.RolePatient)
+	patient, err := s.wallet.Get(string(model.RolePatient), cfg.WalletPassword)
 	require.NoError(t, err)
 	c, err := s.clientFor(network.PatientsMSP, patient.CertificatePEM(), patient.Sign)
 	require.NoError(t, err)

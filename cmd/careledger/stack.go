@@ -128,6 +128,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			return nil, fmt.Errorf("ledger node: %w", err)
 		}
 		s.closers = append(s.closers, s.node.Close)
+		if err := s.moveMemberKeys(ncfg); err != nil {
+			return nil, err
+		}
 	}
 
 	s.step("key store")
@@ -398,10 +401,33 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	return nil
 }
 
+// moveMemberKeys moves the member keys an earlier release left in clear in the node's
+// material into the demo wallet, once.
+func (s *stack) moveMemberKeys(ncfg network.Config) error {
+	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
+	if err != nil {
+		return err
+	}
+	moved, err := migrateMemberKeys(ncfg.Dir, s.node.Config().Consortium, w, s.cfg.WalletPassword)
+	if moved > 0 {
+		s.log.Warn("moved the member keys an earlier release kept in clear in the node's material into the wallet, encrypted with the wallet passphrase, and deleted the plaintext files; members' keys are no longer kept by the node. Copies made while they were in clear stay valid: if the data directory was ever copied or shared, re-enrol those members and revoke their old certificates",
+			"keys", moved, "wallet", filepath.Join(s.cfg.DataDir, "wallet"))
+	}
+	if err != nil {
+		s.log.Error("some member keys are still in clear in the node's material: move them into a wallet and delete them", "err", err)
+	}
+	return nil
+}
+
+// demoMembers are the roles whose demo identities are members: on the embedded ledger, their
+// keys are created in the wallet and enrolled by CSR; the others are the operator's service
+// identities, copied from the node's material.
+var demoMembers = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer}
+
 // demoRoles are the identities `up` puts in the demo wallet, labelled by role.
 var demoRoles = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer, model.RoleAnonymizer, model.RoleAdmin}
 
-// ensureDemoWallet imports one identity per role into the encrypted wallet, once.
+// ensureDemoWallet puts one identity per role into the encrypted wallet, once.
 func (s *stack) ensureDemoWallet(users userSource) error {
 	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
 	if err != nil {
@@ -420,11 +446,16 @@ func (s *stack) ensureDemoWallet(users userSource) error {
 		if msp == "" {
 			continue
 		}
-		id, err := loadUser(users, msp, role)
-		if errors.Is(err, errNoSuchUser) {
+		var id *wallet.Identity
+		if e, ok := users.(embeddedUsers); ok && slices.Contains(demoMembers, role) {
+			org, _ := e.cons.Org(msp)
+			id, err = enrolByCSR(e.dir, org, network.UserSpec{Name: freeUserName(e.dir, org, string(role)), Role: string(role)})
+			if err != nil {
+				return fmt.Errorf("enrol demo %s: %w", role, err)
+			}
+		} else if id, err = loadUser(users, msp, role); errors.Is(err, errNoSuchUser) {
 			continue
-		}
-		if err != nil {
+		} else if err != nil {
 			return fmt.Errorf("load demo %s: %w", role, err)
 		}
 		if err := w.Put(string(role), id, s.cfg.WalletPassword); err != nil {

@@ -93,7 +93,7 @@ func TestStackPutsMissingCACertificatesOnAnExistingLedger(t *testing.T) {
 	s, err := startStack(ctx, testStackConfig(dir))
 	require.NoError(t, err)
 	defer s.Close()
-	clinician, err := loadUser(s.users, network.ClinicMSP, model.RoleClinician)
+	clinician, err := s.wallet.Get(string(model.RoleClinician), []byte("test wallet"))
 	require.NoError(t, err)
 	who, err := s.gateways[network.ClinicMSP].For(clinician.CertificatePEM()).WhoAmI(ctx)
 	require.NoError(t, err)

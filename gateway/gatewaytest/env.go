@@ -13,6 +13,7 @@ import (
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/stretchr/testify/require"
 )
@@ -41,6 +42,7 @@ func StartIn(t testing.TB, dir string) *Env {
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, node.Start(ctx))
 	cons := node.Config().Consortium
+	require.NoError(t, networktest.Members(dir, cons))
 	conn, err := ledger.Dial(ledger.Endpoint{Address: node.Addr(), TLSCACertPEM: node.TLSCACertPEM(), ServerNameOverride: node.ServerName()}, cons.Channel, cons.Chaincode, ledger.Timeouts{})
 	require.NoError(t, err)
 	t.Cleanup(func() {
