@@ -18,14 +18,17 @@ func newUpCmd(g *globals) *cobra.Command {
 	var ttl time.Duration
 	var ext externalFlags
 	var fabricFile, apiAddr string
+	var demoPatients int
+	var demoSeed uint64
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
 		Long: `up starts, in one process, the embedded Fabric-protocol ledger with the default
 consortium (PatientsMSP, ClinicMSP, PharmaMSP), the local key store, the encrypted record
 store, the audit trail and the gateway. The first start generates the consortium's crypto
-material, sets the role policy and puts demo identities into a wallet under --data-dir; later
-starts reuse everything. Stop it with Ctrl-C.`,
+material, sets the role policy and puts demo identities into a wallet under --data-dir, then
+generates a demo population (--demo-population synthetic patients, from --demo-seed) and
+publishes a demo cohort from it; later starts reuse everything. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.logger()
@@ -56,6 +59,9 @@ starts reuse everything. Stop it with Ctrl-C.`,
 			if err := s.serveAPI(apiAddr); err != nil {
 				return err
 			}
+			if err := s.ensureDemoPopulation(ctx, demoPopulation{Patients: demoPatients, Seed: demoSeed, Out: out}); err != nil {
+				return err
+			}
 			printWelcome(out, g, s)
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nstopping: flushing the audit trail and closing the ledger")
@@ -66,6 +72,8 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	ext.register(cmd)
 	cmd.Flags().StringVar(&apiAddr, "api-listen", envOr("CARELEDGER_API_LISTEN", defaultAPIAddr), "HTTPS listen address of the API (env CARELEDGER_API_LISTEN)")
 	cmd.Flags().StringVar(&fabricFile, "fabric", os.Getenv("CARELEDGER_FABRIC_CONNECTION"), "run against a Fabric network described by this connection file (test-network/build/careledger-connection.json) instead of the embedded ledger (env CARELEDGER_FABRIC_CONNECTION)")
+	cmd.Flags().IntVar(&demoPatients, "demo-population", defaultDemoPopulation, "synthetic demo patients generated on first start, with records, research consent and grants to the demo clinician (0: none)")
+	cmd.Flags().Uint64Var(&demoSeed, "demo-seed", defaultDemoSeed, "seed of the demo population: the same seed gives the same patients")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
 }
@@ -108,7 +116,9 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	fmt.Fprintf(w, "  web UI     https://%s/ (sign in with a wallet identity; trust the TLS CA %s)\n", s.apiAddr, caFile)
 	fmt.Fprintf(w, "  API        https://%s/v1 (OpenAPI: /openapi.yaml; clients authenticate with their certificate)\n", s.apiAddr)
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
-	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
+	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n", filepath.Join(g.dataDir, "wallet"))
+	printDemoPopulation(w, g.dataDir)
+	fmt.Fprintln(w)
 	if s.node != nil {
 		fmt.Fprintf(w, "Verify the ledger's hash chain and signatures (after stopping): careledger ledger verify --data-dir %s\n", g.dataDir)
 	}
