@@ -301,12 +301,16 @@ func (s *stack) ensureDemoCohort(ctx context.Context, out io.Writer, m *demoMark
 		return err
 	}
 	defer anon.Close()
+	spec, err := demoCohortSpec()
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	res, err := cohort.NewPublisher(s.svc, anon, s.blobs, s.log.With("component", "cohort")).Publish(ctx, demoCohortSpec())
+	res, err := cohort.NewPublisher(s.svc, anon, s.blobs, s.log.With("component", "cohort")).Publish(ctx, spec)
 	switch {
 	case errors.Is(err, cohort.ErrNoCohort):
 		m.Cohort = "none: " + err.Error()
-		fmt.Fprintf(out, "demo cohort: not published (%v); publish one with: careledger anonymizer publish --purpose drug-safety --k 5\n", err)
+		fmt.Fprintf(out, "demo cohort: not published (%v); publish one with: careledger anonymizer publish --purpose drug-safety --k 5 --definition docs/examples/cohort/extract-t2dm.json\n", err)
 	case err != nil:
 		return fmt.Errorf("demo cohort: %w", err)
 	default:
@@ -321,9 +325,32 @@ func (s *stack) ensureDemoCohort(ctx context.Context, out io.Writer, m *demoMark
 	return s.flusher.Flush(ctx)
 }
 
+// demoExtract is the demo cohort's definition: every consenting adult, with the variables a
+// drug-safety question about diabetes and cardiovascular drugs needs.
+const demoExtract = `{"version":1,
+"cohort":{"version":1,"include":[{"age":{"min":18}}]},
+"variables":[
+ {"name":"age","age":{"bands":[5,10,20]}},
+ {"name":"sex","sex":{}},
+ {"name":"postal_code","postalCode":{}},
+ {"name":"type2_diabetes","condition":{"codes":["E11"]}},
+ {"name":"hypertension","condition":{"codes":["I10"]}},
+ {"name":"ischaemic_heart","condition":{"codes":["I20-I25"]}},
+ {"name":"metformin","medication":{"codes":["A10BA"]}},
+ {"name":"statin","medication":{"codes":["C10AA"]}},
+ {"name":"ace_inhibitor","medication":{"codes":["C09AA"]}},
+ {"name":"hba1c_pct","lab":{"loinc":"4548-4","unit":"%","bottom":5,"top":10}},
+ {"name":"ldl_mg_dl","role":"sensitive","lab":{"loinc":"13457-7","unit":"mg/dL","decimals":0,"microaggregate":5}},
+ {"name":"diabetes_diagnosed","role":"insensitive","date":{"condition":"E11","treatment":"shift","shiftDays":90}}
+]}`
+
 // demoCohortSpec is the cohort published at start-up.
-func demoCohortSpec() cohort.Spec {
-	return cohort.Spec{ID: demoCohortID, Purpose: "drug-safety", K: 5, SuppressionLimit: 0.1}
+func demoCohortSpec() (cohort.Spec, error) {
+	x, err := cohort.ParseExtract([]byte(demoExtract))
+	if err != nil {
+		return cohort.Spec{}, err
+	}
+	return cohort.Spec{ID: demoCohortID, Purpose: "drug-safety", K: 5, SuppressionLimit: 0.1, Extract: x}, nil
 }
 
 // demoProgress shows generation progress: a progress bar on a terminal, a line per tenth

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/careledger/careledger/anonymizer/cohort"
@@ -23,9 +24,9 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { s.Close() }()
 	var out bytes.Buffer
-	require.NoError(t, s.ensureDemoPopulation(ctx, demoPopulation{Patients: 16, Seed: 3, Out: &out}))
-	require.Contains(t, out.String(), "demo population: 16 patients (seed 3)")
-	require.Contains(t, out.String(), "demo cohort")
+	require.NoError(t, s.ensureDemoPopulation(ctx, demoPopulation{Patients: 40, Seed: 3, Out: &out}))
+	require.Contains(t, out.String(), "demo population: 40 patients (seed 3)")
+	require.Contains(t, out.String(), "demo cohort "+demoCohortID+" published", "40 patients are enough for k=5: %s", out.String())
 
 	doc, err := loadUser(s.users, network.ClinicMSP, model.RoleClinician)
 	require.NoError(t, err)
@@ -50,9 +51,24 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, m.Complete)
 	require.NotEmpty(t, m.Cohort, "the demo cohort was published or its refusal recorded")
-	if m.Cohort == demoCohortID {
-		require.Len(t, cohorts.Cohorts, 1)
+	require.Len(t, cohorts.Cohorts, 1)
+	co := cohorts.Cohorts[0].Publication
+	require.Equal(t, demoCohortID, co.ID)
+	require.Len(t, co.QueryHash, 64, "the extract's query hash is on the ledger")
+	require.Len(t, co.QuasiIdentifiers, 10)
+	rep, err := s.blobs.Get(ctx, "cohorts/"+demoCohortID+"/report.json")
+	require.NoError(t, err)
+	var report struct {
+		Risk    struct{ Marketer float64 }
+		Extract struct {
+			QueryHash string `json:"query_hash"`
+			DateShift string `json:"date_shift"`
+		}
 	}
+	require.NoError(t, json.Unmarshal(rep, &report))
+	require.Equal(t, co.QueryHash, report.Extract.QueryHash)
+	require.Positive(t, report.Risk.Marketer)
+	require.NotEmpty(t, report.Extract.DateShift)
 
 	maker, err := loadUser(s.users, network.PharmaMSP, model.RoleManufacturer)
 	require.NoError(t, err)
@@ -70,7 +86,7 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	s, err = startStack(ctx, testStackConfig(dir))
 	require.NoError(t, err)
 	out.Reset()
-	require.NoError(t, s.ensureDemoPopulation(ctx, demoPopulation{Patients: 16, Seed: 3, Out: &out}))
+	require.NoError(t, s.ensureDemoPopulation(ctx, demoPopulation{Patients: 40, Seed: 3, Out: &out}))
 	require.Equal(t, height, s.node.Height(), "a restart generates nothing again")
 }
 
