@@ -275,8 +275,9 @@ func (g *demoGenerator) add(ctx context.Context, i int) error {
 }
 
 // uploadDemoPatient uploads the patient's records through the gateway as the patient, one
-// resource per record, and returns how many. When the gateway takes a Bundle, this becomes
-// one upload of the patient's resources as a Bundle.
+// resource per record, and returns how many. When the gateway takes a Bundle, the loop
+// becomes one upload of p.Bundle(owner), which the demopop tests check the gateway's Bundle
+// parser accepts.
 func uploadDemoPatient(ctx context.Context, svc *gateway.Service, as *ledger.Client, owner string, p *demopop.Patient) (int, error) {
 	rs := p.Resources(owner)
 	for _, data := range rs {

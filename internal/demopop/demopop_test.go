@@ -121,3 +121,14 @@ func TestPrevalenceAsConfigured(t *testing.T) {
 	require.Greater(t, hba1cDiab/nDiab, 6.5)
 	require.Less(t, hba1cOther/nOther, 5.7)
 }
+
+func TestBundleHoldsThePatientsRecord(t *testing.T) {
+	for i := range 20 {
+		p := demopop.Generate(2, i)
+		const subject = "0123456789abcdef0123456789abcdef"
+		b, err := fhir.ParseBundle(p.Bundle(subject))
+		require.NoError(t, err, "patient %d", i)
+		require.Len(t, b.Entries, len(p.Resources(subject)))
+		require.Equal(t, subject, b.PatientID)
+	}
+}

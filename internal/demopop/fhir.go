@@ -42,14 +42,18 @@ func (p *Patient) Resources(subject string) [][]byte {
 		}
 		out = append(out, b)
 	}
-	add(obj{
+	patient := obj{
 		"resourceType": "Patient",
 		"meta":         obj{"profile": []string{"https://www.medizininformatik-initiative.de/fhir/core/modul-person/StructureDefinition/Patient"}},
 		"name":         []obj{{"use": "official", "family": p.Family, "given": []string{p.Given}}},
 		"gender":       p.Sex,
 		"birthDate":    p.BirthDate.Format(time.DateOnly),
 		"address":      []obj{{"type": "both", "city": p.Place.City, "postalCode": p.Place.PostalCode, "country": "DE"}},
-	})
+	}
+	if subject != "" {
+		patient["id"] = subject // so that a Bundle's references resolve to it
+	}
+	add(patient)
 	for _, d := range p.Conditions {
 		add(ref(obj{
 			"resourceType":       "Condition",
@@ -100,6 +104,24 @@ func (p *Patient) Resources(subject string) [][]byte {
 		}, "subject"))
 	}
 	return out
+}
+
+// Bundle renders the patient as one FHIR R4 collection Bundle of Resources(subject), as a
+// clinic would send a patient's record in one upload.
+func (p *Patient) Bundle(subject string) []byte {
+	rs := p.Resources(subject)
+	entries := make([]obj, len(rs))
+	for i, r := range rs {
+		entries[i] = obj{"resource": json.RawMessage(r)}
+	}
+	if subject != "" {
+		entries[0]["fullUrl"] = "Patient/" + subject
+	}
+	b, err := json.Marshal(obj{"resourceType": "Bundle", "type": "collection", "entry": entries})
+	if err != nil {
+		panic(err) // valid JSON resources always marshal
+	}
+	return b
 }
 
 // Criteria is the patient in the criteria evaluator's form, as criteria.FromFHIR would read
