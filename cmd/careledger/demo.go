@@ -45,12 +45,28 @@ var demoCategories = []string{"lab", "medication", "diagnosis", model.CategoryDe
 type demoMarker struct {
 	Seed     uint64 `json:"seed"`
 	Patients int    `json:"patients"`
-	// Done lists the patients that are completely in (records, consent, grant), by index.
-	Done []int `json:"done,omitempty"`
+	// DoneBelow says every patient with a smaller index is completely in (records, consent,
+	// grant); Done lists those above it that are, in the order they finished.
+	DoneBelow int   `json:"doneBelow,omitempty"`
+	Done      []int `json:"done,omitempty"`
 	// Complete is set once every patient is in; Done is then dropped.
 	Complete bool `json:"complete"`
 	// Cohort is the demo cohort published, or why none was.
 	Cohort string `json:"cohort,omitempty"`
+}
+
+// finished records that patient i is completely in, keeping the list short: the marker is
+// written after every patient.
+func (m *demoMarker) finished(i int) {
+	m.Done = append(m.Done, i)
+	for {
+		j := slices.Index(m.Done, m.DoneBelow)
+		if j < 0 {
+			return
+		}
+		m.Done = slices.Delete(m.Done, j, j+1)
+		m.DoneBelow++
+	}
 }
 
 func demoMarkerPath(dataDir string) string { return filepath.Join(dataDir, "demo-population.json") }
@@ -124,7 +140,7 @@ func (s *stack) ensureDemoPopulation(ctx context.Context, d demoPopulation) erro
 		return err
 	}
 	var todo []int
-	for i := range d.Patients {
+	for i := m.DoneBelow; i < d.Patients; i++ {
 		if !slices.Contains(m.Done, i) {
 			todo = append(todo, i)
 		}
@@ -143,7 +159,7 @@ func (s *stack) ensureDemoPopulation(ctx context.Context, d demoPopulation) erro
 				err := g.add(ctx, i)
 				mu.Lock()
 				if err == nil {
-					m.Done = append(m.Done, i)
+					m.finished(i)
 					err = m.write(path)
 				}
 				if err != nil && firstErr == nil {
@@ -177,12 +193,16 @@ feed:
 	if firstErr != nil {
 		return firstErr
 	}
-	m.Complete, m.Done = true, nil
+	m.Complete, m.Done, m.DoneBelow = true, nil, 0
 	if err := m.write(path); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Out, "demo population: %d patients (seed %d), %d records, %d with research consent, %d granted the demo clinician access, in %s\n",
-		d.Patients, d.Seed, g.records, g.consenting, g.granted, time.Since(t0).Round(100*time.Millisecond))
+	resumed := ""
+	if len(todo) < d.Patients {
+		resumed = fmt.Sprintf(" (this start added the %d missing)", len(todo))
+	}
+	fmt.Fprintf(d.Out, "demo population: %d patients (seed %d)%s: %d records, %d with research consent, %d granted the demo clinician access, in %s\n",
+		d.Patients, d.Seed, resumed, g.records, g.consenting, g.granted, time.Since(t0).Round(100*time.Millisecond))
 	return s.ensureDemoCohort(ctx, d.Out, m, path)
 }
 

@@ -81,6 +81,7 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, a.Count, "the manufacturer's feasibility answer is not empty")
 
+	require.NoError(t, s.flusher.Flush(ctx), "the reads above are audited: have that on the ledger first")
 	height := s.node.Height()
 	require.NoError(t, s.Close())
 	s, err = startStack(ctx, testStackConfig(dir))
@@ -95,4 +96,30 @@ func mustCriteria(t *testing.T, js string) *criteria.Definition {
 	def, err := criteria.Parse([]byte(js))
 	require.NoError(t, err)
 	return def
+}
+
+func TestDemoMarkerKeepsItsListShort(t *testing.T) {
+	var m demoMarker
+	for _, i := range []int{1, 0, 3, 2, 5} {
+		m.finished(i)
+	}
+	require.Equal(t, 4, m.DoneBelow)
+	require.Equal(t, []int{5}, m.Done)
+}
+
+// TestDemoPopulationResumes: a start after an interrupted generation adds only the patients
+// the marker does not have.
+func TestDemoPopulationResumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := startStack(ctx, testStackConfig(dir))
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, (&demoMarker{Seed: 5, Patients: 6, DoneBelow: 2, Done: []int{4}}).write(demoMarkerPath(dir)))
+	var out bytes.Buffer
+	require.NoError(t, s.ensureDemoPopulation(ctx, demoPopulation{Patients: 50, Seed: 9, Out: &out}))
+	require.Contains(t, out.String(), "demo population: 6 patients (seed 5) (this start added the 3 missing)")
+	m, err := readDemoMarker(demoMarkerPath(dir))
+	require.NoError(t, err)
+	require.True(t, m.Complete)
 }

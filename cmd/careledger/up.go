@@ -60,6 +60,10 @@ publishes a demo cohort from it; later starts reuse everything. Stop it with Ctr
 				return err
 			}
 			if err := s.ensureDemoPopulation(ctx, demoPopulation{Patients: demoPatients, Seed: demoSeed, Out: out}); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintln(out, "\nstopping: the demo population is partly in; the next start adds the rest")
+					return s.Close()
+				}
 				return err
 			}
 			printWelcome(out, g, s)
