@@ -373,6 +373,10 @@ func (x *Extract) Hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Sensitive lists the names of the sensitive variables, which l-diversity and t-closeness
+// protect.
+func (x *Extract) Sensitive() []string { return x.names(RoleSensitive) }
+
 // names lists the variables' names with the given role, in order.
 func (x *Extract) names(role string) []string {
 	var out []string

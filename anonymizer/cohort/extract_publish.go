@@ -34,10 +34,11 @@ type ExtractSummary struct {
 	Definition *Extract `json:"definition"`
 	// ReferenceDate is the day ages were computed at.
 	ReferenceDate string `json:"reference_date"`
-	// Consenting counts the patients whose consent covered the purpose, Matched those in
-	// the cohort before suppression.
-	Consenting int `json:"consenting"`
-	Matched    int `json:"matched"`
+	// Matched counts the patients in the cohort before suppression (rows out plus rows
+	// suppressed, as the ledger says too). How many patients consented is not said: that
+	// count goes to manufacturers only through feasibility answers, rounded and withheld
+	// when small.
+	Matched int `json:"matched"`
 	// IncomparableUnits lists lab units that could not be converted ("from→to"); those
 	// results were left out.
 	IncomparableUnits []string `json:"incomparable_units,omitempty"`
@@ -108,7 +109,7 @@ func (p *Publisher) publishExtract(ctx context.Context, spec Spec) (*Result, err
 	}
 	rep := ExtractReport{Report: res.Report, Extract: ExtractSummary{
 		QueryHash: x.Hash(), Definition: x, ReferenceDate: spec.ReferenceDate.Format(time.DateOnly),
-		Consenting: len(consenting), Matched: b.Matched, IncomparableUnits: b.Incomparable,
+		Matched: b.Matched, IncomparableUnits: b.Incomparable,
 	}}
 	for _, v := range x.Variables {
 		if v.Date != nil && v.Date.Treatment == "shift" {
