@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/careledger/careledger/anonymizer/cohort"
@@ -72,7 +73,10 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 
 	maker, err := loadUser(s.users, network.PharmaMSP, model.RoleManufacturer)
 	require.NoError(t, err)
-	def := mustCriteria(t, `{"version":1,"include":[{"age":{"min":18}}]}`)
+	// The example up's welcome suggests.
+	example, err := os.ReadFile("../../docs/examples/cohort/criteria-hypertension-50plus.json")
+	require.NoError(t, err)
+	def := mustCriteria(t, string(example))
 	zero := 0
 	a, err := cohort.NewFeasibility(s.svc, anon).Count(ctx, cohort.FeasibilityRequest{
 		Requester: model.Party{MSP: network.PharmaMSP, ID: maker.LedgerID(), Role: model.RoleManufacturer},

@@ -138,6 +138,8 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	for _, ex := range []string{
 		"patient whoami", "patient upload --file docs/examples/fhir/observation-hba1c.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
 		"patient audit", "clinician patients", "clinician history <patient pseudonym>", "manufacturer cohorts",
+		"manufacturer feasibility --purpose drug-safety --criteria docs/examples/cohort/criteria-hypertension-50plus.json",
+		"anonymizer publish --purpose drug-safety --k 5 --definition docs/examples/cohort/extract-t2dm.json",
 	} {
 		fmt.Fprintf(w, "  careledger%s%s %s\n", dd, api, ex)
 	}
