@@ -271,56 +271,30 @@ var demographicsCategory = func() string {
 // since the listing is left out.
 func (f *Feasibility) evaluate(ctx context.Context, q *criteria.Query, purpose string, population []model.ConsentingPatient) (int, []string, error) {
 	cats := categoriesFor(q.Definition())
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		mu           sync.Mutex
 		matched      int
 		incomparable []string
-		firstErr     error
-		wg           sync.WaitGroup
 	)
-	work := make(chan string)
-	for range max(1, min(f.workers, len(population))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for patient := range work {
-				out, err := f.evaluateOne(ctx, q, cats, purpose, patient)
-				mu.Lock()
-				switch {
-				case err != nil:
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-				case out.Match:
-					matched++
-				}
-				for _, u := range out.Incomparable {
-					if !slices.Contains(incomparable, u) {
-						incomparable = append(incomparable, u)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, c := range population {
-		select {
-		case work <- c.Patient:
-		case <-ctx.Done():
-			break feed
+	err := fanOut(ctx, len(population), f.workers, func(ctx context.Context, i int) error {
+		out, err := f.evaluateOne(ctx, q, cats, purpose, population[i].Patient)
+		if err != nil {
+			return err
 		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr == nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return 0, nil, firstErr
+		mu.Lock()
+		defer mu.Unlock()
+		if out.Match {
+			matched++
+		}
+		for _, u := range out.Incomparable {
+			if !slices.Contains(incomparable, u) {
+				incomparable = append(incomparable, u)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
 	}
 	slices.Sort(incomparable)
 	return matched, incomparable, nil

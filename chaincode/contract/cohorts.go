@@ -57,6 +57,11 @@ func (t *txn) checkPublication(p *model.CohortPublication) error {
 	if err := checkHash("consentSnapshotHash", p.ConsentSnapshotHash); err != nil {
 		return err
 	}
+	if p.QueryHash != "" {
+		if err := checkHash("queryHash", p.QueryHash); err != nil {
+			return err
+		}
+	}
 	if p.Locator != "" && !model.ValidLocator(p.Locator) {
 		return bad("locator must be 1-256 characters of letters, digits and ':/._-'")
 	}

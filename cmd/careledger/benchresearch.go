@@ -28,7 +28,7 @@ const benchCriteria = `{"version":1,"referenceDate":"2026-01-01","index":{"condi
 {"age":{"min":40,"max":80}}]}`
 
 func newBenchResearchCmd() *cobra.Command {
-	var patients, queries, stackPatients int
+	var patients, queries, stackPatients, extractPatients int
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "research",
@@ -39,14 +39,23 @@ criteria evaluator's form (criteria.FromFHIR, as the feasibility service does af
 and times --queries runs of the issue's example question over all of it. Then, unless
 --stack-patients is 0, it runs the whole embedded stack: that many patients upload their
 records and consent, and one feasibility query reads them through the policy enforcement
-point (consent check, hash check, decryption, audit) and records its answer on the ledger.`,
+point (consent check, hash check, decryption, audit) and records its answer on the ledger.
+Unless --extract-patients is 0, it then times a cohort extract with 12 quasi-identifiers of
+that many demo patients (internal/demopop) held in memory.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return benchResearch(cmd.Context(), cmd.OutOrStdout(), patients, queries, stackPatients, seed)
+			if err := benchResearch(cmd.Context(), cmd.OutOrStdout(), patients, queries, stackPatients, seed); err != nil {
+				return err
+			}
+			if extractPatients > 0 {
+				return benchExtract(cmd.Context(), cmd.OutOrStdout(), extractPatients, seed)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&patients, "patients", 100_000, "synthetic patients evaluated in memory")
 	cmd.Flags().IntVar(&queries, "queries", 20, "queries timed over the in-memory population")
 	cmd.Flags().IntVar(&stackPatients, "stack-patients", 100, "patients for the whole-stack query (0: skip)")
+	cmd.Flags().IntVar(&extractPatients, "extract-patients", 100_000, "demo patients in the in-memory cohort extract (0: skip)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the synthetic population")
 	return cmd
 }

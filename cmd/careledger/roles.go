@@ -62,8 +62,22 @@ func newAnonymizerCmd(g *globals) *cobra.Command {
 
 func publishCmd(g *globals, f *clientFlags) *cobra.Command {
 	var req client.CohortRequest
+	var definition string
 	cmd := &cobra.Command{Use: "publish", Short: "Build a cohort from consenting patients, check its privacy model and publish it", Args: cobra.NoArgs,
+		Long: `publish builds a cohort from the records of the patients whose research consent covers
+--purpose, anonymises it and publishes it: the files go to the anonymiser's store, the hashes,
+parameters, consent snapshot and query hash to the ledger. Without --definition a cohort holds
+age, sex, postal code and one diagnosis of every consenting patient who has them; with it, the
+patients the definition's criteria select and its clinical variables (docs/cohort-extract.md).
+k, l and t apply to all quasi-identifiers together; l and t protect the sensitive variables.`,
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			if definition != "" {
+				data, err := readInput(definition)
+				if err != nil {
+					return err
+				}
+				req.Definition = data
+			}
 			co, err := s.c.PublishCohort(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -74,8 +88,10 @@ func publishCmd(g *globals, f *clientFlags) *cobra.Command {
 	cmd.Flags().StringVar(&req.ID, "id", "", "cohort ID (default: a random UUID)")
 	cmd.Flags().StringVar(&req.Purpose, "purpose", "", "research purpose the patients consented to")
 	cmd.Flags().IntVar(&req.K, "k", 5, "k of k-anonymity")
-	cmd.Flags().IntVar(&req.L, "l", 0, "distinct l-diversity of the diagnosis (0: none)")
+	cmd.Flags().IntVar(&req.L, "l", 0, "distinct l-diversity of the diagnosis, or of each sensitive variable of the definition (0: none)")
+	cmd.Flags().Float64Var(&req.T, "t", 0, "equal-distance t-closeness of each sensitive variable of the definition (0: none)")
 	cmd.Flags().Float64Var(&req.SuppressionLimit, "suppression", 0.05, "share of rows that may be suppressed")
+	cmd.Flags().StringVar(&definition, "definition", "", "extract definition (JSON file, - for stdin): the cohort's criteria and clinical variables (docs/cohort-extract.md)")
 	cmd.MarkFlagRequired("purpose")
 	return cmd
 }

@@ -20,6 +20,8 @@ func newUpCmd(g *globals) *cobra.Command {
 	var ext externalFlags
 	var fabricFile, apiAddr string
 	var limits api.ServerLimits
+	var demoPatients int
+	var demoSeed uint64
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run CareLedger on this machine: ledger, keys, record store, gateway and API",
@@ -27,8 +29,9 @@ func newUpCmd(g *globals) *cobra.Command {
 consortium (PatientsMSP, ClinicMSP, PharmaMSP), the record key store (local, Vault Transit with
 --vault-addr, or a PKCS#11 token with --pkcs11-module and --pkcs11-token), the encrypted
 record store, the audit trail and the gateway. The first start generates the consortium's crypto
-material, sets the role policy and puts demo identities into a wallet under --data-dir; later
-starts reuse everything. Stop it with Ctrl-C.`,
+material, sets the role policy and puts demo identities into a wallet under --data-dir, then
+generates a demo population (--demo-population synthetic patients, from --demo-seed) and
+publishes a demo cohort from it; later starts reuse everything. Stop it with Ctrl-C.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			log := g.logger()
@@ -78,6 +81,13 @@ starts reuse everything. Stop it with Ctrl-C.`,
 				return err
 			}
 			defer os.Remove(endpointFile(g.dataDir))
+			if err := s.ensureDemoPopulation(ctx, demoPopulation{Patients: demoPatients, Seed: demoSeed, Out: out}); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintln(out, "\nstopping: the demo population is partly in; the next start adds the rest")
+					return s.Close()
+				}
+				return err
+			}
 			printWelcome(out, g, s)
 			<-ctx.Done()
 			fmt.Fprintln(out, "\nstopping: flushing the audit trail and closing the ledger")
@@ -92,6 +102,8 @@ starts reuse everything. Stop it with Ctrl-C.`,
 	cmd.Flags().DurationVar(&limits.BodyGrace, "http-body-grace", 30*time.Second, "time a request body or a response may take before --http-min-rate applies")
 	cmd.Flags().Int64Var(&limits.MinRate, "http-min-rate", 16<<10, "slowest average rate, in bytes per second, at which a client must send a body and read a response; slower clients are disconnected")
 	cmd.Flags().DurationVar(&limits.IdleTimeout, "http-idle-timeout", 2*time.Minute, "how long a kept-alive connection may stay idle")
+	cmd.Flags().IntVar(&demoPatients, "demo-population", defaultDemoPopulation, "synthetic demo patients generated on first start, with records, research consent and grants to the demo clinician (0: none)")
+	cmd.Flags().Uint64Var(&demoSeed, "demo-seed", defaultDemoSeed, "seed of the demo population: the same seed gives the same patients")
 	cmd.Flags().DurationVar(&ttl, "decision-cache", 2*time.Second, "how long an allowed access decision may be reused; revocations drop it at once")
 	return cmd
 }
@@ -150,7 +162,9 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	fmt.Fprintf(w, "  API        https://%s/v1 (OpenAPI: /openapi.yaml; clients authenticate with their certificate)\n", s.apiAddr)
 	fmt.Fprintf(w, "  keys       %s\n", s.keysDesc)
 	fmt.Fprintf(w, "  data       %s\n", g.dataDir)
-	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n\n", filepath.Join(g.dataDir, "wallet"))
+	fmt.Fprintf(w, "  wallet     %s (demo identities: patient, clinician, manufacturer, anonymizer, admin)\n", filepath.Join(g.dataDir, "wallet"))
+	printDemoPopulation(w, g.dataDir)
+	fmt.Fprintln(w)
 	if s.devKeys {
 		printDevKeysWarning(w, g.dataDir)
 	}
@@ -165,6 +179,8 @@ func printWelcome(w io.Writer, g *globals, s *stack) {
 	for _, ex := range []string{
 		"patient whoami", "patient upload --file docs/examples/fhir/observation-hba1c.json", "patient grant --to <clinician pseudonym> --category lab --days 30",
 		"patient audit", "clinician patients", "clinician history <patient pseudonym>", "manufacturer cohorts",
+		"manufacturer feasibility --purpose drug-safety --criteria docs/examples/cohort/criteria-hypertension-50plus.json",
+		"anonymizer publish --purpose drug-safety --k 5 --definition docs/examples/cohort/extract-t2dm.json",
 	} {
 		fmt.Fprintf(w, "  careledger%s %s\n", dd, ex)
 	}

@@ -123,7 +123,8 @@ func TestStackRefusesAnUnreachableExternalStore(t *testing.T) {
 func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	run := func() (height string) {
-		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+		// A small demo population: the second start must add no block, so it is generated once.
+		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--demo-population", "4")
 		cmd.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1", "CARELEDGER_KEYSTORE_PASSPHRASE=test")
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)

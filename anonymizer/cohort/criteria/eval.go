@@ -59,6 +59,9 @@ func (q *Query) ReferenceDate() time.Time { return q.refDate }
 type Outcome struct {
 	// Match is whether the patient is in the cohort.
 	Match bool
+	// Index is the date of the patient's index event, when the definition has one and it
+	// was found; zero otherwise.
+	Index time.Time
 	// Incomparable lists lab units, as "result unit→criterion unit", that a result of a
 	// test named by a lab criterion was in and that could not be converted to the
 	// criterion's unit; such results did not match.
@@ -76,6 +79,7 @@ func (q *Query) Evaluate(p *Patient) Outcome {
 			return out
 		}
 		index = e.Date
+		out.Index = index
 	}
 	for i := range q.include {
 		if !q.holds(p, &q.include[i], index, &out) {
