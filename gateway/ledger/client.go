@@ -9,12 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
-
-// ActorTransientKey is where a gateway identity passes the certificate of the member it acts
-// for (see the chaincode documentation).
-const ActorTransientKey = "careledger.actor"
 
 // Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
 // (see For). It is safe for concurrent use.
@@ -68,7 +65,7 @@ func (c *Client) Network() *client.Network { return c.network }
 func (c *Client) options(args []string) []client.ProposalOption {
 	opts := []client.ProposalOption{client.WithArguments(args...)}
 	if c.actor != nil {
-		opts = append(opts, client.WithTransient(map[string][]byte{ActorTransientKey: c.actor}))
+		opts = append(opts, client.WithTransient(map[string][]byte{model.ActorTransientKey: c.actor}))
 	}
 	return opts
 }
