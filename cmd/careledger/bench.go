@@ -141,7 +141,6 @@ func registerBenchRecord(ctx context.Context, n *network.Node, u *network.User, 
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	_, err = c.RegisterRecord(ctx, model.NewRecord{ID: "bench-record", Owner: owner, Category: "lab", Hash: strings.Repeat("ab", 32), Locator: "sha256:bench"})
 	return err
 }

@@ -13,8 +13,11 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
-// Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
-// (see For). It is safe for concurrent use.
+// Client calls the CareLedger chaincode as one identity, or as a gateway identity on behalf of
+// a member (see For). It is a view of a Conn and has no Close: every Client of a Conn, whether
+// made by Conn.As or derived by For, shares the Conn's connection, which only the Conn's owner
+// closes (Conn.Close). A Client holds nothing else that needs releasing. It is safe for
+// concurrent use.
 type Client struct {
 	key      string // identifies who the calls run as, for caches
 	gw       *client.Gateway
@@ -33,7 +36,8 @@ var defaultRetry = retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}
 
 // For returns a client that acts for the member whose PEM certificate is given. Only a client
 // whose own identity has the gateway role may do this, and only for its own organisation's
-// members; the chaincode enforces both.
+// members; the chaincode enforces both. The derived client shares c's SDK gateway and
+// connection, so it cannot close them: neither can c (see Client).
 func (c *Client) For(memberCertPEM []byte) *Client {
 	cp := *c
 	cp.actor = memberCertPEM
@@ -52,9 +56,6 @@ func callerKey(identity, actor []byte) string {
 	h.Write(actor)
 	return hex.EncodeToString(h.Sum(nil))
 }
-
-// Close releases the client; the shared connection stays open.
-func (c *Client) Close() error { return c.gw.Close() }
 
 // Gateway exposes the SDK gateway, for offline signing and event listening.
 func (c *Client) Gateway() *client.Gateway { return c.gw }
