@@ -595,9 +595,7 @@ func (s *Service) HandleEvent(name string, payload []byte) {
 	var ev model.Event
 	if err := json.Unmarshal(payload, &ev); err != nil || ev.Patient == "" {
 		// Cannot tell whom it concerns: forget everything rather than risk a stale allow.
-		s.cache.mu.Lock()
-		s.cache.entries = map[string]cached{}
-		s.cache.mu.Unlock()
+		s.cache.dropAll()
 		return
 	}
 	s.cache.dropPatient(ev.Patient)
