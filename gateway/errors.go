@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/fhir"
 )
 
 // Refusals of the read and write paths. Nothing is decrypted when one of these is returned.
@@ -21,7 +22,9 @@ var (
 	// content (lost or deleted, not altered: that is ErrIntegrity). The operator is alerted to
 	// restore it; in a history only that version is affected.
 	ErrContentMissing = errors.New("stored content is missing")
-	ErrInvalidContent = errors.New("invalid record content")
+	// ErrInvalidContent is fhir.ErrInvalid: one sentinel for content that fails validation,
+	// whichever package found it, so that its text is said once.
+	ErrInvalidContent = fhir.ErrInvalid
 	// ErrStaleVersion: a write was based on a version that is no longer the latest.
 	ErrStaleVersion = errors.New("the record has a newer version")
 )

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -132,17 +133,26 @@ func validate(c Content, category string) (string, error) {
 	if c.MediaType == fhir.MediaType {
 		res, err := fhir.Validate(c.Data)
 		if err != nil {
-			return "", errors.Join(ErrInvalidContent, err)
+			return "", invalidContent(err)
 		}
 		if category == "" {
 			category = res.Category
 		}
 	} else if err := fhir.ValidateDocument(c.MediaType, c.Data); err != nil {
-		return "", errors.Join(ErrInvalidContent, err)
+		return "", invalidContent(err)
 	} else if category == "" {
 		return "", fmt.Errorf("%w: a document needs a category", ErrInvalidContent)
 	}
 	return category, nil
+}
+
+// invalidContent returns a validation failure, which matches ErrInvalidContent, with a message
+// that says "invalid record content" once: first, whether or not the validator said it.
+func invalidContent(err error) error {
+	if strings.HasPrefix(err.Error(), ErrInvalidContent.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidContent, err)
 }
 
 func ciphertextKey(owner, hash string) string { return "records/" + owner + "/" + hash }
