@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	gp "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -43,13 +44,10 @@ func (s *gatewayServer) detail(msg string) *gp.ErrorDetail {
 	return &gp.ErrorDetail{Address: s.n.ServerName() + ":" + portOf(s.n.Addr()), MspId: s.n.peer.user.MSPID, Message: msg}
 }
 
+// portOf is the port of a listening address (host:port, IPv6 hosts bracketed).
 func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
-	}
-	return addr
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
 
 // endorserStatus classifies a failure the way Fabric's gateway classifies an endorser's
