@@ -27,6 +27,7 @@ const (
 	CodeNoResearchConsent  = "NO_RESEARCH_CONSENT"
 	CodeInvalidContent     = "INVALID_CONTENT"
 	CodeIntegrity          = "INTEGRITY_FAILURE"
+	CodeContentMissing     = "CONTENT_MISSING"
 	CodeLedgerUnavailable  = "LEDGER_UNAVAILABLE"
 	CodeNoOrgGateway       = "NO_ORG_GATEWAY"
 	CodeTransactionInvalid = "TRANSACTION_INVALID"
@@ -154,6 +155,9 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusUnprocessableEntity, CodeInvalidContent, err.Error(), false
 	case errors.Is(err, gateway.ErrIntegrity):
 		return http.StatusBadGateway, CodeIntegrity, "stored content does not match the ledger; the operator has been alerted", true
+	case errors.Is(err, gateway.ErrContentMissing):
+		// Lost, not altered: the gateway has alerted the operator, who can restore it.
+		return http.StatusServiceUnavailable, CodeContentMissing, "the record's stored content is missing; the operator has been alerted", false
 	case errors.As(err, &commitErr):
 		if errors.Is(err, &model.Error{Code: model.CodeConflict}) {
 			return http.StatusConflict, string(model.CodeConflict), "a concurrent transaction changed the same data; read again and retry", false

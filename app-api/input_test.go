@@ -93,6 +93,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			require.Equal(t, tc.status, resp.StatusCode, eb.Error.Message)
 			require.Equal(t, tc.code, eb.Error.Code)
 			require.Contains(t, eb.Error.Message, tc.mentions)
+			if tc.code == api.CodeInvalidContent {
+				require.Equal(t, 1, strings.Count(eb.Error.Message, "invalid record content"), "said once: %q", eb.Error.Message)
+				require.NotContains(t, eb.Error.Message, "\n")
+			}
 			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 		})
 	}

@@ -302,6 +302,9 @@ type Release struct {
 	Media    string          `json:"mediaType"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Data     []byte          `json:"data,omitempty"`
+	// Unavailable is set, with no content, for a version whose stored content is missing:
+	// the rest of the page is served.
+	Unavailable *ErrorDetail `json:"unavailable,omitempty"`
 }
 
 // ReleasePage is one page of released content.
@@ -334,7 +337,10 @@ func (s *server) patientContent(w http.ResponseWriter, r *http.Request) {
 		out := ReleasePage{Releases: make([]Release, 0, len(rels)), Bookmark: bookmark}
 		for _, rel := range rels {
 			item := Release{Record: rel.Record, Version: rel.Version, Basis: rel.Decision.Basis, GrantID: rel.Decision.GrantID, Media: rel.MediaType}
-			if rel.MediaType == fhir.MediaType {
+			if rel.Unavailable != nil {
+				_, code, message, _ := classify(rel.Unavailable)
+				item.Unavailable = &ErrorDetail{Code: code, Message: message}
+			} else if rel.MediaType == fhir.MediaType {
 				item.Resource = json.RawMessage(rel.Data)
 			} else {
 				item.Data = rel.Data

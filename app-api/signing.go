@@ -84,7 +84,6 @@ func (s *server) proposal(c *caller, fn string, args ...string) (*Prepared, erro
 	if err != nil {
 		return nil, err
 	}
-	defer lc.Close()
 	p, err := lc.Network().GetContract(s.cfg.Chaincode).NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", fn, err)
@@ -303,7 +302,6 @@ func (s *server) endorse(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	prop, err := lc.Gateway().NewSignedProposal(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field proposal: %v", err))
@@ -350,7 +348,6 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	tx, err := lc.Gateway().NewSignedTransaction(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field transaction: %v", err))
@@ -393,7 +390,6 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	commit, err := lc.Gateway().NewSignedCommit(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field commit: %v", err))

@@ -22,14 +22,14 @@ const readPageParallel = 64
 
 // ReadPage releases the latest version of each record of a page the ledger listed to the
 // caller (GetPatientHistory), as Read releases one record: the ledger's decision for the
-// caller (from the cache when fresh), the ciphertext's hash checked against the version the
-// ledger holds, decryption, and the access durably queued for the patient's audit trail
-// before anything is returned. It differs from Read in one step only: the version chain
-// comes from the listing, which the ledger authorised for the caller record by record a
-// moment ago, instead of one GetRecordHistory evaluation per record, so a page of records
-// costs one evaluation rather than one per record. One record that cannot be released
-// degrades only itself (Paged.Err). Reads run concurrently, so their audit reports are
-// written to the queue in one batch.
+// caller, the ciphertext's hash checked against the version the ledger holds, decryption, and
+// the access durably queued for the patient's audit trail before anything is returned. It
+// differs from Read in one step only: the listing, which the ledger authorised for the caller
+// record by record a moment ago, gives the version, so a record whose read decision is in the
+// decision cache costs no further evaluation (see decisionCache for why that cannot widen
+// access); any other costs one AuthorizeRead, as Read does. One record that cannot be
+// released degrades only itself (Paged.Err). Reads run concurrently, so their audit reports
+// are written to the queue in one batch.
 //
 // Read and ReadPage release through the same function, so they audit the same way
 // (TestReadPageAuditsAsReadDoes).
@@ -49,13 +49,18 @@ func (s *Service) ReadPage(ctx context.Context, as *ledger.Client, page []model.
 }
 
 func (s *Service) readListed(ctx context.Context, as *ledger.Client, h model.RecordHistory, purpose string) (*Release, error) {
-	d, err := s.decide(ctx, as, h.Record.ID, model.ActionRead, purpose)
-	if err != nil {
-		return nil, err
-	}
 	if h.Record.Versions < 1 || h.Record.Versions > len(h.Versions) {
 		return nil, fmt.Errorf("%w: the listing of record %s has no version %d", ErrIntegrity, h.Record.ID, h.Record.Versions)
 	}
 	v := h.Versions[h.Record.Versions-1]
-	return s.release(ctx, d, h.Record, v, accessReport(d, h.Record.ID, v.Number, purpose))
+	if d, ok := s.cache.get(cacheKey(as.Key(), h.Record.ID, model.ActionRead, purpose), s.now()); ok {
+		// The read happens now, on a decision the ledger took a moment ago: the audit report
+		// says when the content was released, and the ledger re-decides it at that time.
+		return s.release(ctx, d, h.Record, v, accessReport(d, h.Record.ID, v.Number, purpose, s.now()))
+	}
+	a, err := s.authorize(ctx, as, h.Record.ID, v.Number, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return s.release(ctx, &a.Decision, *a.Record, *a.Version, accessReport(&a.Decision, h.Record.ID, a.Version.Number, purpose, a.Decision.DecidedAt))
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -132,17 +133,26 @@ func validate(c Content, category string) (string, error) {
 	if c.MediaType == fhir.MediaType {
 		res, err := fhir.Validate(c.Data)
 		if err != nil {
-			return "", errors.Join(ErrInvalidContent, err)
+			return "", invalidContent(err)
 		}
 		if category == "" {
 			category = res.Category
 		}
 	} else if err := fhir.ValidateDocument(c.MediaType, c.Data); err != nil {
-		return "", errors.Join(ErrInvalidContent, err)
+		return "", invalidContent(err)
 	} else if category == "" {
 		return "", fmt.Errorf("%w: a document needs a category", ErrInvalidContent)
 	}
 	return category, nil
+}
+
+// invalidContent returns a validation failure, which matches ErrInvalidContent, with a message
+// that says "invalid record content" once: first, whether or not the validator said it.
+func invalidContent(err error) error {
+	if strings.HasPrefix(err.Error(), ErrInvalidContent.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidContent, err)
 }
 
 func ciphertextKey(owner, hash string) string { return "records/" + owner + "/" + hash }
@@ -357,13 +367,20 @@ type Release struct {
 	Version  model.Version
 	Decision model.Decision
 	Content
+	// Unavailable is set, in a history (ReadHistory), for a version the ledger allowed whose
+	// stored content is missing (errors.Is(Unavailable, ErrContentMissing)); Content is then
+	// empty. Every other release has it nil.
+	Unavailable error
 }
 
-// Read is the policy enforcement point's read path. It asks the ledger, as the caller,
-// whether the read is allowed now; fetches the ciphertext; checks its hash against the ledger;
-// unwraps the data key and decrypts; and durably queues the access for the patient's audit
-// trail before returning the content. version 0 means the latest. Every refusal is a typed
-// error and nothing is decrypted.
+// Read is the policy enforcement point's read path. It asks the ledger once, as the caller
+// (AuthorizeRead), whether the read is allowed now and which version it is; fetches the
+// ciphertext; checks its hash against the ledger; unwraps the data key and decrypts; and
+// durably queues the access for the patient's audit trail before returning the content.
+// version 0 means the latest. Every refusal is a typed error and nothing is decrypted.
+//
+// The decision is never taken from the decision cache: each Read is decided by the ledger at
+// the time of the read, which is the time its audit report records.
 func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, version int, purpose string, opts ...ReadOption) (*Release, error) {
 	var o readOptions
 	for _, opt := range opts {
@@ -372,45 +389,41 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 	if err := o.parse(); err != nil {
 		return nil, err
 	}
-	d, err := s.decide(ctx, as, recordID, model.ActionRead, purpose)
+	if version < 0 {
+		return nil, fmt.Errorf("%w: record %s has no version %d", ErrNotFound, recordID, version)
+	}
+	a, err := s.authorize(ctx, as, recordID, version, purpose)
 	if err != nil {
 		return nil, err
 	}
-	// The metadata read is itself authorised by the ledger, so a cached decision can never
-	// widen access: if the ledger now refuses, forget the decision and report why.
-	hist, err := as.GetRecordHistory(ctx, recordID)
-	if errors.Is(err, &model.Error{Code: model.CodeForbidden}) {
-		s.cache.forget(cacheKey(as.Key(), recordID, model.ActionRead, purpose))
-		if _, derr := s.decide(ctx, as, recordID, model.ActionRead, purpose); derr != nil {
-			return nil, derr
-		}
-	}
-	if err != nil {
-		return nil, fromLedger(err)
-	}
-	if version == 0 {
-		version = hist.Record.Versions
-	}
-	if version < 1 || version > len(hist.Versions) {
-		return nil, fmt.Errorf("%w: record %s has no version %d", ErrNotFound, recordID, version)
-	}
-	v := hist.Versions[version-1]
-	report := accessReport(d, recordID, version, purpose)
+	report := accessReport(&a.Decision, recordID, a.Version.Number, purpose, a.Decision.DecidedAt)
 	if o.assertion != nil {
 		// Checked before anything is decrypted.
-		if o.assertion.Covers(&report, hist.Record.Owner) != nil {
-			// A cached decision may be older than the assertion's window: ask the ledger now.
-			s.cache.forget(cacheKey(as.Key(), recordID, model.ActionRead, purpose))
-			if d, err = s.decide(ctx, as, recordID, model.ActionRead, purpose); err != nil {
-				return nil, err
-			}
-			report = accessReport(d, recordID, version, purpose)
-		}
-		if err := o.attach(&report, hist.Record.Owner); err != nil {
+		if err := o.attach(&report, a.Record.Owner); err != nil {
 			return nil, err
 		}
 	}
-	return s.release(ctx, d, hist.Record, v, report)
+	return s.release(ctx, &a.Decision, *a.Record, *a.Version, report)
+}
+
+// authorize asks the ledger, as the caller, whether it may read version of the record now and
+// which version that is: one evaluation. An allowed decision is remembered for ReadPage (see
+// decisionCache); a refusal forgets any remembered one at once.
+func (s *Service) authorize(ctx context.Context, as *ledger.Client, recordID string, version int, purpose string) (*model.ReadAuthorization, error) {
+	key := cacheKey(as.Key(), recordID, model.ActionRead, purpose)
+	a, err := as.AuthorizeRead(ctx, recordID, version, purpose)
+	if err != nil {
+		return nil, fromLedger(err)
+	}
+	if !a.Decision.Allowed {
+		s.cache.forget(key)
+		return nil, fmt.Errorf("read record %s: %w", recordID, refusal(&a.Decision))
+	}
+	if a.Record == nil || a.Version == nil {
+		return nil, fmt.Errorf("authorize read of record %s: the ledger's answer names no version", recordID)
+	}
+	s.cache.put(key, &a.Decision, s.now())
+	return a, nil
 }
 
 // release opens one version the ledger allowed (d) and durably queues the access (report) for
@@ -418,6 +431,10 @@ func (s *Service) Read(ctx context.Context, as *ledger.Client, recordID string, 
 func (s *Service) release(ctx context.Context, d *model.Decision, rec model.Record, v model.Version, report model.AccessReport) (*Release, error) {
 	content, err := s.open(ctx, rec, v)
 	if err != nil {
+		var missing *missingError
+		if errors.As(err, &missing) {
+			missing.d = *d
+		}
 		return nil, err
 	}
 	if err := s.queue.Enqueue(ctx, report); err != nil {
@@ -433,35 +450,17 @@ func (s *Service) release(ctx context.Context, d *model.Decision, rec model.Reco
 	return &Release{Record: rec, Version: v, Decision: *d, Content: *content}, nil
 }
 
-// accessReport is the audit report of a read released on decision d.
-func accessReport(d *model.Decision, recordID string, version int, purpose string) model.AccessReport {
+// accessReport is the audit report of a read at time at, released on decision d.
+func accessReport(d *model.Decision, recordID string, version int, purpose string, at time.Time) model.AccessReport {
 	r := model.AccessReport{
 		ID: uuid.NewString(), RecordID: recordID, Version: version, Action: model.ActionRead,
 		Accessor: d.Accessor, Basis: d.Basis, GrantID: d.GrantID, Purpose: d.Purpose,
-		// The release rests on the ledger's decision at this time.
-		AccessedAt: d.DecidedAt,
+		AccessedAt: at,
 	}
 	if purpose != "" && r.Purpose == "" {
 		r.Purpose = purpose
 	}
 	return r
-}
-
-// decide returns the ledger's decision for the caller, from the cache when it is fresh.
-func (s *Service) decide(ctx context.Context, as *ledger.Client, recordID, action, purpose string) (*model.Decision, error) {
-	key := cacheKey(as.Key(), recordID, action, purpose)
-	d, ok := s.cache.get(key, s.now())
-	if !ok {
-		var err error
-		if d, err = as.CheckAccess(ctx, recordID, action, purpose); err != nil {
-			return nil, fromLedger(err)
-		}
-		s.cache.put(key, d, s.now())
-	}
-	if !d.Allowed {
-		return nil, fmt.Errorf("read record %s: %w", recordID, refusal(d))
-	}
-	return d, nil
 }
 
 // open fetches, verifies and decrypts one version.
@@ -475,7 +474,7 @@ func (s *Service) open(ctx context.Context, rec model.Record, v model.Version) (
 	}
 	sum := sha256.Sum256(ct)
 	if hex.EncodeToString(sum[:]) != v.Hash {
-		s.log.Error("ciphertext hash mismatch", "record", rec.ID, "version", v.Number)
+		s.log.Error("ciphertext hash mismatch: stored content does not match the ledger", "alert", "integrity", "record", rec.ID, "version", v.Number)
 		return nil, fmt.Errorf("%w: record %s version %d", ErrIntegrity, rec.ID, v.Number)
 	}
 	raw, err := s.blobs.Get(ctx, envelopeKey(rec.Owner, rec.ID, v.Number))
@@ -498,15 +497,38 @@ func (s *Service) open(ctx context.Context, rec model.Record, v model.Version) (
 	return &Content{MediaType: env.MediaType, Data: pt}, nil
 }
 
+// missing reports a failed fetch: an object the store does not have is missing content
+// (ErrContentMissing), which the operator is alerted to restore; any other failure is the
+// store's.
 func (s *Service) missing(rec model.Record, v model.Version, err error) error {
 	if errors.Is(err, blob.ErrNotFound) {
-		return fmt.Errorf("%w: content of record %s version %d is missing", ErrIntegrity, rec.ID, v.Number)
+		// Blob keys name the patient's pseudonym: log the record and version only.
+		s.log.Error("record content missing from the store: restore it from backup", "alert", "missing", "record", rec.ID, "version", v.Number)
+		return &missingError{rec: rec, v: v}
 	}
 	return fmt.Errorf("fetch record %s: %w", rec.ID, err)
 }
 
+// missingError is ErrContentMissing for one version, with what ReadHistory lists it by.
+type missingError struct {
+	rec model.Record
+	v   model.Version
+	d   model.Decision
+}
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("%v: record %s version %d", ErrContentMissing, e.rec.ID, e.v.Number)
+}
+
+func (e *missingError) Unwrap() error { return ErrContentMissing }
+
 // ReadHistory reads the latest version of every record of the patient the caller may read, a
-// page of records at a time; each read is audited like any other. category "" means all.
+// page of records at a time; each read is decided by the ledger and audited as Read does (one
+// listing evaluation, then one AuthorizeRead per record). category "" means all.
+//
+// A version whose stored content is missing degrades only itself: it is listed with
+// Release.Unavailable set (ErrContentMissing) and no content, and the operator is alerted;
+// every other failure fails the page, an integrity failure included.
 //
 // With WithAssertion, the member's assertion must name the patient (not a record): it covers
 // each record read.
@@ -518,6 +540,11 @@ func (s *Service) ReadHistory(ctx context.Context, as *ledger.Client, patientID,
 	out := make([]Release, 0, len(hp.Records))
 	for _, r := range hp.Records {
 		rel, err := s.Read(ctx, as, r.Record.ID, 0, purpose, opts...)
+		var missing *missingError
+		if errors.As(err, &missing) {
+			out = append(out, Release{Record: missing.rec, Version: missing.v, Decision: missing.d, Unavailable: err})
+			continue
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -578,9 +605,7 @@ func (s *Service) HandleEvent(name string, payload []byte) {
 	var ev model.Event
 	if err := json.Unmarshal(payload, &ev); err != nil || ev.Patient == "" {
 		// Cannot tell whom it concerns: forget everything rather than risk a stale allow.
-		s.cache.mu.Lock()
-		s.cache.entries = map[string]cached{}
-		s.cache.mu.Unlock()
+		s.cache.dropAll()
 		return
 	}
 	s.cache.dropPatient(ev.Patient)

@@ -79,6 +79,7 @@ func requireEndorseError(t *testing.T, err error, wantDetail string) {
 	details := endorseErr.Details()
 	require.Len(t, details, 1)
 	require.Equal(t, network.PatientsMSP, details[0].GetMspId())
+	require.Regexp(t, `^[a-z0-9.-]+:[0-9]+$`, details[0].GetAddress(), "the peer's name and port")
 	require.Contains(t, details[0].GetMessage(), wantDetail)
 }
 

@@ -140,6 +140,15 @@ type Release struct {
 	Media    string          `json:"mediaType"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Data     []byte          `json:"data,omitempty"`
+	// Unavailable is set, with no content, for a version whose stored content the server could
+	// not release (code CONTENT_MISSING); the rest of the page is there.
+	Unavailable *Unavailable `json:"unavailable,omitempty"`
+}
+
+// Unavailable says why a version in a history read came without its content.
+type Unavailable struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // ReleasePage is one page of released content.

@@ -327,7 +327,6 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := s.sessions.create(ident, client, s.now())
 	if err != nil {
-		_ = client.Close()
 		s.renderSignin(w, r, http.StatusServiceUnavailable, label, errTooManySessions.Error())
 		return
 	}

@@ -119,6 +119,12 @@ func matrixRows() map[string]matrixRow {
 			want: "+0+0F+FFF", empty: isEmptyList("records")},
 		"CheckAccess": {args: func(*world, cast, *member) []string { return []string{"lab-1", "read", ""} },
 			want: "+0+000000", empty: func(t *testing.T, out string) bool { return !decodeAs[model.Decision](t, out).Allowed }},
+		"AuthorizeRead": {args: func(*world, cast, *member) []string { return []string{"lab-1", "0", ""} },
+			want: "+0+000000", empty: func(t *testing.T, out string) bool {
+				a := decodeAs[model.ReadAuthorization](t, out)
+				require.Equal(t, a.Decision.Allowed, a.Record != nil && a.Version != nil, "metadata only with an allowed read: %s", out)
+				return !a.Decision.Allowed
+			}},
 		"Grant": {args: func(w *world, cs cast, _ *member) []string {
 			return []string{js(model.GrantRequest{ID: "g-new", Patient: cs.patient.id(), Grantee: model.Grantee{ID: cs.colleague.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})}
 		}, want: "+FFFFFFFF"},

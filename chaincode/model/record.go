@@ -74,3 +74,12 @@ type Verification struct {
 	Version  int    `json:"version,omitempty" metadata:",optional"`
 	Latest   bool   `json:"latest"`
 }
+
+// ReadAuthorization is the ledger's answer to "may this caller read this version of this
+// record now, and what is it?": the decision and, only when it allows the read, the record and
+// the version's metadata, so that a granted read costs one evaluation.
+type ReadAuthorization struct {
+	Decision Decision `json:"decision"`
+	Record   *Record  `json:"record,omitempty" metadata:",optional"`
+	Version  *Version `json:"version,omitempty" metadata:",optional"`
+}

@@ -142,14 +142,11 @@ func benchResearchStack(ctx context.Context, out io.Writer, n int, def *criteria
 		owner := model.PseudonymFor(u.MSPID, u.EnrollmentID)
 		for _, res := range synthPatient(r, owner) {
 			if _, err := s.svc.Upload(ctx, c, gateway.Upload{Owner: owner, Content: gateway.Content{MediaType: fhir.MediaType, Data: res}}); err != nil {
-				c.Close()
 				return fmt.Errorf("upload: %w", err)
 			}
 			records++
 		}
-		_, err = c.SetResearchConsent(ctx, model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety"}})
-		c.Close()
-		if err != nil {
+		if _, err := c.SetResearchConsent(ctx, model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety"}}); err != nil {
 			return err
 		}
 	}
@@ -162,7 +159,6 @@ func benchResearchStack(ctx context.Context, out io.Writer, n int, def *criteria
 	if err != nil {
 		return err
 	}
-	defer anon.Close()
 	pharma, _ := cons.Org(network.PharmaMSP)
 	maker, err := network.LoadUser(netDir, pharma, "manufacturer1")
 	if err != nil {

@@ -239,7 +239,9 @@ func startDriven(ctx context.Context, dataDir, exe string, extraEnv []string) (*
 		return nil, err
 	}
 	d := &driven{apiAddr: apiAddr, env: append(append(os.Environ(), extraEnv...),
-		"CARELEDGER_WALLET_PASSPHRASE="+drivenPassphrase, "CARELEDGER_KEYSTORE_PASSPHRASE="+drivenPassphrase)}
+		"CARELEDGER_WALLET_PASSPHRASE="+drivenPassphrase, "CARELEDGER_KEYSTORE_PASSPHRASE="+drivenPassphrase,
+		// The server under test runs with the benchmark's runtime profile, which the bench printed.
+		"CARELEDGER_RUNTIME_PROFILE="+appliedProfile)}
 	if d.child, err = startUp(ctx, exe, d.env, dataDir, apiAddr); err != nil {
 		return nil, err
 	}

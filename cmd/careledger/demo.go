@@ -260,7 +260,6 @@ func (g *demoGenerator) add(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	owner := model.PseudonymFor(u.MSPID, u.EnrollmentID)
 	n, err := uploadDemoPatient(ctx, g.s.svc, c, owner, &p)
 	if err != nil {
@@ -321,7 +320,6 @@ func (s *stack) ensureDemoCohort(ctx context.Context, out io.Writer, m *demoMark
 	if err != nil {
 		return err
 	}
-	defer anon.Close()
 	spec, err := demoCohortSpec()
 	if err != nil {
 		return err

@@ -50,7 +50,6 @@ func (s *stack) feasibility() (api.FeasibilityCounter, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, anon.Close)
 	return feasibilityCounter{cohort.NewFeasibility(s.svc, anon, cohort.WithLogger(s.log.With("component", "feasibility")))}, nil
 }
 
@@ -73,7 +72,6 @@ func (s *stack) ensureDemoBudgets(ctx context.Context, users userSource) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	for _, msp := range users.orgs() {
 		if users.hasPeer(msp) {
 			continue

@@ -51,7 +51,6 @@ func TestUpReissuesAClientGatewayAndFollowsEvents(t *testing.T) {
 	require.NoError(t, err)
 	c, err := s.clientFor(network.PatientsMSP, patient.CertificatePEM(), patient.Sign)
 	require.NoError(t, err)
-	defer c.Close()
 	_, err = c.SetResearchConsent(ctx, model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety"}})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

@@ -13,8 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	// Times are written in people's time zones (the web pages' default is Europe/Berlin),
@@ -26,7 +24,6 @@ import (
 )
 
 func main() {
-	tuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -66,35 +63,21 @@ func errorText(err error) string {
 	return b.String()
 }
 
-// tuneRuntime adjusts Go's defaults for CareLedger's load; GOGC, GOMEMLIMIT and GOMAXPROCS
-// still override each.
-//
-// It trades memory for CPU: the hot paths (signatures, JSON, protobuf) allocate a lot of
-// short-lived garbage, and on a small machine collecting it less often lifts ledger throughput
-// by about a quarter (see the README). A soft memory limit makes the collector work harder
-// before memory runs short.
-//
-// It runs one more P than there are CPUs: the ledger's commit loop spends much of its time in
-// fsync and bbolt's page writes, and a P blocked in a system call is handed to other work only
-// after a delay, so with two CPUs a third of one sat idle. On a 2-core machine the extra P
-// lifted committed transactions by 4 to 17% and cost evaluations 3 to 7%.
-func tuneRuntime() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2 << 30)
-	}
-}
-
 // globals are the flags every subcommand shares.
 type globals struct {
 	dataDir  string
 	logLevel string
 	logJSON  bool
+	// runtimeProfile is --runtime-profile; "" means the command's default (see runtime.go).
+	runtimeProfile string
+}
+
+// setUpRuntime applies --runtime-profile, or def when it was not given.
+func (g *globals) setUpRuntime(def string) (string, error) {
+	if g.runtimeProfile != "" {
+		def = g.runtimeProfile
+	}
+	return applyRuntime(def)
 }
 
 func newRoot() *cobra.Command {
@@ -108,6 +91,11 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("CARELEDGER_DATA_DIR", defaultDataDir()), "where CareLedger keeps its ledger, keys, records and wallets (env CARELEDGER_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CARELEDGER_LOG_LEVEL", "info"), "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", os.Getenv("CARELEDGER_LOG_JSON") == "true", "log JSON instead of text")
+	runtimeFlag(root, &g.runtimeProfile)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		_, err := g.setUpRuntime(profileProduction)
+		return err
+	}
 	root.AddCommand(newUpCmd(g), newNodeCmd(g), newLedgerCmd(g), newBenchCmd(g), newAnonymizeCmd(),
 		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g),
 		newAgentCmd(g))

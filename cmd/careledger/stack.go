@@ -315,7 +315,6 @@ func (s *stack) ensureRolePolicy(ctx context.Context, users userSource) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	if _, err := c.GetRolePolicy(ctx); err == nil {
 		return nil
 	} else if !errors.Is(err, &model.Error{Code: model.CodeNotFound}) {
@@ -372,7 +371,6 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	if _, err := c.GetOrgCACertificates(ctx, msp); err == nil {
 		return nil
 	} else if !errors.Is(err, &model.Error{Code: model.CodeNotFound}) {

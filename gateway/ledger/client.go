@@ -9,15 +9,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
-// ActorTransientKey is where a gateway identity passes the certificate of the member it acts
-// for (see the chaincode documentation).
-const ActorTransientKey = "careledger.actor"
-
-// Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
-// (see For). It is safe for concurrent use.
+// Client calls the CareLedger chaincode as one identity, or as a gateway identity on behalf of
+// a member (see For). It is a view of a Conn and has no Close: every Client of a Conn, whether
+// made by Conn.As or derived by For, shares the Conn's connection, which only the Conn's owner
+// closes (Conn.Close). A Client holds nothing else that needs releasing. It is safe for
+// concurrent use.
 type Client struct {
 	key      string // identifies who the calls run as, for caches
 	gw       *client.Gateway
@@ -36,7 +36,8 @@ var defaultRetry = retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}
 
 // For returns a client that acts for the member whose PEM certificate is given. Only a client
 // whose own identity has the gateway role may do this, and only for its own organisation's
-// members; the chaincode enforces both.
+// members; the chaincode enforces both. The derived client shares c's SDK gateway and
+// connection, so it cannot close them: neither can c (see Client).
 func (c *Client) For(memberCertPEM []byte) *Client {
 	cp := *c
 	cp.actor = memberCertPEM
@@ -56,9 +57,6 @@ func callerKey(identity, actor []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Close releases the client; the shared connection stays open.
-func (c *Client) Close() error { return c.gw.Close() }
-
 // Gateway exposes the SDK gateway, for offline signing and event listening.
 func (c *Client) Gateway() *client.Gateway { return c.gw }
 
@@ -68,7 +66,7 @@ func (c *Client) Network() *client.Network { return c.network }
 func (c *Client) options(args []string) []client.ProposalOption {
 	opts := []client.ProposalOption{client.WithArguments(args...)}
 	if c.actor != nil {
-		opts = append(opts, client.WithTransient(map[string][]byte{ActorTransientKey: c.actor}))
+		opts = append(opts, client.WithTransient(map[string][]byte{model.ActorTransientKey: c.actor}))
 	}
 	return opts
 }

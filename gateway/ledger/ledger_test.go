@@ -55,6 +55,14 @@ func TestTypedClientAgainstEmbeddedNode(t *testing.T) {
 	require.True(t, viaGateway.Allowed)
 	require.Equal(t, doc.ID, viaGateway.Accessor.ID)
 
+	// One read decided and described in one evaluation.
+	a, err := clinicGateway.For(clinicianUser.CertPEM).AuthorizeRead(ctx, "rec-1", 0, "TREAT")
+	require.NoError(t, err)
+	require.True(t, a.Decision.Allowed)
+	require.Equal(t, 1, a.Version.Number)
+	require.Equal(t, hash(1), a.Version.Hash)
+	require.Equal(t, me.ID, a.Record.Owner)
+
 	page, err := clinician.ListPatientRecords(ctx, me.ID, "", ledger.Page{})
 	require.NoError(t, err)
 	require.Len(t, page.Records, 1)

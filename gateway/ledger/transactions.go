@@ -65,6 +65,12 @@ func (c *Client) CheckAccess(ctx context.Context, recordID, action, purpose stri
 	return query[model.Decision](ctx, c, "CheckAccess", recordID, action, purpose)
 }
 
+// AuthorizeRead decides whether the caller may read version of the record now (0: the latest)
+// and, when it may, returns the record and the version's metadata in the same evaluation.
+func (c *Client) AuthorizeRead(ctx context.Context, recordID string, version int, purpose string) (*model.ReadAuthorization, error) {
+	return query[model.ReadAuthorization](ctx, c, "AuthorizeRead", recordID, strconv.Itoa(version), purpose)
+}
+
 // Grant records a patient's consent.
 func (c *Client) Grant(ctx context.Context, g model.GrantRequest) (*model.Grant, error) {
 	return invoke[model.Grant](ctx, c, "Grant", arg(g))
