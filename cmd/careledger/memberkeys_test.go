@@ -209,13 +209,11 @@ func TestDataDirectoryCannotSignAsAMember(t *testing.T) {
 		require.NoError(t, err)
 		_, err = asPatient.Grant(ctx, grant)
 		require.Error(t, err, "key %d signed a Grant as the patient", i)
-		asPatient.Close()
 
 		asClinician, err := s.clientFor(clinicianID.MSPID(), clinicianID.CertificatePEM(), sign)
 		require.NoError(t, err)
 		_, err = asClinician.WhoAmI(ctx)
 		require.Error(t, err, "key %d acted on the ledger as the clinician", i)
-		asClinician.Close()
 
 		der, err := x509.MarshalPKCS8PrivateKey(k)
 		require.NoError(t, err)
@@ -229,7 +227,6 @@ func TestDataDirectoryCannotSignAsAMember(t *testing.T) {
 	// Control: the patient's own key, from the wallet with the passphrase, does sign.
 	own, err := s.clientFor(patientID.MSPID(), patientID.CertificatePEM(), patientID.Sign)
 	require.NoError(t, err)
-	defer own.Close()
 	_, err = own.Grant(ctx, grant)
 	require.NoError(t, err)
 }
