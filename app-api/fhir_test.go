@@ -165,11 +165,12 @@ func TestFHIRClinicSystemStory(t *testing.T) {
 	require.Equal(t, me.ID, pt.json["id"])
 	require.NotEmpty(t, pt.json["name"], "her own name comes back to her")
 
-	// She grants the clinician read on her lab results, vital signs and notes.
+	// She grants the clinician read on her personal details (her Patient, filed as
+	// demographics), lab results, vital signs, notes and diagnoses.
 	owner := st.Client(t, e.patient)
 	doc, err := st.Client(t, e.clinician).WhoAmI(ctx)
 	require.NoError(t, err)
-	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab", "vital-signs", "note", "diagnosis"}, Purpose: "TREAT"})
+	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"demographics", "lab", "vital-signs", "note", "diagnosis"}, Purpose: "TREAT"})
 	require.NoError(t, err)
 
 	search := clinician.do(t, "GET", "/fhir/Observation?patient=Patient/"+me.ID, nil)

@@ -50,7 +50,9 @@ var (
 )
 
 var resourceTypes = []resourceType{
-	{name: "Patient", categories: []string{"note"}, read: true, search: true,
+	// A Patient is filed as demographics; records stored before the ledger knew that
+	// category stay under note.
+	{name: "Patient", categories: []string{"demographics", "note"}, read: true, search: true,
 		params: []searchParam{{"_id", kindToken, []string{"id"}, "the patient's pseudonym"}}},
 	{name: "Observation", categories: []string{"lab", "vital-signs", "imaging", "questionnaire"}, read: true, search: true,
 		params: []searchParam{patientParam, categoryParam, codeParam("code"), dateParam("date", "effective")}},
