@@ -39,4 +39,6 @@ func TestFHIRErasedRecordsAreGone(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, stranger.do(t, "GET", "/fhir/Observation/"+obsID, nil).status)
 	search := e.fhir(e.clinician).do(t, "GET", "/fhir/Observation?patient="+me.ID, nil)
 	require.Empty(t, search.resources("Observation"), "%s", search.raw)
+	// Every refusal above is an OperationOutcome that is valid FHIR R4.
+	e.served.Check(t)
 }

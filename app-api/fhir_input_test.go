@@ -133,4 +133,6 @@ func TestFHIRBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.status, "%s", resp.raw)
 	require.Len(t, resp.json["records"], 2)
 	require.Equal(t, before+2, records())
+	// Every refusal above is an OperationOutcome that is valid FHIR R4.
+	e.served.Check(t)
 }

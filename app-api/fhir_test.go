@@ -62,6 +62,7 @@ func (f fhirClient) do(t testing.TB, method, path string, body []byte, headers .
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	out := fhirReply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	f.e.served.Add(fmt.Sprintf("%s %s: %d", method, req.URL.Path, resp.StatusCode), raw)
 	_ = json.Unmarshal(raw, &out.json)
 	return out
 }
@@ -165,11 +166,12 @@ func TestFHIRClinicSystemStory(t *testing.T) {
 	require.Equal(t, me.ID, pt.json["id"])
 	require.NotEmpty(t, pt.json["name"], "her own name comes back to her")
 
-	// She grants the clinician read on her lab results, vital signs and notes.
+	// She grants the clinician read on her personal details (her Patient, filed as
+	// demographics), lab results, vital signs, notes and diagnoses.
 	owner := st.Client(t, e.patient)
 	doc, err := st.Client(t, e.clinician).WhoAmI(ctx)
 	require.NoError(t, err)
-	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"lab", "vital-signs", "demographics", "diagnosis"}, Purpose: "TREAT"})
+	_, err = owner.Grant(ctx, model.GrantRequest{ID: "g-fhir", Grantee: model.Grantee{ID: doc.ID}, Actions: []string{"read"}, Categories: []string{"demographics", "lab", "vital-signs", "note", "diagnosis"}, Purpose: "TREAT"})
 	require.NoError(t, err)
 
 	search := clinician.do(t, "GET", "/fhir/Observation?patient=Patient/"+me.ID, nil)
@@ -318,6 +320,12 @@ func TestFHIRClinicSystemStory(t *testing.T) {
 	require.Contains(t, string(audit.raw), "IHE.BasicAudit.PatientRead")
 	require.Contains(t, string(audit.raw), doc.ID, "the clinician's reads are in her trail")
 	require.GreaterOrEqual(t, stranger.do(t, "GET", "/fhir/AuditEvent?patient="+me.ID, nil).status, 400)
+
+	// Everything /fhir answered above is valid FHIR R4 by the official JSON schema.
+	for _, typ := range []string{"CapabilityStatement", "Bundle", "Patient", "Observation", "OperationOutcome", "Consent", "Parameters"} {
+		require.Contains(t, e.served.Types(), typ, "the story has the server answer a %s", typ)
+	}
+	e.served.Check(t)
 }
 
 // mhdBundle is an IHE MHD ITI-65 Provide Document Bundle: a SubmissionSet List, a

@@ -27,7 +27,9 @@ const readPageParallel = 64
 // differs from Read in one step only: the listing, which the ledger authorised for the caller
 // record by record a moment ago, gives the version, so a record whose read decision is in the
 // decision cache costs no further evaluation (see decisionCache for why that cannot widen
-// access); any other costs one AuthorizeRead, as Read does. One record that cannot be
+// access), and one whose listing carried the ledger's read decision (RecordHistory.Read) costs
+// none while that decision is as fresh as a cached one; any other costs one AuthorizeRead, as
+// Read does. One record that cannot be
 // released degrades only itself (Paged.Err). Reads run concurrently, so their audit reports
 // are written to the queue in one batch.
 //
@@ -56,6 +58,13 @@ func (s *Service) readListed(ctx context.Context, as *ledger.Client, h model.Rec
 	if d, ok := s.cache.get(cacheKey(as.Key(), h.Record.ID, model.ActionRead, purpose), s.now()); ok {
 		// The read happens now, on a decision the ledger took a moment ago: the audit report
 		// says when the content was released, and the ledger re-decides it at that time.
+		return s.release(ctx, d, h.Record, v, accessReport(d, h.Record.ID, v.Number, purpose, s.now()))
+	}
+	// The listing carries the ledger's decision on reading each record, made with the listing
+	// itself (RecordHistory.Read); the release rests on it (and is audited on it) for as long
+	// as a cached decision would be reused (decisionCache.usable). Without one (a ledger that
+	// does not send it, a purpose asked for, a listing gone stale), ask.
+	if d := h.Read; d != nil && purpose == "" && d.RecordID == h.Record.ID && d.Action == model.ActionRead && s.cache.usable(d, s.now()) {
 		return s.release(ctx, d, h.Record, v, accessReport(d, h.Record.ID, v.Number, purpose, s.now()))
 	}
 	a, err := s.authorize(ctx, as, h.Record.ID, v.Number, purpose)

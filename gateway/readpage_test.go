@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
@@ -65,4 +67,39 @@ func TestReadPageAuditsAsReadDoes(t *testing.T) {
 			require.Equal(t, a.ID, p.Record.ID)
 		}
 	}
+}
+
+// TestReadPageReleasesOnTheListingsDecision: the listing carries the ledger's decision on
+// each record, and a page is released (and audited) on it without a CheckAccess per record,
+// while a cached decision would still be used; once a revoke for the patient is seen, a
+// listing made before it releases nothing.
+func TestReadPageReleasesOnTheListingsDecision(t *testing.T) {
+	s := newStack(t, time.Minute)
+	ctx := context.Background()
+	a := s.upload(t, s.patient, labResult)
+	_, err := s.patient.Grant(ctx, model.GrantRequest{ID: "g-listed", Grantee: model.Grantee{ID: s.clinicianID}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+	require.NoError(t, err)
+
+	hist, err := s.clinicianViaGateway.GetPatientHistory(ctx, s.patientID, "", ledger.Page{})
+	require.NoError(t, err)
+	require.Len(t, hist.Records, 1)
+	listed := hist.Records[0].Read
+	require.NotNil(t, listed, "the listing says the clinician may read the record")
+	page := s.svc.ReadPage(ctx, s.clinicianViaGateway, hist.Records, "")
+	require.NoError(t, page[0].Err)
+	require.Equal(t, *listed, page[0].Decision, "released on the listing's decision, not a new one")
+	pending, err := s.queue.Pending(10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, a.ID, pending[0].Report.RecordID)
+	require.Equal(t, "g-listed", pending[0].Report.GrantID)
+	require.Equal(t, listed.DecidedAt, pending[0].Report.AccessedAt, "audited on the decision it rests on")
+
+	_, err = s.patient.RevokeGrant(ctx, "g-listed")
+	require.NoError(t, err)
+	payload, err := json.Marshal(model.Event{Patient: s.patientID})
+	require.NoError(t, err)
+	s.svc.HandleEvent(model.EventGrantRevoked, payload)
+	page = s.svc.ReadPage(ctx, s.clinicianViaGateway, hist.Records, "")
+	require.ErrorIs(t, page[0].Err, gateway.ErrGrantRevoked, "a listing older than the revoke releases nothing")
 }

@@ -50,7 +50,8 @@ var (
 )
 
 var resourceTypes = []resourceType{
-	// Patients are filed as demographics; records stored before that category existed as note.
+	// A Patient is filed as demographics; records stored before the ledger knew that
+	// category stay under note.
 	{name: "Patient", categories: []string{"demographics", "note"}, read: true, search: true,
 		params: []searchParam{{"_id", kindToken, []string{"id"}, "the patient's pseudonym"}}},
 	{name: "Observation", categories: []string{"lab", "vital-signs", "imaging", "questionnaire"}, read: true, search: true,

@@ -22,20 +22,6 @@ import (
 // one request.
 const MaxBundleBytes = 16 << 20
 
-// bundleIn is what an upload reads of a Bundle before validating its entries one by one.
-type bundleIn struct {
-	ResourceType string `json:"resourceType"`
-	Type         string `json:"type"`
-	Entry        []struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
-		Request  *struct {
-			Method string `json:"method"`
-			URL    string `json:"url"`
-		} `json:"request"`
-	} `json:"entry"`
-}
-
 // split is an uploaded Bundle made ready to store: the patient it is about and one record per
 // entry, with references between entries rewritten to the ids CareLedger assigns.
 type split struct {
@@ -138,84 +124,54 @@ func atEntry(i int, typ string, err error) error {
 	return errors.Join(append([]error{gateway.ErrInvalidContent}, out...)...)
 }
 
-// splitBundle validates an uploaded Bundle and splits it into records. transactionOnly
-// refuses collections (POST /fhir takes transactions; /v1/records takes both).
+// splitBundle validates an uploaded Bundle with gateway/fhir's ParseBundle, the one set of
+// Bundle rules (entry resources, requests, fullUrls, one patient), and splits it into
+// records. transactionOnly refuses collections (POST /fhir takes transactions; /v1/records
+// takes both).
 func splitBundle(data []byte, owner string, transactionOnly bool) (*split, error) {
-	var in bundleIn
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&in); err != nil || in.ResourceType != "Bundle" {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+	}
+	if json.Unmarshal(data, &head) != nil || head.ResourceType != "Bundle" {
 		return nil, unprocessable("Bundle", "the body must be a FHIR Bundle")
 	}
-	switch {
-	case in.Type == "transaction":
-	case in.Type == "collection" && !transactionOnly:
-	default:
-		want := "transaction or collection"
-		if transactionOnly {
-			want = "transaction"
-		}
-		return nil, unprocessable("Bundle.type", "%s is not accepted here: send a %s Bundle", strconv.Quote(in.Type), want)
+	if head.Type != "transaction" && transactionOnly {
+		return nil, unprocessable("Bundle.type", "%s is not accepted here: send a transaction Bundle", strconv.Quote(head.Type))
 	}
-	if len(in.Entry) == 0 {
-		return nil, unprocessable("Bundle.entry", "is empty: there is nothing to store")
+	in, err := r4.ParseBundle(data)
+	if err != nil {
+		return nil, errors.Join(gateway.ErrInvalidContent, err)
 	}
-	if len(in.Entry) > gateway.MaxBatch {
-		return nil, unprocessable("Bundle.entry", "has %d entries; at most %d are stored in one request", len(in.Entry), gateway.MaxBatch)
+	if len(in.Entries) > gateway.MaxBatch {
+		return nil, unprocessable("Bundle.entry", "has %d entries; at most %d are stored in one request", len(in.Entries), gateway.MaxBatch)
 	}
-	sp := &split{owner: owner}
-	res := make([]*r4.Resource, len(in.Entry))
-	fullURLs := map[string]int{}
 	patientEntry := -1
-	for i, e := range in.Entry {
-		at := fmt.Sprintf("Bundle.entry[%d]", i)
-		if len(e.Resource) == 0 {
-			return nil, unprocessable(at+".resource", "is required: every entry is stored as a record")
+	for i, e := range in.Entries {
+		if e.Request != nil && e.Request.Method != "POST" {
+			// ParseBundle also takes PUT; here a transaction only creates records.
+			return nil, unprocessable(fmt.Sprintf("Bundle.entry[%d].request.method", i), "%s is not supported: a transaction here creates records (POST)", strconv.Quote(e.Request.Method))
 		}
-		rt, err := r4.Validate(e.Resource)
-		if err != nil {
-			return nil, atEntry(i, "", err)
-		}
-		if rt.Type == "Bundle" {
-			return nil, unprocessable(at+".resource.Bundle", "a Bundle inside a Bundle is not accepted: send its entries")
-		}
-		res[i] = rt
-		switch {
-		case in.Type == "transaction" && e.Request == nil:
-			return nil, unprocessable(at+".request", "is required in a transaction")
-		case in.Type != "transaction" && e.Request != nil:
-			return nil, unprocessable(at+".request", "is only allowed in a transaction")
-		case e.Request != nil && e.Request.Method != "POST":
-			return nil, unprocessable(at+".request.method", "%s is not supported: a transaction here creates records (POST)", strconv.Quote(e.Request.Method))
-		case e.Request != nil && strings.TrimSuffix(strings.SplitN(e.Request.URL, "?", 2)[0], "/") != rt.Type:
-			return nil, unprocessable(at+".request.url", "must be %s, the entry's resource type", rt.Type)
-		}
-		if e.FullURL != "" {
-			if j, dup := fullURLs[e.FullURL]; dup {
-				return nil, unprocessable(at+".fullUrl", "repeats the fullUrl of Bundle.entry[%d]", j)
-			}
-			fullURLs[e.FullURL] = i
-		}
-		if rt.Type == "Patient" {
-			if patientEntry >= 0 {
-				return nil, unprocessable(at+".resource.Patient", "is a second patient: a Bundle holds one patient's records")
-			}
+		if e.Resource.Type == "Patient" {
 			patientEntry = i
 		}
 	}
-	names, err := sp.patientNames(in, res, patientEntry)
-	if err != nil {
+	sp := &split{owner: owner}
+	if err := sp.settleOwner(in, patientEntry); err != nil {
 		return nil, err
 	}
-	// Every entry gets its id; references to entries are rewritten to them.
-	refs := map[string]string{}
-	for name := range names {
-		refs[name] = "Patient/" + sp.owner
+	// Every entry gets its id; references to entries, and every name the Bundle gives its
+	// patient, are rewritten to them.
+	refs := map[string]string{"Patient/" + sp.owner: "Patient/" + sp.owner}
+	if in.Patient != "" {
+		refs[in.Patient] = "Patient/" + sp.owner
+		refs[normalizeRef(in.Patient)] = "Patient/" + sp.owner
 	}
-	sp.types, sp.ids = make([]string, len(in.Entry)), make([]string, len(in.Entry))
-	recordIDs := make([]string, len(in.Entry))
-	for i, e := range in.Entry {
+	sp.types, sp.ids = make([]string, len(in.Entries)), make([]string, len(in.Entries))
+	recordIDs := make([]string, len(in.Entries))
+	for i, e := range in.Entries {
 		recordIDs[i] = uuid.NewString()
-		sp.types[i], sp.ids[i] = res[i].Type, recordIDs[i]
+		sp.types[i], sp.ids[i] = e.Resource.Type, recordIDs[i]
 		if i == patientEntry {
 			sp.ids[i] = sp.owner
 		}
@@ -223,14 +179,14 @@ func splitBundle(data []byte, owner string, transactionOnly bool) (*split, error
 		if e.FullURL != "" {
 			refs[e.FullURL] = to
 		}
-		if res[i].ID != "" && i != patientEntry {
-			refs[res[i].Type+"/"+res[i].ID] = to
+		if e.Resource.ID != "" {
+			refs[e.Resource.Type+"/"+e.Resource.ID] = to
 		}
 	}
-	for i, e := range in.Entry {
-		item, err := record(e.Resource, res[i], sp.ids[i], refs)
+	for i, e := range in.Entries {
+		item, err := record(e.Data, e.Resource, sp.ids[i], refs)
 		if err != nil {
-			return nil, atEntry(i, res[i].Type, err)
+			return nil, atEntry(i, e.Resource.Type, err)
 		}
 		item.RecordID = recordIDs[i]
 		sp.records = append(sp.records, item)
@@ -238,68 +194,55 @@ func splitBundle(data []byte, owner string, transactionOnly bool) (*split, error
 	return sp, nil
 }
 
-// patientNames checks that every entry is about one patient, settles sp.owner, and returns
-// the references that name the patient in this Bundle.
-func (sp *split) patientNames(in bundleIn, res []*r4.Resource, patientEntry int) (map[string]bool, error) {
-	names := map[string]bool{}
+// settleOwner settles whose records the Bundle holds: the calling patient, else the
+// pseudonym the Bundle names (the Patient entry's id or its identifier with system
+// urn:careledger:pseudonym, or the Patient/{pseudonym} reference all entries share).
+// ParseBundle has checked that every entry is about one patient; here that patient must be
+// the owner, and a pseudonym the Bundle names must be the owner's.
+func (sp *split) settleOwner(in *r4.Bundle, patientEntry int) error {
+	named := ""
+	if model.ValidPseudonym(in.PatientID) {
+		named = in.PatientID
+	}
 	if patientEntry >= 0 {
-		if u := in.Entry[patientEntry].FullURL; u != "" {
-			names[u] = true
-		}
-		if id := res[patientEntry].ID; id != "" {
-			names["Patient/"+id] = true
-			if model.ValidPseudonym(id) && sp.owner == "" {
-				sp.owner = id
+		if id := pseudonymIdentifier(in.Entries[patientEntry].Data); id != "" {
+			if named != "" && named != id {
+				return unprocessable(fmt.Sprintf("Bundle.entry[%d].resource.Patient.identifier", patientEntry), "names another patient than the Patient's id")
 			}
+			named = id
 		}
-		if id := pseudonymIdentifier(in.Entry[patientEntry].Resource); id != "" {
-			if sp.owner != "" && sp.owner != id {
-				return nil, unprocessable(fmt.Sprintf("Bundle.entry[%d].resource.Patient.identifier", patientEntry), "names another patient than the one the Bundle is stored for")
-			}
-			sp.owner = id
-		}
+	}
+	switch {
+	case sp.owner == "":
+		sp.owner = named
+	case named != "" && named != sp.owner:
+		return unprocessable(patientElement(in, patientEntry), "refers to another patient: a Bundle holds one patient's records, and these are stored for you")
 	}
 	if sp.owner == "" {
-		for _, r := range res {
-			if id, ok := pseudonymRef(r.Subject); ok {
-				sp.owner = id
-				break
-			}
-		}
+		return unprocessable("Bundle.entry", "does not say whose records these are: refer to the patient as Patient/{pseudonym}, or give the Patient entry an identifier with system %s", SystemPseudonym)
 	}
-	if sp.owner == "" {
-		return nil, unprocessable("Bundle.entry", "does not say whose records these are: refer to the patient as Patient/{pseudonym}, or give the Patient entry an identifier with system %s", SystemPseudonym)
-	}
-	names["Patient/"+sp.owner] = true
-	alias := ""
-	for i, r := range res {
-		if r.Subject == "" {
-			continue
-		}
-		elem := fmt.Sprintf("Bundle.entry[%d].resource.%s.subject", i, r.Type)
-		if id, ok := pseudonymRef(r.Subject); ok && id != sp.owner {
-			return nil, unprocessable(elem, "refers to another patient: a Bundle holds one patient's records")
-		}
-		ref := normalizeRef(r.Subject)
-		switch {
-		case names[r.Subject] || names[ref]:
-		case !strings.HasPrefix(ref, "urn:") && !strings.HasPrefix(ref, "Patient/"):
-			return nil, unprocessable(elem, "must refer to the patient: every entry is about the Bundle's patient")
-		case patientEntry < 0 && (alias == "" || alias == ref):
-			// No Patient entry: the sender's own name for the patient, the same throughout.
-			alias = ref
-			names[r.Subject], names[ref] = true, true
-		default:
-			return nil, unprocessable(elem, "refers to a patient other than the Bundle's")
-		}
-	}
-	return names, nil
+	return nil
 }
 
-func pseudonymRef(ref string) (string, bool) {
-	ref = normalizeRef(ref)
-	id, ok := strings.CutPrefix(ref, "Patient/")
-	return id, ok && model.ValidPseudonym(id)
+// patientElement names the element that names the Bundle's patient: the Patient entry, or
+// the first entry's subject.
+func patientElement(in *r4.Bundle, patientEntry int) string {
+	if patientEntry >= 0 {
+		return fmt.Sprintf("Bundle.entry[%d].resource.Patient", patientEntry)
+	}
+	for i, e := range in.Entries {
+		if e.Resource.Subject == "" {
+			continue
+		}
+		var elems map[string]json.RawMessage
+		_ = json.Unmarshal(e.Data, &elems)
+		elem := "subject"
+		if _, ok := elems[elem]; !ok {
+			elem = "patient"
+		}
+		return fmt.Sprintf("Bundle.entry[%d].resource.%s.%s", i, e.Resource.Type, elem)
+	}
+	return "Bundle.entry"
 }
 
 // normalizeRef reduces an absolute reference to its Type/id tail; urn: references stay.

@@ -104,6 +104,8 @@ type view struct {
 	erased  *model.Erasure
 	consent *model.ResearchConsent
 	grants  []model.Grant // in force, or ended since the pair's last Grant
+	// named are the grants audit reports named, by ID (nil: no such grant), read once.
+	named map[string]*model.Grant
 }
 
 func (t *txn) view(patient string, who model.Party) (*view, error) {

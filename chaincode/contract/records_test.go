@@ -137,6 +137,11 @@ func TestRecordMetadataIsVisibleOnlyToThoseWhoMayRead(t *testing.T) {
 	hist := decodeAs[model.HistoryPage](t, cs.clinician.mustEvaluate("GetPatientHistory", p.id(), "", "0", ""))
 	require.Len(t, hist.Records, 1)
 	require.Len(t, hist.Records[0].Versions, 1)
+	// The listing carries the decision CheckAccess gives, so a page is released on one
+	// evaluation.
+	checked := decodeAs[model.Decision](t, cs.clinician.mustEvaluate("CheckAccess", "lab-1", "read", ""))
+	require.NotNil(t, hist.Records[0].Read)
+	require.Equal(t, checked, *hist.Records[0].Read)
 
 	_, err = cs.manufacturer.evaluate("ListPatientRecords", p.id(), "", "0", "")
 	requireCode(t, err, model.CodeForbidden)

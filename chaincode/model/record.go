@@ -52,6 +52,11 @@ type NewVersion struct {
 type RecordHistory struct {
 	Record   Record    `json:"record"`
 	Versions []Version `json:"versions"`
+	// Read is the ledger's decision on the caller reading the record, made with the listing
+	// and as CheckAccess(record, "read", "") makes it, when it allows the read (nil when it
+	// does not). A gateway releasing a listed page rests each release on it rather than
+	// asking again record by record.
+	Read *Decision `json:"read,omitempty" metadata:",optional"`
 }
 
 // RecordPage is one page of a patient's records.
