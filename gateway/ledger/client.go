@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -89,10 +91,40 @@ type Submitted struct {
 	Result      []byte
 }
 
+// readConflictAttempts bounds how often a transaction the peers invalidated for a read conflict
+// is run again.
+const readConflictAttempts = 4
+
 // submit endorses, orders and waits for the commit of a transaction. Endorsement is retried on
 // transient failures (nothing was ordered yet); submission is retried with the same signed
 // transaction, which the ledger can commit at most once (a repeated transaction ID is invalid).
+// A transaction invalidated for a read conflict (MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT)
+// wrote nothing, so it is run again as a new transaction on the state that beat it, as the
+// caller would: a concurrent transaction of the same party, such as two first uploads of a new
+// patient, must not fail one of them. Whatever the chaincode then decides stands.
 func (c *Client) submit(ctx context.Context, fn string, args ...string) (*Submitted, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := c.submitOnce(ctx, fn, args...)
+		if attempt == readConflictAttempts || !errors.Is(err, &model.Error{Code: model.CodeConflict}) {
+			return out, err
+		}
+		var ce *CommitError
+		if !errors.As(err, &ce) {
+			return out, err // the chaincode's own CONFLICT: final
+		}
+		var wait time.Duration
+		if spread := int64(c.retry.backoff/4) << attempt; spread > 0 {
+			wait = time.Duration(rand.Int64N(spread)) // apart, so the two do not meet again
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Client) submitOnce(ctx context.Context, fn string, args ...string) (*Submitted, error) {
 	proposal, err := c.contract.NewProposal(fn, c.options(args)...)
 	if err != nil {
 		return nil, translate("prepare "+fn, err)
