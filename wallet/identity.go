@@ -116,6 +116,20 @@ func (id *Identity) EnrollmentID() string {
 // LedgerID is the pseudonym under which the ledger knows this identity; see LedgerID.
 func (id *Identity) LedgerID() string { return LedgerID(id.mspID, id.EnrollmentID()) }
 
+// CertificateLedgerID is the pseudonym under which the ledger knows the holder of cert, an
+// identity of mspID; it needs no private key (Wallet.Certificate gives the certificate).
+func CertificateLedgerID(mspID string, cert *x509.Certificate) (string, error) {
+	attrs, err := attrmgr.New().GetAttributesFromCert(cert)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidIdentity, err)
+	}
+	enrollmentID := attrs.Attrs[AttrEnrollmentID]
+	if enrollmentID == "" {
+		enrollmentID = cert.Subject.CommonName
+	}
+	return LedgerID(mspID, enrollmentID), nil
+}
+
 // NotAfter is when the certificate expires; re-enrol before then.
 func (id *Identity) NotAfter() time.Time { return id.cert.NotAfter }
 

@@ -68,7 +68,7 @@ func TestCommandLines(t *testing.T) {
 		{name: "read into a missing directory", args: []string{"patient", "read", rec.ID, "-o", filepath.Join(dir, "no", "such", "dir", "x.json")}, code: 1,
 			stderr: []string{"no such file or directory"}},
 		{name: "invalid FHIR: the server's error once, each element on its line", args: []string{"patient", "upload", "--file", invalidFHIR}, code: 1, unlocks: true,
-			stderr: []string{"careledger: 422 INVALID_CONTENT: invalid record content\n  Observation.", "(request "}},
+			stderr: []string{"careledger: 422 INVALID_CONTENT: invalid record content: Observation.", "\n  Observation.", "(request "}},
 		{name: "no grants in words", args: []string{"patient", "grants"}, code: 0, unlocks: true, stdout: []string{"=no grants\n"}},
 		{name: "no patients in words", args: []string{"clinician", "patients"}, code: 0, unlocks: true, stdout: []string{"=no patients have granted you access\n"}},
 		{name: "no cohorts in words", args: []string{"manufacturer", "cohorts"}, code: 0, unlocks: true, stdout: []string{"=no published cohorts\n"}},

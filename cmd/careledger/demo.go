@@ -19,6 +19,7 @@ import (
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/internal/demopop"
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/wallet"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -230,10 +231,21 @@ func (s *stack) newDemoGenerator(seed uint64) (*demoGenerator, error) {
 		return nil, err
 	}
 	g := &demoGenerator{s: s, seed: seed, issuer: is}
+	// The demo clinician is the wallet's (enrolled by CSR, so only its certificate is in the
+	// node's material); a data directory from before then has it in the material.
+	if s.wallet != nil {
+		if msp, cert, err := s.wallet.Certificate(string(model.RoleClinician)); err == nil {
+			if id, err := wallet.CertificateLedgerID(msp, cert); err == nil {
+				g.clinician = id
+			}
+		}
+	}
 	for _, msp := range s.users.orgs() {
+		if g.clinician != "" {
+			break
+		}
 		if c, err := loadUser(s.users, msp, model.RoleClinician); err == nil {
 			g.clinician = c.LedgerID()
-			break
 		}
 	}
 	// The grantees are fixed by the seed alone, so an interrupted run grants the same ones.

@@ -29,7 +29,7 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	require.Contains(t, out.String(), "demo population: 40 patients (seed 3)")
 	require.Contains(t, out.String(), "demo cohort "+demoCohortID+" published", "40 patients are enough for k=5: %s", out.String())
 
-	doc, err := loadUser(s.users, network.ClinicMSP, model.RoleClinician)
+	doc, err := s.wallet.Get(string(model.RoleClinician), s.cfg.WalletPassword)
 	require.NoError(t, err)
 	clinician, err := s.clientFor(network.ClinicMSP, doc.CertificatePEM(), doc.Sign)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestDemoPopulationGivesEveryRoleSomething(t *testing.T) {
 	require.Positive(t, report.Risk.Marketer)
 	require.NotEmpty(t, report.Extract.DateShift)
 
-	maker, err := loadUser(s.users, network.PharmaMSP, model.RoleManufacturer)
+	maker, err := s.wallet.Get(string(model.RoleManufacturer), s.cfg.WalletPassword)
 	require.NoError(t, err)
 	// The example up's welcome suggests.
 	example, err := os.ReadFile("../../docs/examples/cohort/criteria-hypertension-50plus.json")
