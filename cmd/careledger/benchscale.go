@@ -149,6 +149,12 @@ func benchScale(ctx context.Context, out io.Writer, o scaleOptions) error {
 		return err
 	}
 	var rows []scaleRow
+	defer func() {
+		// Also after a failure or an interrupt: what was measured is worth seeing.
+		if len(rows) > 0 {
+			printScale(out, rows)
+		}
+	}()
 	for _, size := range scaleSizes(o.Max) {
 		t0 := time.Now()
 		if err := w.fill(ctx, size, o.Workers); err != nil {
@@ -168,7 +174,6 @@ func benchScale(ctx context.Context, out io.Writer, o scaleOptions) error {
 			fmt.Fprintf(out, "measured %d in %s; load average %s", size, time.Since(t0).Round(time.Second), la)
 		}
 	}
-	printScale(out, rows)
 	return nil
 }
 
