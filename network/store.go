@@ -121,8 +121,11 @@ func openStore(dir string, readOnly bool, log *slog.Logger) (s *store, err error
 		ReadOnly: readOnly,
 		// See the type's comment: the block log makes blocks durable, not the index.
 		NoSync: true,
-		// The freelist is rebuilt on open instead of written on every commit.
-		NoFreelistSync: true,
+		// The freelist is written with every commit (a page or two: the index grows by
+		// appending, so few pages are free). Without it bbolt rebuilds the freelist on open by
+		// reading every page of the index, which made start-up time and memory grow with the
+		// ledger: 400 MiB resident after start at 60k operations (bench scale).
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 		// A large initial mapping avoids remaps, which must wait for every open read
 		// transaction (every running simulation) to finish.

@@ -99,8 +99,12 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 			Accessor: r.Accessor, Basis: r.Basis, GrantID: r.GrantID, Purpose: r.Purpose,
 			AccessedAt: r.AccessedAt, RecordedBy: t.caller.ID, TxID: t.id, Assurance: assurance,
 		}
-		if err := t.put(t.key(kindAudit, rec.Owner, r.AccessedAt.Format(sortableTime), r.ID), entry); err != nil {
+		stored, err := encodeAuditEntry(&entry)
+		if err != nil {
 			return nil, err
+		}
+		if err := t.stub.PutState(t.key(kindAudit, rec.Owner, r.AccessedAt.Format(sortableTime), r.ID), stored); err != nil {
+			return nil, model.Errorf(model.CodeInternal, "write state: %v", err)
 		}
 		if err := t.index(idKey); err != nil {
 			return nil, err
@@ -294,9 +298,13 @@ func (c *Contract) ListAccessLog(ctx contractapi.TransactionContextInterface, pa
 		return nil, err
 	}
 	out := &model.AccessPage{Entries: []model.AccessEntry{}}
-	out.Bookmark, err = t.page(kindAudit, []string{patientID}, bookmark, size, func(_ string, value []byte) (bool, error) {
-		var e model.AccessEntry
-		if err := unmarshal(value, &e); err != nil {
+	out.Bookmark, err = t.page(kindAudit, []string{patientID}, bookmark, size, func(key string, value []byte) (bool, error) {
+		_, attrs, err := t.stub.SplitCompositeKey(key)
+		if err != nil {
+			return false, model.Errorf(model.CodeInternal, "split key: %v", err)
+		}
+		e, err := decodeAuditEntry(attrs, value)
+		if err != nil {
 			return false, err
 		}
 		if e.Assurance == "" {

@@ -14,7 +14,7 @@ const (
 	kindEnded       = "cl.gend"    // [granteeKey, patient, scope, action, purpose] -> endedGrant
 	kindPair        = "cl.gpair"   // [granteeKey, patient] -> mark: the pair's ended grants are in cl.gend
 	kindParty       = "cl.party"   // [pseudonym] -> model.Party as last seen changing the ledger
-	kindAudit       = "cl.audit"   // [patient, accessedAt, accessID] -> model.AccessEntry
+	kindAudit       = "cl.audit"   // [patient, accessedAt, accessID] -> compact audit entry (auditentry.go)
 	kindAccessID    = "cl.access"  // [accessID] -> index
 	kindResearch    = "cl.rc"      // [patient] -> model.ResearchConsent
 	kindCohort      = "cl.cohort"  // [cohortID] -> model.Cohort
