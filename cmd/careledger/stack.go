@@ -22,6 +22,7 @@ import (
 	"github.com/careledger/careledger/gateway/blob"
 	"github.com/careledger/careledger/gateway/events"
 	"github.com/careledger/careledger/gateway/ledger"
+	"github.com/careledger/careledger/internal/backup"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
@@ -114,6 +115,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	s.log = log
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, backup.RestoringMarker)); err == nil {
+		return nil, fmt.Errorf("%s holds a restore that did not finish: restore again into a new directory", cfg.DataDir)
 	}
 
 	s.step("crypto material")
@@ -240,6 +244,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.queue.Close)
+	if err := s.serveAdminSocket(); err != nil {
+		log.Warn("no admin socket: careledger backup cannot copy the audit queue while this process runs", "err", err)
+	}
 	writers := map[string]audit.Writer{}
 	for msp, gw := range s.gateways {
 		writers[msp] = gw
