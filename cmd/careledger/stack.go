@@ -23,6 +23,7 @@ import (
 	"github.com/careledger/careledger/gateway/events"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/internal/backup"
+	"github.com/careledger/careledger/internal/datadir"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
@@ -118,6 +119,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, backup.RestoringMarker)); err == nil {
 		return nil, fmt.Errorf("%s holds a restore that did not finish: restore again into a new directory", cfg.DataDir)
+	}
+	if err := datadir.Migrate(ctx, cfg.DataDir, nil, log); err != nil {
+		return nil, err
 	}
 
 	s.step("crypto material")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/gateway/audit"
+	"github.com/careledger/careledger/internal/datadir"
 	"github.com/careledger/careledger/network"
 )
 
@@ -33,10 +34,11 @@ const (
 
 // Component format versions this release writes; a restore or start refuses newer ones.
 var componentVersions = map[string]int{
-	"blocklog": 1, // network/ledger/blocks.log records (length, CRC-32C, common.Block)
-	"keystore": 1, // keys/keystore.json "version"
-	"records":  1, // records/<key>.blob, SHA-256 named ciphertexts
-	"audit":    1, // audit.db buckets
+	"datadir":  datadir.Current, // format.json
+	"blocklog": 1,               // network/ledger/blocks.log records (length, CRC-32C, common.Block)
+	"keystore": 1,               // keys/keystore.json "version"
+	"records":  1,               // records/<key>.blob, SHA-256 named ciphertexts
+	"audit":    1,               // audit.db buckets
 }
 
 // excluded says what Write leaves out on purpose.
