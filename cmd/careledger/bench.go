@@ -60,7 +60,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		pprof.StopCPUProfile()
 		return profile.Close()
 	}
-	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd(), newBenchResearchCmd())
+	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd(), newBenchResearchCmd(), newBenchBackupCmd(g))
 	return cmd
 }
 
