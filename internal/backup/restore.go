@@ -68,7 +68,7 @@ type Report struct {
 // remaining ciphertext against the ledger's hash of it. Only then is the directory moved into
 // place: a failed or interrupted restore leaves nothing that `careledger up` would start on.
 // A ciphertext whose hash is wrong fails the restore (ErrIntegrity).
-func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Report, error) {
+func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (_ *Report, err error) {
 	if o.Chaincode == "" {
 		o.Chaincode = "careledger"
 	}
@@ -82,6 +82,12 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (*Report, error
 	if err := os.RemoveAll(work); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			// Nothing half-restored stays behind; the archive is still there to try again.
+			os.RemoveAll(work)
+		}
+	}()
 	m, err := Extract(ctx, r, work)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
