@@ -119,8 +119,8 @@ a new directory (manifest check, index rebuild, ledger verify, erasures, ciphert
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "restore + verify: %.1fs (height %d, %d ciphertexts checked against the ledger, %d erasures applied)\n",
-				time.Since(t0).Seconds(), rep.Height, rep.Blobs, len(rep.Erased))
+			fmt.Fprintf(out, "restore + verify: %.1fs (height %d, %d ciphertexts checked against the ledger, %d erasures applied): unpack and check files %.1fs, rebuild index %.1fs, verify ledger %.1fs, erasures and ciphertexts %.1fs\n",
+				time.Since(t0).Seconds(), rep.Height, rep.Blobs, len(rep.Erased), rep.Took.Extract.Seconds(), rep.Took.Index.Seconds(), rep.Took.Verify.Seconds(), rep.Took.Records.Seconds())
 			return nil
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/blob"
@@ -60,6 +61,9 @@ type Report struct {
 	// Unreferenced are ciphertexts no ledger entry names (uploads whose transaction was not in
 	// the snapshot); Missing are ledger versions of patients not erased without a ciphertext.
 	Unreferenced, Missing []string
+	// Took is how long each phase took: unpacking and checking files, catching up and
+	// rebuilding the index, verifying the ledger, erasures and ciphertext checks.
+	Took struct{ Extract, Index, Verify, Records time.Duration }
 }
 
 // Restore restores an archive into o.DataDir. It checks every file against the manifest,
@@ -88,10 +92,12 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (_ *Report, err
 			os.RemoveAll(work)
 		}
 	}()
+	start := time.Now()
 	m, err := Extract(ctx, r, work)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
+	extracted := time.Since(start)
 	for c, v := range m.Components {
 		if have, ok := componentVersions[c]; ok && v > have {
 			return nil, fmt.Errorf("restore: %w: component %s has format %d, this CareLedger knows %d", ErrFormat, c, v, have)
@@ -101,6 +107,10 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (_ *Report, err
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	rep := &Report{Manifest: m}
+	rep.Took.Extract = extracted
+	lap := func(d *time.Duration) {
+		*d = time.Since(start) - extracted - rep.Took.Index - rep.Took.Verify - rep.Took.Records
+	}
 	node := filepath.Join(work, nodeDir)
 	own, err := network.SnapshotBlockLog(ctx, node, io.Discard)
 	if err != nil {
@@ -117,15 +127,19 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (_ *Report, err
 	if rep.Height, err = network.RebuildIndex(node, o.Logger); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
+	lap(&rep.Took.Index)
 	if o.VerifyLedger != nil {
 		if err := o.VerifyLedger(ctx, node); err != nil {
 			return nil, fmt.Errorf("restore: %w", err)
 		}
 	}
+	lap(&rep.Took.Verify)
 	if err := reapplyErasures(ctx, work, o.Chaincode, m.KeyCustodian, rep); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	if err := checkBlobs(ctx, work, o.Chaincode, rep); err != nil {
+	err = checkBlobs(ctx, work, o.Chaincode, rep)
+	lap(&rep.Took.Records)
+	if err != nil {
 		return rep, fmt.Errorf("restore: %w", err)
 	}
 	if err := os.Remove(filepath.Join(work, RestoringMarker)); err != nil {

@@ -45,6 +45,7 @@ var componentVersions = map[string]int{
 var excluded = []string{
 	passphraseFile + ": the local key store's passphrase never enters a backup; keep it (or CARELEDGER_KEYSTORE_PASSPHRASE) apart from the archives",
 	"network/ledger/ledger.db: the ledger index is rebuilt from the block log on restore",
+	"events.checkpoint: a restored gateway starts with no cached decision, so it follows events from the restored ledger's end; the live checkpoint may lie beyond it",
 	"spool/, lock files, sockets, temporary files",
 }
 
@@ -149,7 +150,7 @@ func skip(rel string, d fs.DirEntry) bool {
 	switch {
 	case rel == passphraseFile || strings.HasSuffix(base, ".passphrase"),
 		rel == "network/ledger", rel == "spool", rel == auditPath, rel == RestoringMarker,
-		rel == keysDir+"/lock", base == "LOCK", base == "in-use",
+		rel == keysDir+"/lock", rel == "events.checkpoint", base == "LOCK", base == "in-use",
 		strings.HasPrefix(base, "."): // temporary files of atomic writes
 		return true
 	}
