@@ -147,3 +147,20 @@ func envelopeFromArchive(t *testing.T, archive, patient, recordID string) []byte
 	require.NotEmpty(t, env.WrappedKey)
 	return env.WrappedKey
 }
+
+// TestUpRefusesUnfinishedRestoreAndNewerFormat: nothing starts on a directory whose restore
+// did not finish, or that a newer CareLedger wrote.
+func TestUpRefusesUnfinishedRestoreAndNewerFormat(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, backup.RestoringMarker), nil, 0o600))
+	_, err := startStack(ctx, testStackConfig(dir))
+	require.ErrorContains(t, err, "restore that did not finish")
+
+	dir = t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "format.json"), []byte(`{"version":99}`), 0o600))
+	_, err = startStack(ctx, testStackConfig(dir))
+	require.ErrorContains(t, err, "written by a newer CareLedger")
+	_, err = os.Stat(filepath.Join(dir, "network"))
+	require.ErrorIs(t, err, os.ErrNotExist, "nothing was opened or created")
+}
