@@ -99,8 +99,9 @@ func (a *archiveWriter) close(m *Manifest) error {
 	return a.zw.Close()
 }
 
-// maxDecoderWindow bounds the memory a hostile archive can make the decompressor use.
-const maxDecoderWindow = 64 << 20
+// maxDecoderWindow bounds the memory a hostile archive can make the decompressor use; the
+// writer's level (SpeedDefault) uses an 8 MiB window.
+const maxDecoderWindow = 16 << 20
 
 // Extract reads an archive into dest, a directory that must not exist yet, and checks every
 // file against the manifest: each file listed is present with its size and SHA-256, nothing
@@ -110,12 +111,13 @@ func Extract(ctx context.Context, r io.Reader, dest string) (*Manifest, error) {
 	if err := os.Mkdir(dest, 0o700); err != nil {
 		return nil, fmt.Errorf("extract archive: %w", err)
 	}
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderMaxMemory(1<<40))
+	in := &countingReader{r: r}
+	zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderMaxMemory(4*maxDecoderWindow), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	defer zr.Close()
-	tr := tar.NewReader(zr)
+	tr := tar.NewReader(&bombGuard{r: zr, in: in})
 	got := map[string]FileEntry{}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -195,4 +197,38 @@ func matchManifest(m *Manifest, got map[string]FileEntry) error {
 		errs = append(errs, fmt.Errorf("%w: %s is not in the manifest", ErrIntegrity, p))
 	}
 	return errors.Join(errs...)
+}
+
+// Decompression bombs: zstd turns a few bytes into gigabytes of zeros. Archives of CareLedger
+// hold ciphertexts (incompressible) and blocks (a few times), so past bombFloor bytes an
+// archive that expands more than bombRatio times is refused before it fills the disk.
+var (
+	bombFloor int64 = 256 << 20
+	bombRatio int64 = 1000
+)
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type bombGuard struct {
+	r   io.Reader
+	in  *countingReader
+	out int64
+}
+
+func (b *bombGuard) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.out += int64(n)
+	if b.out > bombFloor && b.out > bombRatio*b.in.n {
+		return n, fmt.Errorf("%w: the archive expands more than %d times (a decompression bomb?)", ErrIntegrity, bombRatio)
+	}
+	return n, err
 }

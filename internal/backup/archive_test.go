@@ -97,6 +97,7 @@ func TestExtractRefusesBadArchives(t *testing.T) {
 		{"symlink", craft(t, []entry{{name: "wallet", typeflag: tar.TypeSymlink, link: "/etc"}}, manifestOf(FormatVersion)), ErrUnsafePath},
 		{"hard link", craft(t, []entry{{name: "wallet/x", typeflag: tar.TypeLink, link: "/etc/passwd"}}, manifestOf(FormatVersion)), ErrUnsafePath},
 		{"directory entry", craft(t, []entry{{name: "wallet/", typeflag: tar.TypeDir}}, manifestOf(FormatVersion)), ErrUnsafePath},
+		{"decompression bomb", bomb(t), ErrIntegrity},
 		{"manifest lists a traversal", craft(t, nil, &Manifest{Format: FormatVersion, Files: []FileEntry{{Path: "../x", SHA256: sum("")}}}), ErrUnsafePath},
 		{"manifest hash malformed", craft(t, []entry{fileA}, &Manifest{Format: FormatVersion, Files: []FileEntry{{Path: fileA.name, Size: int64(len(fileA.data)), SHA256: "zz"}}}), ErrIntegrity},
 	}
@@ -136,6 +137,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add(craft(f, []entry{{name: "../evil", data: "x"}}, manifestOf(FormatVersion)))
 	f.Add(craft(f, []entry{fileA}, manifestOf(FormatVersion+1, fileA)))
 	f.Add([]byte{})
+	// Mutations find zstd frames that expand to gigabytes; refuse them early here.
+	bombFloor = 1 << 20
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		m, err := Extract(context.Background(), bytes.NewReader(data), filepath.Join(parent, "d"))
@@ -162,4 +165,23 @@ func FuzzDecodeManifest(f *testing.F) {
 			require.NoError(t, checkEntryPath(e.Path))
 		}
 	})
+}
+
+// bomb is a small archive holding one file of zeros larger than bombFloor.
+func bomb(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	require.NoError(t, err)
+	tw := tar.NewWriter(zw)
+	size := bombFloor + 1<<20
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "records/x", Typeflag: tar.TypeReg, Size: size, Mode: 0o600}))
+	zeros := make([]byte, 1<<20)
+	for written := int64(0); written < size; written += int64(len(zeros)) {
+		_, err := tw.Write(zeros)
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
 }
