@@ -28,7 +28,7 @@ type archiveWriter struct {
 
 func newArchiveWriter(w io.Writer) (*archiveWriter, error) {
 	// One encoder goroutine: the backup shares the machine with a running node.
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(8<<20))
 	if err != nil {
 		return nil, fmt.Errorf("write archive: %w", err)
 	}
