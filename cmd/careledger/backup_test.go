@@ -164,3 +164,29 @@ func TestUpRefusesUnfinishedRestoreAndNewerFormat(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "network"))
 	require.ErrorIs(t, err, os.ErrNotExist, "nothing was opened or created")
 }
+
+// TestStartShredsAKeyThatCameBack: the key custodian was restored from a copy older than an
+// erasure (here: the local key file put back). up applies every erasure on the ledger again
+// before it serves anything, so the key is gone again.
+func TestStartShredsAKeyThatCameBack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := startStack(ctx, testStackConfig(dir))
+	require.NoError(t, err)
+	p, pid := patientOf(t, s, dir, "patient1")
+	_, err = s.svc.Upload(ctx, p, gateway.Upload{Owner: pid, Content: gateway.Content{MediaType: fhir.MediaType, Data: fhirOfSize(1 << 10)}})
+	require.NoError(t, err)
+	kek := filepath.Join(dir, "keys", "keys", pid+".kek")
+	old, err := os.ReadFile(kek)
+	require.NoError(t, err)
+	require.NoError(t, s.svc.Erase(ctx, p))
+	require.NoError(t, s.Close())
+
+	require.NoError(t, os.WriteFile(kek, old, 0o600))
+	require.NoError(t, os.Remove(filepath.Join(dir, "keys", "keys", pid+".erased")))
+	s, err = startStack(ctx, testStackConfig(dir))
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoFileExists(t, kek)
+	require.FileExists(t, filepath.Join(dir, "keys", "keys", pid+".erased"))
+}

@@ -126,7 +126,11 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 
 	s.step("crypto material")
 	var ncfg network.Config
+	var erased []string // applied again once keys and records are open, before anything serves
 	if cfg.Fabric == nil {
+		if erased, err = backup.LedgerErasures(ctx, filepath.Join(cfg.DataDir, "network"), network.DefaultConsortium().Chaincode); err != nil {
+			return nil, err
+		}
 		cc, err := contract.NewChaincode()
 		if err != nil {
 			return nil, err
@@ -191,6 +195,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			return nil, err
 		}
 	} else if s.blobs, err = blob.NewDisk(filepath.Join(cfg.DataDir, "records")); err != nil {
+		return nil, err
+	}
+	if _, err := backup.ApplyErasures(ctx, s.keys, s.blobs, erased); err != nil {
 		return nil, err
 	}
 

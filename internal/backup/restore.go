@@ -156,16 +156,9 @@ func Restore(ctx context.Context, r io.Reader, o RestoreOptions) (_ *Report, err
 // and wrapped keys. With Vault or a PKCS#11 token the key was destroyed there, outside the
 // backup, when the live system completed the erasure.
 func reapplyErasures(ctx context.Context, dir, chaincode, custodian string, rep *Report) error {
-	err := network.ScanState(ctx, filepath.Join(dir, nodeDir), chaincode, erasurePrefix, func(_ string, v []byte) error {
-		var e model.Erasure
-		if err := json.Unmarshal(v, &e); err != nil || e.Patient == "" {
-			return fmt.Errorf("%w: an erasure on the ledger is unreadable", ErrIntegrity)
-		}
-		rep.Erased = append(rep.Erased, e.Patient)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read erasures: %w", err)
+	var err error
+	if rep.Erased, err = LedgerErasures(ctx, filepath.Join(dir, nodeDir), chaincode); err != nil {
+		return err
 	}
 	keys := filepath.Join(dir, keysDir)
 	blobs, err := blob.NewDisk(filepath.Join(dir, recordsDir))
@@ -183,17 +176,10 @@ func reapplyErasures(ctx context.Context, dir, chaincode, custodian string, rep 
 				}
 			}
 		}
-		for _, prefix := range []string{"records/" + p + "/", "keys/" + p + "/"} {
-			found, err := blobs.List(ctx, prefix)
-			if err != nil {
-				return err
-			}
-			for _, k := range found {
-				if err := blobs.Delete(ctx, k); err != nil {
-					return err
-				}
-				rep.DeletedBlobs++
-			}
+		n, err := deleteBlobs(ctx, blobs, p)
+		rep.DeletedBlobs += n
+		if err != nil {
+			return err
 		}
 	}
 	return nil
