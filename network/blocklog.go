@@ -99,10 +99,7 @@ func (l *blockLog) write(raw []byte, sync bool) (blockPos, error) {
 	if len(raw) > maxBlockRecord {
 		return blockPos{}, fmt.Errorf("append block: %d bytes is over the record limit", len(raw))
 	}
-	rec := make([]byte, blockRecordHeader+len(raw))
-	binary.LittleEndian.PutUint32(rec, uint32(len(raw)))
-	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(raw, crcTable))
-	copy(rec[blockRecordHeader:], raw)
+	rec := encodeRecord(raw)
 	size := l.size.Load()
 	if end := size + int64(len(rec)); end > l.allocated {
 		if err := l.extend(end + allocationChunk); err != nil {

@@ -65,7 +65,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		pprof.StopCPUProfile()
 		return profile.Close()
 	}
-	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd(), newBenchResearchCmd(), newBenchCLICmd(), newBenchScaleCmd())
+	cmd.AddCommand(newBenchLedgerCmd(g), newBenchKeysCmd(), newBenchRecordsCmd(), newBenchAnonymizerCmd(), newBenchAPICmd(), newBenchCrashCmd(), newBenchLoadCmd(), newBenchResearchCmd(), newBenchCLICmd(), newBenchScaleCmd(), newBenchBackupCmd(g))
 	return cmd
 }
 

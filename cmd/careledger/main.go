@@ -98,7 +98,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newUpCmd(g), newNodeCmd(g), newLedgerCmd(g), newBenchCmd(g), newAnonymizeCmd(),
 		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g),
-		newAgentCmd(g))
+		newAgentCmd(g), newBackupCmd(g), newRestoreCmd(g))
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/careledger/careledger/gateway/blob"
 	"github.com/careledger/careledger/gateway/events"
 	"github.com/careledger/careledger/gateway/ledger"
+	"github.com/careledger/careledger/internal/backup"
+	"github.com/careledger/careledger/internal/datadir"
 	"github.com/careledger/careledger/network"
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
@@ -115,10 +117,20 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, backup.RestoringMarker)); err == nil {
+		return nil, fmt.Errorf("%s holds a restore that did not finish: restore again into a new directory", cfg.DataDir)
+	}
+	if err := datadir.Migrate(ctx, cfg.DataDir, nil, log); err != nil {
+		return nil, err
+	}
 
 	s.step("crypto material")
 	var ncfg network.Config
+	var erased []string // applied again once keys and records are open, before anything serves
 	if cfg.Fabric == nil {
+		if erased, err = backup.LedgerErasures(ctx, filepath.Join(cfg.DataDir, "network"), network.DefaultConsortium().Chaincode); err != nil {
+			return nil, err
+		}
 		cc, err := contract.NewChaincode()
 		if err != nil {
 			return nil, err
@@ -188,6 +200,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	} else if s.blobs, err = blob.NewDisk(filepath.Join(cfg.DataDir, "records")); err != nil {
 		return nil, err
 	}
+	if _, err := backup.ApplyErasures(ctx, s.keys, s.blobs, erased); err != nil {
+		return nil, err
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -243,6 +258,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.queue.Close)
+	if err := s.serveAdminSocket(); err != nil {
+		log.Warn("no admin socket: careledger backup cannot copy the audit queue while this process runs", "err", err)
+	}
 	writers := map[string]audit.Writer{}
 	for msp, gw := range s.gateways {
 		writers[msp] = gw
