@@ -126,7 +126,7 @@ func (p *person) signIn(label string) {
 }
 
 // checkAccessible checks what every page owes its readers: a label for every input, a large
-// base font, and a language.
+// base font, a language, reflow at phone width and no axe-core WCAG 2.1 A/AA violation.
 func (p *person) checkAccessible() {
 	p.t.Helper()
 	unlabelled := p.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]),select,textarea")).filter(e => !e.labels || e.labels.length === 0).map(e => e.id || e.name)`)
@@ -134,6 +134,7 @@ func (p *person) checkAccessible() {
 	size := p.eval(`parseFloat(getComputedStyle(document.body).fontSize)`)
 	require.GreaterOrEqual(p.t, size.(float64), 18.0, "base font size")
 	require.Equal(p.t, "en", p.eval(`document.documentElement.lang`))
+	p.checkPhoneAndAxe()
 }
 
 // screenshot saves the whole page as a PNG artefact.
