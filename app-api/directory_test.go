@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	api "github.com/careledger/careledger/app-api"
+	"github.com/careledger/careledger/app-api/client"
 	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/network"
 	"github.com/stretchr/testify/require"
@@ -65,6 +66,15 @@ func TestDirectoryStory(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, status)
 	status, _ = call(e.clinician, "PUT", "/v1/directory/"+pme.ID, `{"name":"Erika","profession":"nurse"}`)
 	require.Equal(t, http.StatusForbidden, status, "a clinician cannot name a patient")
+
+	got, err := e.client(t, e.patient).Directory(ctx, cme.ID)
+	require.NoError(t, err, "the Go client reads the same")
+	require.Equal(t, "Cardiology", got.Department)
+	orgs, err := e.client(t, e.manufacturer).Organizations(ctx)
+	require.NoError(t, err)
+	require.Contains(t, orgs, client.Organization{MSP: "PharmaMSP", Name: "Pharma Research GmbH"})
+	_, err = e.client(t, e.clinician).SetDirectory(ctx, cme.ID, "", directory.Profile{Name: "Dr Anna Weber", Profession: "cardiologist"})
+	require.NoError(t, err)
 
 	status, out = call(e.patient, "GET", "/v1/organizations", "")
 	require.Equal(t, http.StatusOK, status)

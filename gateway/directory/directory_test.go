@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,4 +189,22 @@ func ExampleEntry_FHIR() {
 	r := e.FHIR("Klinikum Musterstadt")
 	fmt.Println(r.PractitionerRole["code"], r.Organization["name"])
 	// Output: [map[text:internist]] Klinikum Musterstadt
+}
+
+// TestOrganisationsFile: the first start writes the defaults, an operator's edit is read back,
+// and a broken file is an error.
+func TestOrganisationsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "directory", "organisations.json")
+	orgs, err := directory.LoadOrgs(path, directory.DefaultOrgs())
+	require.NoError(t, err)
+	require.Equal(t, directory.DefaultOrgs(), orgs)
+	require.NoError(t, os.WriteFile(path, []byte(`{"ClinicMSP":{"name":"St. Elisabeth","clinicians":true}}`), 0o600))
+	orgs, err = directory.LoadOrgs(path, directory.DefaultOrgs())
+	require.NoError(t, err)
+	require.Equal(t, map[string]directory.Org{"ClinicMSP": {Name: "St. Elisabeth", Clinicians: true}}, orgs)
+	for _, bad := range []string{`{"ClinicMSP":`, `{"Clinic MSP":{"name":"x"}}`, `{"ClinicMSP":{"name":""}}`} {
+		require.NoError(t, os.WriteFile(path, []byte(bad), 0o600))
+		_, err = directory.LoadOrgs(path, directory.DefaultOrgs())
+		require.Error(t, err, bad)
+	}
 }
