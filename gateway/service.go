@@ -42,8 +42,10 @@ type Service struct {
 	queue   *audit.Queue
 	flusher *audit.Flusher
 	cache   *decisionCache
-	log     *slog.Logger
-	now     func() time.Time
+	// refusals bounds the refused attempts reported to patients' trails (refusals.go).
+	refusals refusalLimiter
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns a Service.
@@ -314,6 +316,7 @@ func (s *Service) decide(ctx context.Context, as *ledger.Client, recordID, actio
 		s.cache.put(key, d, s.now())
 	}
 	if !d.Allowed {
+		s.reportRefusal(ctx, d, recordID, purpose)
 		return nil, fmt.Errorf("read record %s: %w", recordID, refusal(d))
 	}
 	return d, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
@@ -85,15 +86,23 @@ func TestBrowserPatientAndClinicianTools(t *testing.T) {
 		clinician.screenshot("tools-2-clinician-adds-a-version")
 	})
 
-	t.Run("the patient's trail shows the addition and the reads", func(t *testing.T) {
+	t.Run("the patient's trail shows the addition, the reads and a refused attempt", func(t *testing.T) {
 		patient.t = t
+		// The clinician tries the medicines record, which was never shared.
+		recs, err := e.stack.Client(t, e.patient).ListPatientRecords(context.Background(), pid, "medication", ledger.Page{})
+		require.NoError(t, err)
+		require.Len(t, recs.Records, 1)
+		clinician.open("/records/" + recs.Records[0].ID + "/content")
 		require.NoError(t, e.stack.Flusher.Flush(context.Background()))
 		patient.open("/patient/access")
 		trail := patient.text("table.trail")
 		require.Contains(t, trail, "added lab results, version 2")
 		require.Contains(t, trail, "opened lab results")
 		require.Contains(t, trail, "Dr Anna Weber (internist, Cardiology) at City Clinic")
-		patient.screenshot("tools-3-patient-trail-with-additions")
+		require.Contains(t, patient.text("#refused-summary"), "refused 1 time(s)")
+		require.Contains(t, patient.text("table.trail tr.refused"), "tried to open medicines and was refused")
+		require.Contains(t, patient.text("table.trail tr.refused"), "you had not given them access")
+		patient.screenshot("tools-3-patient-trail-with-additions-and-refusals")
 	})
 
 	t.Run("the patient names and removes a delegate", func(t *testing.T) {

@@ -330,8 +330,10 @@ type accessRow struct {
 	What      string
 	Emergency bool
 	// Added marks a version someone else added (AccessEntry holds its time, author, record and
-	// version); otherwise the row is a read.
+	// version); otherwise the row is a read, or a refused attempt (basis refused).
 	Added bool
+	// Refused is why an attempt was refused, in words; empty for reads and additions.
+	Refused string
 }
 
 func (s *server) patientAccess(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -358,9 +360,13 @@ func (s *server) patientAccess(w http.ResponseWriter, r *http.Request, v *viewer
 		ids = append(ids, row.Accessor.ID)
 	}
 	n := s.namesOf(ctx, v, ids)
-	emergencies := 0
+	emergencies, refused := 0, 0
 	for i := range rows {
 		row := &rows[i]
+		if row.Basis == model.BasisRefused {
+			row.Refused = refusalWord(row.Reason)
+			refused++
+		}
 		row.Who = s.describe(row.Accessor, v.LedgerID, n)
 		row.What = "a record"
 		if rec, ok := recs[row.RecordID]; ok {
@@ -371,7 +377,7 @@ func (s *server) patientAccess(w http.ResponseWriter, r *http.Request, v *viewer
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b accessRow) int { return b.AccessedAt.Compare(a.AccessedAt) }) // newest first
-	s.render(w, r, http.StatusOK, "patient_access", v, "Who looked at my records", map[string]any{"Entries": rows, "More": more, "Emergencies": emergencies})
+	s.render(w, r, http.StatusOK, "patient_access", v, "Who looked at my records", map[string]any{"Entries": rows, "More": more, "Emergencies": emergencies, "Refused": refused})
 }
 
 // additionsLimit bounds how many records' version histories the trail reads for additions.

@@ -297,7 +297,7 @@ func grantsCmd(g *globals, f *clientFlags) *cobra.Command {
 }
 
 func auditCmd(g *globals, f *clientFlags) *cobra.Command {
-	return &cobra.Command{Use: "audit", Short: "Every access to your records: who, what, when, under which grant", Args: cobra.NoArgs,
+	return &cobra.Command{Use: "audit", Short: "Every access to your records, and every refused attempt: who, what, when, under which grant", Args: cobra.NoArgs,
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			page, err := s.c.AccessLog(cmd.Context(), "", client.Page{Size: 200})
 			if err != nil {
@@ -306,8 +306,11 @@ func auditCmd(g *globals, f *clientFlags) *cobra.Command {
 			var rows [][]string
 			for _, e := range page.Entries {
 				basis := e.Basis
-				if e.Basis == model.BasisEmergency {
+				switch e.Basis {
+				case model.BasisEmergency:
 					basis = "EMERGENCY"
+				case model.BasisRefused:
+					basis = "REFUSED: " + e.Reason
 				}
 				// Whether the accessor's own key signed for the access, or only their
 				// organisation's gateway vouches for it.
