@@ -82,3 +82,11 @@ func (p *person) axe(size string) {
 	url, _ := chromedp.Run(ctx, chromedp.Location())
 	require.Empty(p.t, lines, "axe-core WCAG 2.1 A/AA violations on %s at %s size", url, size)
 }
+
+// screenshotPhone saves the whole page as a phone (390 px wide) shows it.
+func (p *person) screenshotPhone(name string) {
+	p.t.Helper()
+	p.do(chromedp.EmulateViewport(390, 844))
+	p.screenshot(name + "-phone")
+	p.do(chromedp.EmulateViewport(1280, 900))
+}

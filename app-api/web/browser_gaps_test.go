@@ -103,6 +103,7 @@ func TestBrowserPatientAndClinicianTools(t *testing.T) {
 		require.Contains(t, patient.text("table.trail tr.refused"), "tried to open medicines and was refused")
 		require.Contains(t, patient.text("table.trail tr.refused"), "you had not given them access")
 		patient.screenshot("tools-3-patient-trail-with-additions-and-refusals")
+		patient.screenshotPhone("tools-3-patient-trail-with-additions-and-refusals")
 	})
 
 	t.Run("the patient names and removes a delegate", func(t *testing.T) {

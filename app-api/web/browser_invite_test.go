@@ -68,6 +68,7 @@ func TestBrowserInvitation(t *testing.T) {
 		require.Equal(t, weber.Name, u.Query().Get("n"))
 		require.Equal(t, "lab,medication,diagnosis", u.Query().Get("cat"))
 		clinician.screenshot("invite-1-clinician-qr-code")
+		clinician.screenshotPhone("invite-1-clinician-qr-code")
 	})
 
 	t.Run("the patient opens the link, signs in and sees who asks for what", func(t *testing.T) {
@@ -92,6 +93,7 @@ func TestBrowserInvitation(t *testing.T) {
 		require.Contains(t, scope, "(30 days)")
 		require.Zero(t, patient.eval(`document.querySelectorAll(".warning").length`), "the link's name matches the directory")
 		patient.screenshot("invite-2-patient-sees-the-invitation")
+		patient.screenshotPhone("invite-2-patient-sees-the-invitation")
 	})
 
 	t.Run("the patient gives access in one step", func(t *testing.T) {
@@ -106,6 +108,7 @@ func TestBrowserInvitation(t *testing.T) {
 		require.Contains(t, grants, "diagnoses, lab results, medicines")
 		require.NotContains(t, grants, "until you take it back", "the invitation's 30 days")
 		patient.screenshot("invite-3-patient-gave-access")
+		patient.screenshotPhone("invite-3-patient-gave-access")
 	})
 
 	t.Run("the clinician reads what was given, and an emergency shows with its own window", func(t *testing.T) {
@@ -134,6 +137,7 @@ func TestBrowserInvitation(t *testing.T) {
 		clinician.open("/clinician")
 		require.Contains(t, clinician.text("main table"), "⚠ emergency access until")
 		clinician.screenshot("invite-5-clinician-patient-list")
+		clinician.screenshotPhone("invite-5-clinician-patient-list")
 	})
 
 	t.Run("an altered or unknown invitation is shown as such", func(t *testing.T) {
