@@ -93,6 +93,8 @@ func TestCLIWalksEachRolesStory(t *testing.T) {
 	}
 	table := c.must("patient", "audit")
 	require.Contains(t, table, "SIGNED")
+	require.Contains(t, table, "REFUSED: no-grant")
+	require.Contains(t, table, "(clinician, Klinikum Musterstadt)", "organisations by their human names")
 	require.Contains(t, table, model.AssuranceMemberSigned)
 
 	var grants model.GrantPage
