@@ -123,6 +123,17 @@ func TestBrowserPatientAndClinicianTools(t *testing.T) {
 		patient.waitFor(`(document.querySelector("main") || {innerText: ""}).innerText.includes("Nobody acts for you")`)
 	})
 
+	t.Run("every patient page reflows and passes axe", func(t *testing.T) {
+		patient.t = t
+		for _, page := range []string{"/patient", "/patient/records", "/patient/sharing", "/patient/access", "/patient/delegates", "/patient/research", "/patient/erase", "/no-such-page"} {
+			patient.open(page) // open checks every page at desktop and phone size
+		}
+		clinician.t = t
+		for _, page := range []string{"/clinician", "/clinician/patients/" + pid, "/clinician/invite", "/clinician/profile", "/patient/invite?c=" + cid + "&cat=lab&a=read&p=TREAT&d=7"} {
+			clinician.open(page)
+		}
+	})
+
 	t.Run("an erased patient is told that, and when", func(t *testing.T) {
 		patient.t = t
 		patient.open("/patient/erase")
