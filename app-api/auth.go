@@ -37,10 +37,21 @@ func ServerTLSConfig(cfg Config, serverCerts ...tls.Certificate) (*tls.Config, e
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
 		Certificates: serverCerts,
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
 	}, nil
+}
+
+// tls12Suites are the only suites offered for TLS 1.2: ECDHE with an AEAD cipher, so
+// forward secrecy always, and none of the CBC-SHA1 suites Go still enables by default. TLS 1.3
+// suites are all AEAD and not configurable.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // ParseCertificates reads every PEM certificate in the given blocks, for Org.CACerts.

@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strconv"
 
+	"github.com/careledger/careledger/anonymizer/cohort"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/ledger"
 )
@@ -207,10 +210,19 @@ type CohortRequest struct {
 	Purpose string `json:"purpose"`
 	// K is the k of k-anonymity over the quasi-identifiers (2 to 1000).
 	K int `json:"k"`
-	// L, if at least 2, adds distinct l-diversity of the diagnosis.
+	// L, if at least 2, adds distinct l-diversity of the diagnosis, or of each sensitive
+	// variable of an extract.
 	L int `json:"l,omitempty"`
+	// T, above 0 (up to 1), adds equal-distance t-closeness of each sensitive variable of an
+	// extract.
+	T float64 `json:"t,omitempty"`
 	// SuppressionLimit is the share of rows that may be suppressed (0 to 1).
 	SuppressionLimit float64 `json:"suppressionLimit"`
+	// Definition, when present, is an extract definition (docs/cohort-extract.md): which
+	// patients, and which clinical variables each row holds.
+	Definition json.RawMessage `json:"definition,omitempty"`
+	// Extract is Definition, parsed and checked by the server.
+	Extract *cohort.Extract `json:"-"`
 }
 
 // CohortPublisher builds and publishes cohorts. It reads and publishes as the caller (as),
@@ -238,7 +250,12 @@ func (s *server) publishCohort(w http.ResponseWriter, r *http.Request) {
 			checkField(req.K >= 2 && req.K <= 1000, "k", "must be from 2 to 1000"),
 			checkField(req.L == 0 || (req.L >= 2 && req.L <= 100), "l", "must be 0 or from 2 to 100"),
 			checkField(req.SuppressionLimit >= 0 && req.SuppressionLimit <= 1, "suppressionLimit", "must be from 0 to 1"),
+			checkField(req.T >= 0 && req.T <= 1, "t", "must be from 0 (none) to 1"),
+			checkField(req.T == 0 || len(req.Definition) > 0, "t", "needs an extract definition with a sensitive variable"),
 		)
+	}
+	if err == nil && len(req.Definition) > 0 {
+		req.Extract, err = parseExtract(req.Definition, req.L >= 2 || req.T > 0)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -254,4 +271,20 @@ func (s *server) publishCohort(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/v1/cohorts/"+c.Publication.ID)
 	}
 	s.reply(w, r, http.StatusCreated, c, err)
+}
+
+// parseExtract parses a cohort request's extract definition; needSensitive says the privacy
+// model names l or t, which protect sensitive variables.
+func parseExtract(data []byte, needSensitive bool) (*cohort.Extract, error) {
+	x, err := cohort.ParseExtract(data)
+	var xe *cohort.ExtractError
+	switch {
+	case errors.As(err, &xe) && xe.Path != "":
+		return nil, invalid("field definition.%s: %s", xe.Path, xe.Reason)
+	case err != nil:
+		return nil, invalid("field definition: %v", err)
+	case needSensitive && len(x.Sensitive()) == 0:
+		return nil, invalid("field definition.variables: l-diversity and t-closeness need a variable with role sensitive")
+	}
+	return x, nil
 }

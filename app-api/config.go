@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -55,16 +53,26 @@ type Config struct {
 	// Directory names clinicians and organisations (GET/PUT /v1/directory/{pseudonym}, GET
 	// /v1/organizations); nil means 501 on the directory and MSP IDs as organisation names.
 	Directory Directory
+	// Feasibility answers manufacturers' feasibility counts; nil means 501.
+	Feasibility FeasibilityCounter
 	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).
 	Ready func(ctx context.Context) error
+	// Health, if set, is asked first on every readiness probe: an error means a local
+	// component cannot do its work (the embedded node after a failed block write), and
+	// /readyz answers 503 NOT_READY with the reason of a *NotReadyError it returns.
+	Health func() error
 	// Logger receives structured request logs; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the API's Prometheus metrics and is served on /metrics; nil means a
 	// fresh registry with the Go and process collectors.
 	Registry *prometheus.Registry
 	// MaxDocumentBytes bounds an uploaded document (default 32 MiB). FHIR resources are bounded
-	// by fhir.MaxResourceBytes, JSON request bodies by 1 MiB.
+	// by fhir.MaxResourceBytes, JSON request bodies by 1 MiB. Documents are streamed to the
+	// record store, never held whole in memory.
 	MaxDocumentBytes int64
+	// MaxUploadsPerIdentity bounds the uploads (new records and versions) one certificate
+	// runs at once (default 2); more get 429 TOO_MANY_REQUESTS with Retry-After.
+	MaxUploadsPerIdentity int
 	// Now is the clock used to check certificate validity; nil means time.Now.
 	Now func() time.Time
 }
@@ -84,6 +92,7 @@ type server struct {
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	uploads *uploadLimiter
 }
 
 // New returns the API as an http.Handler. Serve it over TLS with ServerTLSConfig so that
@@ -117,6 +126,10 @@ func New(cfg Config) (http.Handler, error) {
 	if s.cfg.MaxDocumentBytes <= 0 {
 		s.cfg.MaxDocumentBytes = defaultMaxDocument
 	}
+	if s.cfg.MaxUploadsPerIdentity <= 0 {
+		s.cfg.MaxUploadsPerIdentity = 2
+	}
+	s.uploads = newUploadLimiter(s.cfg.MaxUploadsPerIdentity)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -133,22 +146,4 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.metrics = m
 	return s.routes(), nil
-}
-
-// NewHTTPServer returns an http.Server for the API with the timeouts and limits a server
-// facing clinic networks needs: slow or idle clients cannot hold connections for ever, and
-// headers are bounded. Body sizes are bounded by the handler itself.
-func NewHTTPServer(addr string, h http.Handler, tlsConfig *tls.Config, errorLog *log.Logger) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Uploads of large documents over slow links need time; commits wait for a block.
-		ReadTimeout:    5 * time.Minute,
-		WriteTimeout:   5 * time.Minute,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       errorLog,
-	}
 }

@@ -46,9 +46,10 @@ func jsonError(err error) error {
 		syntax   *json.SyntaxError
 		typ      *json.UnmarshalTypeError
 		maxBytes *http.MaxBytesError
+		reqErr   *requestError
 	)
 	switch {
-	case errors.As(err, &maxBytes):
+	case errors.As(err, &maxBytes), errors.As(err, &reqErr):
 		return err
 	case errors.As(err, &syntax):
 		return invalid("malformed JSON at byte %d", syntax.Offset)

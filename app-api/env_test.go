@@ -18,6 +18,7 @@ import (
 
 	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/app-api/client"
+	"github.com/careledger/careledger/app-api/fhir/conformance"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/gatewaytest"
 	"github.com/careledger/careledger/network"
@@ -51,6 +52,8 @@ type env struct {
 	pool  *x509.CertPool
 
 	patient, clinician, manufacturer *network.User
+	// served collects every FHIR resource /fhir answers, for the R4 schema check.
+	served conformance.Served
 }
 
 type envOption func(*api.Config)

@@ -27,6 +27,7 @@ const (
 	CodeNoResearchConsent  = "NO_RESEARCH_CONSENT"
 	CodeInvalidContent     = "INVALID_CONTENT"
 	CodeIntegrity          = "INTEGRITY_FAILURE"
+	CodeContentMissing     = "CONTENT_MISSING"
 	CodeLedgerUnavailable  = "LEDGER_UNAVAILABLE"
 	CodeNoOrgGateway       = "NO_ORG_GATEWAY"
 	CodeTransactionInvalid = "TRANSACTION_INVALID"
@@ -39,6 +40,9 @@ const (
 	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	CodeNotImplemented     = "NOT_IMPLEMENTED"
 	CodeAssertionRefused   = "ASSERTION_REFUSED"
+	CodeRequestTimeout     = "REQUEST_TIMEOUT"
+	CodeTooManyRequests    = "TOO_MANY_REQUESTS"
+	CodeNotReady           = "NOT_READY"
 )
 
 // Errors that implementations of CohortFiles and Aggregator return, wrapped, for conditions
@@ -107,6 +111,7 @@ var chaincodeStatus = map[model.Code]int{
 	model.CodeConflict:        http.StatusConflict,
 	model.CodeErased:          http.StatusGone,
 	model.CodeGrantExpired:    http.StatusForbidden,
+	model.CodeBudgetExhausted: http.StatusForbidden,
 }
 
 // retryAfterSeconds is what a client is told to wait when the ledger is unreachable.
@@ -122,12 +127,15 @@ func classify(err error) (status int, code, message string, internal bool) {
 		maxBytes  *http.MaxBytesError
 		commitErr *ledger.CommitError
 		ccErr     *model.Error
+		notReady  *NotReadyError
 	)
 	switch {
 	case errors.As(err, &authErr):
 		return http.StatusUnauthorized, string(model.CodeUnauthenticated), authErr.Error(), false
 	case errors.As(err, &reqErr):
 		return reqErr.status, reqErr.code, reqErr.message, false
+	case errors.As(err, &notReady):
+		return http.StatusServiceUnavailable, CodeNotReady, "not ready: " + notReady.Reason, false
 	case errors.As(err, &maxBytes):
 		return http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", maxBytes.Limit), false
 	case errors.Is(err, errNoOrgGateway):
@@ -150,6 +158,9 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusUnprocessableEntity, CodeInvalidContent, err.Error(), false
 	case errors.Is(err, gateway.ErrIntegrity):
 		return http.StatusBadGateway, CodeIntegrity, "stored content does not match the ledger; the operator has been alerted", true
+	case errors.Is(err, gateway.ErrContentMissing):
+		// Lost, not altered: the gateway has alerted the operator, who can restore it.
+		return http.StatusServiceUnavailable, CodeContentMissing, "the record's stored content is missing; the operator has been alerted", false
 	case errors.As(err, &commitErr):
 		if errors.Is(err, &model.Error{Code: model.CodeConflict}) {
 			return http.StatusConflict, string(model.CodeConflict), "a concurrent transaction changed the same data; read again and retry", false
@@ -163,6 +174,8 @@ func classify(err error) (status int, code, message string, internal bool) {
 		return http.StatusUnprocessableEntity, CodeQueryRefused, err.Error(), false
 	case errors.Is(err, ErrCohortRefused):
 		return http.StatusUnprocessableEntity, CodeCohortRefused, err.Error(), false
+	case errors.Is(err, ErrBudgetExhausted):
+		return http.StatusForbidden, CodeBudgetExhausted, err.Error(), false
 	case errors.Is(err, offline.ErrBadSignature):
 		return http.StatusUnprocessableEntity, CodeBadSignature, err.Error(), false
 	case errors.As(err, &ccErr):
@@ -181,7 +194,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The text of internal errors names operations and IDs, never content.
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("request_id", id), slog.String("err", redact(err.Error())))
 	}
-	if status == http.StatusServiceUnavailable && code == CodeLedgerUnavailable {
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable && (code == CodeLedgerUnavailable || code == CodeNotReady) {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	setLogCode(r.Context(), code)

@@ -43,6 +43,7 @@ func TestClassify(t *testing.T) {
 		{"not found", errors.Join(gateway.ErrNotFound, &model.Error{Code: model.CodeNotFound, Message: "x"}), 404, "NOT_FOUND", false},
 		{"invalid content", fmt.Errorf("%w: field resourceType is missing", gateway.ErrInvalidContent), 422, CodeInvalidContent, false},
 		{"integrity", fmt.Errorf("%w: record r", gateway.ErrIntegrity), 502, CodeIntegrity, true},
+		{"content missing", fmt.Errorf("%w: record r version 1", gateway.ErrContentMissing), 503, CodeContentMissing, false},
 		{"unavailable", fmt.Errorf("evaluate X: %w: boom", ledger.ErrUnavailable), 503, CodeLedgerUnavailable, false},
 		{"deadline", context.DeadlineExceeded, 503, CodeLedgerUnavailable, false},
 		{"mvcc", &ledger.CommitError{TxID: "t", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, 409, "CONFLICT", false},

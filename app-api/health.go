@@ -16,10 +16,30 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz says whether the ledger answers.
+// NotReadyError says why the server cannot do its work; /readyz answers 503 NOT_READY with
+// the reason, which must name no person and no secret.
+type NotReadyError struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReadyError) Error() string { return "not ready: " + e.Reason }
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// readyz says whether the local components work and the ledger answers.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(); err != nil {
+			var nr *NotReadyError
+			if !errors.As(err, &nr) {
+				err = &NotReadyError{Reason: "a local component has failed", Err: err}
+			}
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	ready := s.cfg.Ready
 	if ready == nil {
 		ready = s.ledgerReady

@@ -50,6 +50,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"FHIR not an object", "POST", "/v1/records", "application/fhir+json", []byte(`[1,2]`), 422, api.CodeInvalidContent, "JSON object"},
 		{"FHIR malformed", "POST", "/v1/records", "application/fhir+json", []byte(`{"resourceType":`), 422, api.CodeInvalidContent, "malformed"},
 		{"document without category", "POST", "/v1/records", "application/pdf", []byte("%PDF"), 422, api.CodeInvalidContent, "category"},
+		{"empty document", "POST", "/v1/records?category=document", "application/pdf", []byte{}, 422, api.CodeInvalidContent, "empty"},
+		{"document too large", "POST", "/v1/records?category=document", "application/pdf", bytes.Repeat([]byte("%"), 32<<20+1), 413, api.CodePayloadTooLarge, "bytes"},
 		{"no content type", "POST", "/v1/records", "", []byte("x"), 415, api.CodeUnsupportedMedia, "Content-Type"},
 		{"FHIR too large", "POST", "/v1/records", "application/fhir+json", bytes.Repeat([]byte(" "), 5<<20), 413, api.CodePayloadTooLarge, "bytes"},
 		{"bad category", "POST", "/v1/records?category=gossip", "application/pdf", []byte("%PDF"), 400, "INVALID_ARGUMENT", "category"},
@@ -98,6 +100,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			require.Equal(t, tc.status, resp.StatusCode, eb.Error.Message)
 			require.Equal(t, tc.code, eb.Error.Code)
 			require.Contains(t, eb.Error.Message, tc.mentions)
+			if tc.code == api.CodeInvalidContent {
+				require.Equal(t, 1, strings.Count(eb.Error.Message, "invalid record content"), "said once: %q", eb.Error.Message)
+				require.NotContains(t, eb.Error.Message, "\n")
+			}
 			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 		})
 	}

@@ -51,6 +51,11 @@ type matrixRoute struct {
 	// assertion: "record" or "patient" names what it covers. Such a route is tried both
 	// gateway-asserted and member-signed, with the same callers allowed.
 	assertion string
+	// sees, when set, are the callers who may find records in a 2xx FHIR Bundle; everyone
+	// else's Bundle must hold none (a search answers an empty searchset, never a count).
+	sees string
+	// fill replaces path parameters of the row only ({id} of a FHIR type).
+	fill map[string]string
 }
 
 func matrixRoutes() map[string]matrixRoute {
@@ -59,7 +64,7 @@ func matrixRoutes() map[string]matrixRoute {
 	return map[string]matrixRoute{
 		"GET /healthz":                                {allowed: anyCert + "nfdv", why: "operational, no certificate needed"},
 		"GET /readyz":                                 {allowed: anyCert + "nfdv"},
-		"GET /metrics":                                {allowed: anyCert + "nfdv"},
+		"GET /metrics":                                {allowed: "", why: "admin certificates only (TestMetricsNeedAnAdminCertificate)"},
 		"GET /openapi.yaml":                           {allowed: anyCert + "nfdv"},
 		"GET /v1/me":                                  {allowed: anyCert},
 		"GET /v1/me/grants":                           {allowed: "opgrxec", why: "grants naming the caller; manufacturers and the anonymiser are refused"},
@@ -100,6 +105,11 @@ func matrixRoutes() map[string]matrixRoute {
 		"GET /v1/organizations":                       {allowed: anyCert, why: "organisation names name nobody"},
 		"GET /v1/directory/{pseudonym}":               {allowed: "opgrxec", why: "the granted clinician's entry: patients and clinicians may look a clinician up; manufacturers and the anonymiser may not"},
 		"PUT /v1/directory/{pseudonym}":               {body: `{"name":"Dr Anna Weber","profession":"internist"}`, allowed: "g", why: "the granted clinician's own entry: only they (or their admin) may write it"},
+		"POST /v1/feasibility": {body: `{"purpose":"drug-safety","criteria":{"version":1,"include":[{"condition":"E11"}]}}`, allowed: "m",
+			why: "manufacturers ask; the anonymiser answers, and patients and clinicians may not ask"},
+		"GET /v1/privacy-budget": {query: "msp=PharmaMSP&purpose=drug-safety", allowed: "opma", why: "manufacturers their own; patients see every budget"},
+		"GET /v1/disclosures":    {allowed: "opma", why: "manufacturers their own organisation's log; patients the whole log without staff pseudonyms"},
+		"PUT /v1/privacy-budget": {body: `{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`, allowed: anyCert, why: prepare},
 	}
 }
 
@@ -128,7 +138,10 @@ func documentedOperations(t *testing.T) []string {
 // fails on any 2xx the table does not allow, on any 5xx, and on a route the table lacks.
 func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	routes := matrixRoutes()
-	ops := documentedOperations(t)
+	for op, route := range fhirMatrixRoutes(t, "", "", nil) { // the rows; filled in once the records exist
+		routes[op] = route
+	}
+	ops := withFHIRInteractions(t, documentedOperations(t))
 	var listed []string
 	for op := range routes {
 		listed = append(listed, op)
@@ -144,6 +157,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		c.CohortFiles = memCohorts{"c-matrix/dataset.csv": []byte(dataset)}
 		c.Aggregator = countAggregator{}
 		c.Directory = dir
+		c.Feasibility = feasibilityStub{}
 		c.Revoked = func(cert *x509.Certificate) bool {
 			return revokedSerial != nil && cert.SerialNumber.Cmp(revokedSerial) == 0
 		}
@@ -193,6 +207,12 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		Parameters: model.PrivacyParameters{K: 5}, QuasiIdentifiers: []string{"age"}, ConsentSnapshotHash: strings.Repeat("cd", 32),
 	})
 	require.NoError(t, err)
+	setBudget(t, e, network.PharmaMSP)
+
+	fhirIDs := storeFHIRMatrixRecords(t, e, me.ID)
+	for op, route := range fhirMatrixRoutes(t, me.ID, other.ID, fhirIDs) {
+		routes[op] = route
+	}
 
 	users := map[string]*network.User{"o": e.patient, "p": otherUser, "g": e.clinician, "r": revokedUser, "x": expiredUser,
 		"e": emergencyUser, "c": plainUser, "m": e.manufacturer, "a": anonUser, "v": certRevokedUser}
@@ -210,6 +230,9 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	for _, op := range ops {
 		route := routes[op]
 		method, path, _ := strings.Cut(op, " ")
+		for k, v := range route.fill {
+			path = strings.ReplaceAll(path, k, v)
+		}
 		url := e.srv.URL + fill.Replace(path)
 		require.False(t, pathParam.MatchString(fill.Replace(path)), "unfilled parameter in %s", op)
 		if route.query != "" {
@@ -247,7 +270,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 					return // a certificate the server cannot verify is refused during the TLS handshake
 				}
 				require.NoError(t, err)
-				io.Copy(io.Discard, resp.Body)
+				raw, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if route.status != 0 && !strings.Contains("nfdv", caller.letter) {
 					require.Equal(t, route.status, resp.StatusCode, "%s as %s", op, caller.name)
@@ -256,6 +279,9 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 				require.Less(t, resp.StatusCode, 500, "%s as %s: server error", op, caller.name)
 				if !strings.Contains(route.allowed, caller.letter) {
 					require.False(t, resp.StatusCode < 300, "%s as %s: unexpected %d (%s)", op, caller.name, resp.StatusCode, route.why)
+				}
+				if route.sees != "" && resp.StatusCode < 300 && !strings.Contains(route.sees, caller.letter) {
+					require.Empty(t, fhirRecordsIn(t, raw), "%s as %s: records in the Bundle", op, caller.name)
 				}
 			})
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	fhirapi "github.com/careledger/careledger/app-api/fhir"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
 	"github.com/careledger/careledger/gateway/fhir"
@@ -38,8 +39,9 @@ func (s *server) reply(w http.ResponseWriter, r *http.Request, status int, v any
 	writeJSON(w, status, v)
 }
 
-// readContent reads a record body: FHIR JSON up to fhir.MaxResourceBytes, a document up to
-// the configured limit.
+// readContent reads a record body: FHIR JSON up to fhir.MaxResourceBytes, whole, to be
+// validated; a document up to the configured limit as a stream, which the gateway seals and
+// stores as it arrives, so that no upload is ever held whole in memory.
 func (s *server) readContent(w http.ResponseWriter, r *http.Request) (gateway.Content, error) {
 	mt, err := mediaType(r)
 	if err != nil {
@@ -48,11 +50,10 @@ func (s *server) readContent(w http.ResponseWriter, r *http.Request) (gateway.Co
 	if !model.ValidMediaType(mt) {
 		return gateway.Content{}, &requestError{http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "the Content-Type must be a plain type/subtype"}
 	}
-	limit := s.cfg.MaxDocumentBytes
-	if mt == fhir.MediaType {
-		limit = fhir.MaxResourceBytes
+	if mt != fhir.MediaType {
+		return gateway.Content{MediaType: mt, Body: http.MaxBytesReader(w, r.Body, s.cfg.MaxDocumentBytes)}, nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, fhir.MaxResourceBytes))
 	if err != nil {
 		return gateway.Content{}, err
 	}
@@ -82,8 +83,18 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	done, err := s.uploads.begin(c.Pseudonym)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer done()
 	if u.Content, err = s.readContent(w, r); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if u.Content.MediaType == fhir.MediaType && fhirapi.IsBundle(u.Content.Data) {
+		s.uploadBundle(w, r, as, u)
 		return
 	}
 	rec, err := s.cfg.Service.Upload(r.Context(), as, u)
@@ -110,6 +121,12 @@ func (s *server) appendVersion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	done, err := s.uploads.begin(c.Pseudonym)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer done()
 	content, err := s.readContent(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -285,6 +302,9 @@ type Release struct {
 	Media    string          `json:"mediaType"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Data     []byte          `json:"data,omitempty"`
+	// Unavailable is set, with no content, for a version whose stored content is missing:
+	// the rest of the page is served.
+	Unavailable *ErrorDetail `json:"unavailable,omitempty"`
 }
 
 // ReleasePage is one page of released content.
@@ -317,7 +337,10 @@ func (s *server) patientContent(w http.ResponseWriter, r *http.Request) {
 		out := ReleasePage{Releases: make([]Release, 0, len(rels)), Bookmark: bookmark}
 		for _, rel := range rels {
 			item := Release{Record: rel.Record, Version: rel.Version, Basis: rel.Decision.Basis, GrantID: rel.Decision.GrantID, Media: rel.MediaType}
-			if rel.MediaType == fhir.MediaType {
+			if rel.Unavailable != nil {
+				_, code, message, _ := classify(rel.Unavailable)
+				item.Unavailable = &ErrorDetail{Code: code, Message: message}
+			} else if rel.MediaType == fhir.MediaType {
 				item.Resource = json.RawMessage(rel.Data)
 			} else {
 				item.Data = rel.Data

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,8 +25,10 @@ func (s *server) routes() http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	// Metrics count requests per route and status: traffic a member must not see about others.
+	r.With(s.authenticate, s.adminOnly).Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	r.Get("/openapi.yaml", serveOpenAPI)
+	r.Mount("/fhir", s.fhirHandler())
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate, middleware.NoCache)
@@ -76,6 +79,11 @@ func (s *server) routes() http.Handler {
 		r.Get("/cohorts/{cohortID}/files", s.cohortFiles)
 		r.Get("/cohorts/{cohortID}/files/{fileName}", s.cohortFile)
 		r.Post("/cohorts/{cohortID}/query", s.cohortQuery)
+
+		r.Post("/feasibility", s.feasibility)
+		r.Get("/privacy-budget", s.privacyBudget)
+		r.Put("/privacy-budget", s.prepareBudget)
+		r.Get("/disclosures", s.disclosures)
 	})
 	return r
 }
@@ -88,6 +96,22 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Strict-Transport-Security", HSTS)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// HSTS is the Strict-Transport-Security value of every response: the API and the web UI are
+// served over TLS only, and a browser must never be talked into plain HTTP for them.
+const HSTS = "max-age=31536000"
+
+// adminOnly lets only an admin's certificate (the operator's monitoring) through.
+func (s *server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if callerFrom(r.Context()).Role != model.RoleAdmin {
+			s.writeError(w, r, &requestError{http.StatusForbidden, string(model.CodeForbidden), "only an admin certificate may read the metrics"})
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

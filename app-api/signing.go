@@ -21,7 +21,7 @@ import (
 
 // SelfSignedTransactions are the transactions a person signs with their own key, through
 // the offline-signing flow: the chaincode refuses them from a gateway acting for someone.
-var SelfSignedTransactions = []string{"Grant", "RevokeGrant", "AddDelegate", "RemoveDelegate", "SetResearchConsent", "RequestErasure"}
+var SelfSignedTransactions = []string{"Grant", "RevokeGrant", "AddDelegate", "RemoveDelegate", "SetResearchConsent", "RequestErasure", "SetPrivacyBudget"}
 
 // Prepared is a message for the caller to sign on their own device: the serialized message,
 // and the digest to sign (SHA-256 of the part Fabric signs; a careful device recomputes it).
@@ -70,23 +70,29 @@ func (s *server) sdkGateway(c *caller) (*ledger.Client, error) {
 
 // prepare builds an unsigned proposal of fn for the caller.
 func (s *server) prepare(w http.ResponseWriter, r *http.Request, fn string, args ...string) {
-	lc, err := s.sdkGateway(callerFrom(r.Context()))
+	p, err := s.proposal(callerFrom(r.Context()), fn, args...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
+	writeJSON(w, http.StatusOK, p)
+}
+
+// proposal builds an unsigned proposal of fn for the caller, for /v1 and for /fhir's Consent.
+func (s *server) proposal(c *caller, fn string, args ...string) (*Prepared, error) {
+	lc, err := s.sdkGateway(c)
+	if err != nil {
+		return nil, err
+	}
 	p, err := lc.Network().GetContract(s.cfg.Chaincode).NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("prepare %s: %w", fn, err))
-		return
+		return nil, fmt.Errorf("prepare %s: %w", fn, err)
 	}
 	b, err := p.Bytes()
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("prepare %s: %w", fn, err))
-		return
+		return nil, fmt.Errorf("prepare %s: %w", fn, err)
 	}
-	writeJSON(w, http.StatusOK, Prepared{TransactionID: p.TransactionID(), Function: fn, Proposal: b, Digest: p.Digest()})
+	return &Prepared{TransactionID: p.TransactionID(), Function: fn, Proposal: b, Digest: p.Digest()}, nil
 }
 
 func mustJSON(v any) string {
@@ -296,7 +302,6 @@ func (s *server) endorse(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	prop, err := lc.Gateway().NewSignedProposal(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field proposal: %v", err))
@@ -343,7 +348,6 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	tx, err := lc.Gateway().NewSignedTransaction(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field transaction: %v", err))
@@ -386,7 +390,6 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	defer lc.Close()
 	commit, err := lc.Gateway().NewSignedCommit(raw, sm.Signature)
 	if err != nil {
 		s.writeError(w, r, invalid("field commit: %v", err))

@@ -74,7 +74,6 @@ func TestServerChecksSignedMessages(t *testing.T) {
 	require.NoError(t, err)
 	lc, err := e.stack.Conn.As(id)
 	require.NoError(t, err)
-	defer lc.Close()
 	prop, err := lc.Network().GetContract(network.DefaultChaincode).NewProposal("RegisterRecord", fabclient.WithArguments("{}"))
 	require.NoError(t, err)
 	raw, err := prop.Bytes()

@@ -94,7 +94,7 @@ func TestAGatewayKeyCannotMintMembers(t *testing.T) {
 	require.NoError(t, network.GenerateMaterial(dir, cons))
 	org, ok := cons.Org(network.ClinicMSP)
 	require.True(t, ok)
-	minted, err := network.LoadUser(dir, org, "clinician1")
+	minted, err := network.IssueUser(dir, org, network.UserSpec{Name: "clinician1", Role: network.RoleClinician})
 	require.NoError(t, err)
 	require.Equal(t, s.env.User(t, network.ClinicMSP, "clinician1").EnrollmentID, minted.EnrollmentID, "the same person, as far as the certificate says")
 	asMinted := s.clinicGateway.For(minted.CertPEM)

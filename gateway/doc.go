@@ -7,7 +7,10 @@
 //
 // Callers are represented by a *ledger.Client signing as them, or a gateway identity acting for
 // them (ledger.Client.For): the ledger decides in both cases, the gateway adds nothing that
-// could widen what the ledger allows. A read may carry the member's own signed access assertion
+// could widen what the ledger allows. A granted read costs one ledger evaluation
+// (AuthorizeRead: the decision and the version in one answer); a version whose stored content
+// is missing is ErrContentMissing, told apart from content that does not match the ledger
+// (ErrIntegrity). A read may carry the member's own signed access assertion
 // (WithAssertion): it is checked before anything is decrypted and forwarded with the audit
 // report, so that the patient's trail shows the read as member-signed rather than resting on
 // the gateway's word (gateway-asserted).

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/fhir"
 )
 
 // Refusals of the read and write paths. Nothing is decrypted when one of these is returned.
@@ -17,7 +18,15 @@ var (
 	ErrErased            = errors.New("the patient's data has been erased")
 	ErrNotFound          = errors.New("record not found")
 	ErrIntegrity         = errors.New("stored content does not match the ledger")
-	ErrInvalidContent    = errors.New("invalid record content")
+	// ErrContentMissing: the ledger holds the version but the record store does not have its
+	// content (lost or deleted, not altered: that is ErrIntegrity). The operator is alerted to
+	// restore it; in a history only that version is affected.
+	ErrContentMissing = errors.New("stored content is missing")
+	// ErrInvalidContent is fhir.ErrInvalid: one sentinel for content that fails validation,
+	// whichever package found it, so that its text is said once.
+	ErrInvalidContent = fhir.ErrInvalid
+	// ErrStaleVersion: a write was based on a version that is no longer the latest.
+	ErrStaleVersion = errors.New("the record has a newer version")
 )
 
 var denials = map[string]error{

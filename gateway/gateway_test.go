@@ -234,9 +234,11 @@ func TestTamperedCiphertextIsDetected(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing released, nothing to audit")
 
+	// Content that is gone is missing, not tampered with.
 	require.NoError(t, os.Remove(path))
 	_, err = s.svc.Read(ctx, s.patient, rec.ID, 0, "")
-	require.ErrorIs(t, err, gateway.ErrIntegrity)
+	require.ErrorIs(t, err, gateway.ErrContentMissing)
+	require.NotErrorIs(t, err, gateway.ErrIntegrity)
 }
 
 func TestWritesAreAllOrNothing(t *testing.T) {

@@ -49,10 +49,20 @@ func decodeBlockPos(b []byte) (blockPos, bool) {
 	return blockPos{off: int64(binary.BigEndian.Uint64(b)), len: binary.BigEndian.Uint32(b[8:])}, true
 }
 
+// logFile is what the block log needs of its file; *os.File is one. Tests put a file that
+// fails on demand in its place.
+type logFile interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
 // blockLog appends and reads block records. Only the committer appends; reads at positions
 // below the end of the last synced record may run concurrently with an append.
 type blockLog struct {
-	f    *os.File
+	f    logFile
 	size atomic.Int64 // end of the last whole record
 	// allocated is the file's length: the log is extended with zeros ahead of the records, so
 	// that appending overwrites allocated blocks and a sync need not commit a new file length.

@@ -44,12 +44,17 @@ type Org struct {
 	// root of the organisation's Fabric CA, so identities it issues are accepted alongside the
 	// identities of the generated CA.
 	CACertsPEM [][]byte
+	// EndorsementPolicy is the organisation's Endorsement policy (Fabric's
+	// /Channel/Application/<Org>/Endorsement), which an implicit-meta chaincode endorsement
+	// policy such as "MAJORITY Endorsement" counts. Empty means OR('<MSPID>.peer').
+	EndorsementPolicy string
 }
 
 // Consortium is the static description of the network: its members, channel and chaincode.
 type Consortium struct {
-	// Orgs lists the members. The first organisation with Peer set is the operator: it signs
-	// endorsements and blocks of the embedded node.
+	// Orgs lists the members. The first organisation with Peer set is the operator: its peer
+	// serves the node's TLS endpoint and signs blocks. Every organisation with Peer set has a
+	// peer the node hosts, which endorses as EndorsementPolicy asks.
 	Orgs []Org
 	// Channel is the single channel the node serves.
 	Channel string
@@ -64,6 +69,12 @@ type Consortium struct {
 	// ACLs section of a Fabric channel's configuration. Every resource must be mapped. Nil
 	// means DefaultACLs().
 	ACLs map[string]string
+	// EndorsementPolicy is the chaincode definition's endorsement policy: a signature policy
+	// in Fabric's policy language, e.g. "AND('PatientsMSP.peer','ClinicMSP.peer')", or an
+	// implicit-meta policy over the organisations' Endorsement policies, "MAJORITY
+	// Endorsement" (Fabric's default for a chaincode approved without a policy), "ANY
+	// Endorsement" or "ALL Endorsement". Empty means DefaultEndorsementPolicy(Orgs).
+	EndorsementPolicy string
 }
 
 // Resources of Fabric's core/aclmgmt that the node guards with a channel policy. A Deliver
@@ -107,7 +118,22 @@ func DefaultACLs() map[string]string {
 	return acls
 }
 
-// withDefaults fills nil policies and ACLs with CareLedger's defaults.
+// DefaultEndorsementPolicy is CareLedger's chaincode endorsement policy: the peer of every
+// organisation that runs one must endorse, so that no single organisation, the operator
+// included, can write to the ledger alone. For the default consortium it is the test
+// network's AND('PatientsMSP.peer','ClinicMSP.peer').
+func DefaultEndorsementPolicy(orgs []Org) string {
+	var principals []string
+	for _, o := range orgs {
+		if o.Peer {
+			principals = append(principals, "'"+o.MSPID+".peer'")
+		}
+	}
+	return "AND(" + strings.Join(principals, ",") + ")"
+}
+
+// withDefaults fills nil policies and ACLs and an empty endorsement policy with CareLedger's
+// defaults.
 func (c Consortium) withDefaults() Consortium {
 	if c.Policies == nil {
 		c.Policies = DefaultPolicies(c.Orgs)
@@ -115,7 +141,38 @@ func (c Consortium) withDefaults() Consortium {
 	if c.ACLs == nil {
 		c.ACLs = DefaultACLs()
 	}
+	if c.EndorsementPolicy == "" {
+		c.EndorsementPolicy = DefaultEndorsementPolicy(c.Orgs)
+	}
 	return c
+}
+
+// orgEndorsementPolicies maps every organisation to its Endorsement policy.
+func (c Consortium) orgEndorsementPolicies() map[string]string {
+	out := map[string]string{}
+	for _, o := range c.Orgs {
+		out[o.MSPID] = o.EndorsementPolicy
+		if out[o.MSPID] == "" {
+			out[o.MSPID] = "OR('" + o.MSPID + ".peer')"
+		}
+	}
+	return out
+}
+
+// compileEndorsement parses the chaincode endorsement policy. Like channel policies, it may
+// name only the consortium's organisations.
+func (c Consortium) compileEndorsement() (*endorsementPolicy, error) {
+	c = c.withDefaults()
+	p, err := compileEndorsementPolicy(c.EndorsementPolicy, c.orgEndorsementPolicies())
+	if err != nil {
+		return nil, fmt.Errorf("%w: endorsement policy: %w", ErrInvalidConfig, err)
+	}
+	for _, mspID := range p.mspIDs() {
+		if _, ok := c.Org(mspID); !ok {
+			return nil, fmt.Errorf("%w: endorsement policy names %s, which is not a member", ErrInvalidConfig, mspID)
+		}
+	}
+	return p, nil
 }
 
 // compileACLs parses the policy guarding each resource. Policies may name only the
@@ -214,7 +271,10 @@ func (c Consortium) Validate() error {
 	if peers == 0 {
 		return fmt.Errorf("%w: no organisation runs a peer", ErrInvalidConfig)
 	}
-	_, err := c.compileACLs()
+	if _, err := c.compileACLs(); err != nil {
+		return err
+	}
+	_, err := c.compileEndorsement()
 	return err
 }
 

@@ -10,6 +10,11 @@
 // core/aclmgmt (Resources) is mapped to a channel policy in Fabric's policy language
 // (Consortium.ACLs, Consortium.Policies, ParsePolicy), evaluated against the signer's node OU.
 //
+// The node hosts an endorsing peer of every peer organisation; a transaction is valid only with
+// the endorsements the chaincode's endorsement policy asks for (Consortium.EndorsementPolicy:
+// a signature policy or an implicit-meta one such as "MAJORITY Endorsement"), which the Gateway
+// service collects as a Fabric gateway does.
+//
 // The node exists so that CareLedger runs on one machine, in demos and in CI, with the unmodified
 // fabric-gateway client SDK: code written against the node works unchanged against a real Fabric
 // network, only the endpoint configuration differs.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -71,6 +72,7 @@ func TestCrashDuringLoad(t *testing.T) {
 	dir := t.TempDir()
 	// Material is generated up front so the parent can read the TLS CA and users.
 	require.NoError(t, network.GenerateMaterial(dir, network.DefaultConsortium()))
+	require.NoError(t, networktest.Members(dir, network.DefaultConsortium()))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChildProcess$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 	require.NoError(t, cmd.Start())

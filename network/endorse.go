@@ -1,13 +1,14 @@
 package network
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -29,6 +30,16 @@ var (
 	// ErrExecution: the chaincode could not run to completion: it panicked, timed out, or
 	// (as a service) could not be reached.
 	ErrExecution = errors.New("chaincode execution failed")
+	// ErrNoEndorsers: no set of the hosted peers satisfies the chaincode's endorsement policy.
+	// The text is a Fabric gateway's.
+	ErrNoEndorsers = errors.New("no combination of peers can be derived which satisfy the endorsement policy")
+	// ErrNoPeerOfOrg: the client asked for the endorsement of an organisation without a peer.
+	// The text is a Fabric gateway's.
+	ErrNoPeerOfOrg = errors.New("failed to find any endorsing peers for org(s)")
+	// ErrUnknownChannel: the proposal is for a channel the node does not serve.
+	ErrUnknownChannel = errors.New("unknown channel")
+	// ErrUnknownChaincode: the proposal is for a chaincode not defined on the channel.
+	ErrUnknownChaincode = errors.New("unknown chaincode")
 )
 
 // proposal is a signed proposal that passed Fabric's message validation.
@@ -85,7 +96,19 @@ func (n *Node) checkProposal(sp *peer.SignedProposal) (*proposal, error) {
 		return nil, fmt.Errorf("%w: invalid creator specified in the header", ErrBadProposal)
 	}
 	if p.chdr.GetChannelId() != n.cfg.Consortium.Channel {
-		return nil, fmt.Errorf("%w: channel '%s' not found", ErrBadProposal, p.chdr.GetChannelId())
+		return nil, fmt.Errorf("%w: channel '%s' not found", ErrUnknownChannel, p.chdr.GetChannelId())
+	}
+	// A Fabric gateway looks the chaincode up among the channel's peers before any endorser
+	// sees the proposal, so an unknown chaincode is reported before the creator is judged.
+	if err := proto.Unmarshal(p.prop.GetPayload(), p.ccPayload); err != nil {
+		return nil, fmt.Errorf("%w: error unmarshalling ChaincodeProposalPayload: %v", ErrBadProposal, err)
+	}
+	if err := proto.Unmarshal(p.ccPayload.GetInput(), p.invocation); err != nil {
+		return nil, fmt.Errorf("%w: error unmarshalling ChaincodeInvocationSpec: %v", ErrBadProposal, err)
+	}
+	if name := p.invocation.GetChaincodeSpec().GetChaincodeId().GetName(); name != n.cfg.Consortium.Chaincode {
+		return nil, fmt.Errorf("%w: make sure the chaincode %s has been successfully defined on channel %s and try again: chaincode definition for '%s' not found",
+			ErrUnknownChaincode, name, p.chdr.GetChannelId(), name)
 	}
 	now := n.now()
 	id, err := n.msps.deserialize(p.shdr.GetCreator(), now)
@@ -106,12 +129,6 @@ func (n *Node) checkProposal(sp *peer.SignedProposal) (*proposal, error) {
 	if skew := now.Sub(ts.AsTime()); skew > n.cfg.MaxClockSkew || skew < -n.cfg.MaxClockSkew {
 		return nil, fmt.Errorf("%w: proposal timestamp %s is outside the accepted window of %s around the peer's time %s",
 			ErrBadProposal, ts.AsTime().UTC().Format(time.RFC3339), n.cfg.MaxClockSkew, now.UTC().Format(time.RFC3339))
-	}
-	if err := proto.Unmarshal(p.prop.GetPayload(), p.ccPayload); err != nil {
-		return nil, fmt.Errorf("%w: error unmarshalling ChaincodeProposalPayload: %v", ErrBadProposal, err)
-	}
-	if err := proto.Unmarshal(p.ccPayload.GetInput(), p.invocation); err != nil {
-		return nil, fmt.Errorf("%w: error unmarshalling ChaincodeInvocationSpec: %v", ErrBadProposal, err)
 	}
 	ext := &peer.ChaincodeHeaderExtension{}
 	if err := proto.Unmarshal(p.chdr.GetExtension(), ext); err != nil {
@@ -212,8 +229,10 @@ func proposalHash(chdr, shdr, ccPayloadNoTransient []byte) []byte {
 }
 
 // endorse runs p and assembles the unsigned transaction envelope a Fabric gateway returns
-// from Endorse: the proposal response signed by this peer, wrapped as the client's transaction.
-func (n *Node) endorse(ctx context.Context, p *proposal) (*common.Envelope, *simulationResult, error) {
+// from Endorse: the proposal response signed by each of the hosted peers at the indexes in
+// endorsers, wrapped as the client's transaction. The chaincode runs once: every hosted peer
+// would simulate against the same committed state, so each would sign the same response.
+func (n *Node) endorse(ctx context.Context, p *proposal, endorsers []int) (*common.Envelope, *simulationResult, error) {
 	res, err := n.simulate(ctx, p)
 	if err != nil {
 		return nil, res, err
@@ -245,16 +264,23 @@ func (n *Node) endorse(ctx context.Context, p *proposal) (*common.Envelope, *sim
 	if err != nil {
 		return nil, nil, fmt.Errorf("endorse: %w", err)
 	}
-	sig, err := signLowS(n.peer.user.Key, append(bytes.Clone(prp), n.peerCreator...))
-	if err != nil {
-		return nil, nil, fmt.Errorf("endorse: %w", err)
+	ends := make([]*peer.Endorsement, 0, len(endorsers))
+	msg := make([]byte, 0, len(prp)+len(n.peerCreator)+64)
+	for _, i := range endorsers {
+		e := n.peers[i]
+		msg = append(append(msg[:0], prp...), e.creator...)
+		sig, err := signLowS(e.user.Key, msg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("endorse: %w", err)
+		}
+		n.validator.issued.add(sig, prp, e.creator)
+		ends = append(ends, &peer.Endorsement{Endorser: e.creator, Signature: sig})
 	}
-	n.validator.issued.add(sig, prp)
 	cap, err := proto.Marshal(&peer.ChaincodeActionPayload{
 		ChaincodeProposalPayload: ccpNoTransient,
 		Action: &peer.ChaincodeEndorsedAction{
 			ProposalResponsePayload: prp,
-			Endorsements:            []*peer.Endorsement{{Endorser: n.peerCreator, Signature: sig}},
+			Endorsements:            ends,
 		},
 	})
 	if err != nil {
@@ -271,4 +297,31 @@ func (n *Node) endorse(ctx context.Context, p *proposal) (*common.Envelope, *sim
 		return nil, nil, fmt.Errorf("endorse: %w", err)
 	}
 	return &common.Envelope{Payload: payload}, res, nil
+}
+
+// endorsersFor plans the endorsers of a transaction: one hosted peer of each organisation the
+// client named (Fabric's planForOrgs, the client vouching for the policy), else the plan for
+// the chaincode's endorsement policy.
+func (n *Node) endorsersFor(orgs []string) ([]int, error) {
+	if len(orgs) == 0 {
+		if n.endorsers == nil {
+			return nil, fmt.Errorf("%w: no peer combination can satisfy the endorsement policy", ErrNoEndorsers)
+		}
+		return n.endorsers, nil
+	}
+	var out []int
+	var missing []string
+	for _, org := range orgs {
+		i := slices.IndexFunc(n.peers, func(p *hostedPeer) bool { return p.user.MSPID == org })
+		switch {
+		case i < 0:
+			missing = append(missing, org)
+		case !slices.Contains(out, i):
+			out = append(out, i)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoPeerOfOrg, strings.Join(missing, ", "))
+	}
+	return out, nil
 }

@@ -33,7 +33,8 @@ func Example() {
 	defer node.Close()
 
 	clinic, _ := node.Config().Consortium.Org(network.ClinicMSP)
-	user, err := network.LoadUser(dir, clinic, "clinician1")
+	// A member's key is created where it lives: here, in this process.
+	user, err := network.IssueUser(dir, clinic, network.UserSpec{Name: "clinician1", Role: network.RoleClinician})
 	if err != nil {
 		log.Fatal(err)
 	}

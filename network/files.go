@@ -9,11 +9,13 @@ import (
 func writeFiles(root string, files map[string][]byte) error {
 	for name, data := range files {
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, keyFileName) || strings.HasSuffix(name, ".key") {
+		// priv_sk (cryptogen) and <ski>_sk (Fabric CA) in keystores, *.key for TLS.
+		if strings.HasSuffix(name, "_sk") || strings.HasSuffix(name, ".key") {
 			mode = 0o600
 		}
 		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		// Only the service user may read the material: it holds the node's keys.
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return err
 		}
 		if err := writeFileSync(p, data, mode); err != nil {
@@ -73,4 +75,33 @@ func syncDir(p string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// signCertFile is the signing certificate in an identity's msp folder: cryptogen's
+// <name>-cert.pem, or cert.pem as Fabric CA's client writes it.
+func signCertFile(mspDir, name string) string {
+	p := filepath.Join(mspDir, "signcerts", name+"-cert.pem")
+	if _, err := os.Stat(p); err != nil {
+		if alt := filepath.Join(mspDir, "signcerts", "cert.pem"); fileExists(alt) {
+			return alt
+		}
+	}
+	return p
+}
+
+// keystoreFile is the private key in an identity's msp folder: cryptogen's priv_sk, or the
+// one <ski>_sk Fabric CA's client writes.
+func keystoreFile(mspDir string) string {
+	p := filepath.Join(mspDir, "keystore", keyFileName)
+	if !fileExists(p) {
+		if keys, _ := filepath.Glob(filepath.Join(mspDir, "keystore", "*_sk")); len(keys) == 1 {
+			return keys[0]
+		}
+	}
+	return p
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -2,7 +2,11 @@ package network
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"hash/crc32"
 	"log/slog"
@@ -39,7 +43,7 @@ func fuzzNode(t testing.TB) (*Node, *User) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = n.Close() })
 	org, _ := n.cfg.Consortium.Org(ClinicMSP)
-	u, err := LoadUser(n.cfg.Dir, org, "clinician1")
+	u, err := IssueUser(n.cfg.Dir, org, UserSpec{Name: "clinician1", Role: RoleClinician})
 	require.NoError(t, err)
 	return n, u
 }
@@ -93,7 +97,7 @@ func FuzzValidateEnvelope(f *testing.F) {
 	n, u := fuzzNode(f)
 	p, err := n.checkProposal(signedProposal(f, u, DefaultChannel, DefaultChaincode, "put", "k"))
 	require.NoError(f, err)
-	env, _, err := n.endorse(context.Background(), p)
+	env, _, err := n.endorse(context.Background(), p, n.endorsers)
 	require.NoError(f, err)
 	env.Signature, err = signLowS(u.Key, env.GetPayload())
 	require.NoError(f, err)
@@ -183,5 +187,32 @@ func FuzzBlockLogRecovery(f *testing.F) {
 			return
 		}
 		require.NoError(t, s.close())
+	})
+}
+
+// FuzzCheckCSR feeds arbitrary bytes to the CA's signing-request check: it never panics, and
+// whatever it accepts is signed by the P-256 key it certifies and asks for nothing but the
+// enrollment ID.
+func FuzzCheckCSR(f *testing.F) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(f, err)
+	for _, tmpl := range []*x509.CertificateRequest{{}, {Subject: pkix.Name{CommonName: "dr-a"}}, {DNSNames: []string{"x"}}} {
+		der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+		require.NoError(f, err)
+		f.Add(der)
+	}
+	spec := UserSpec{Name: "dr-a", Role: RoleClinician}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		pub, err := checkCSR(der, spec, "dr-a")
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidCSR)
+			return
+		}
+		csr, err := x509.ParseCertificateRequest(der)
+		require.NoError(t, err)
+		require.NoError(t, csr.CheckSignature())
+		require.Equal(t, elliptic.P256(), pub.Curve)
+		require.Empty(t, csr.Extensions)
+		require.Contains(t, []string{"", "dr-a"}, csr.Subject.CommonName)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	gp "github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -39,17 +41,56 @@ func rpcError(code codes.Code, msg string, details ...*gp.ErrorDetail) error {
 	return st.Err()
 }
 
+// detail names the endorser that failed as a peer's gateway does: its endpoint, here the
+// address the node listens on, and its organisation.
 func (s *gatewayServer) detail(msg string) *gp.ErrorDetail {
-	return &gp.ErrorDetail{Address: s.n.ServerName() + ":" + portOf(s.n.Addr()), MspId: s.n.peer.user.MSPID, Message: msg}
+	return &gp.ErrorDetail{Address: s.n.endpoint(), MspId: s.n.peer.user.MSPID, Message: msg}
 }
 
-func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
+// endpoint is the node's address as configured (--listen), or as bound when the
+// configuration leaves the host or port to the system.
+func (n *Node) endpoint() string {
+	host, port, err := net.SplitHostPort(n.cfg.ListenAddr)
+	if err != nil || host == "" || port == "0" {
+		return n.Addr()
 	}
-	return addr
+	return n.cfg.ListenAddr
+}
+
+// routingError maps the failures a Fabric gateway finds before it sends a proposal to any
+// endorser, while it looks for the channel's peers and plans the endorsement, to the status
+// a peer returns; ok is false for any other error.
+func routingError(err error, evaluate bool, sp *peer.SignedProposal) (error, bool) {
+	channel, chaincode := proposalTarget(sp)
+	switch {
+	case errors.Is(err, ErrUnknownChannel) && evaluate:
+		return status.Errorf(codes.Unavailable, "failed to get config for channel [%s]: could not get last config for channel %s", channel, channel), true
+	case errors.Is(err, ErrUnknownChaincode) && evaluate:
+		return status.Errorf(codes.FailedPrecondition, "no peers available to evaluate chaincode %s in channel %s", chaincode, channel), true
+	case errors.Is(err, ErrUnknownChannel), errors.Is(err, ErrUnknownChaincode):
+		return status.Errorf(codes.FailedPrecondition, "no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode %s in channel %s", chaincode, channel), true
+	case errors.Is(err, ErrNoPeerOfOrg):
+		return status.Error(codes.Unavailable, err.Error()), true
+	case errors.Is(err, ErrNoEndorsers):
+		return status.Error(codes.FailedPrecondition, err.Error()), true
+	}
+	return nil, false
+}
+
+// proposalTarget reads the channel and chaincode a signed proposal names, for error messages
+// about them; it assumes nothing about the proposal's validity.
+func proposalTarget(sp *peer.SignedProposal) (channel, chaincode string) {
+	prop := &peer.Proposal{}
+	hdr := &common.Header{}
+	chdr := &common.ChannelHeader{}
+	ccp := &peer.ChaincodeProposalPayload{}
+	spec := &peer.ChaincodeInvocationSpec{}
+	_ = proto.Unmarshal(sp.GetProposalBytes(), prop)
+	_ = proto.Unmarshal(prop.GetHeader(), hdr)
+	_ = proto.Unmarshal(hdr.GetChannelHeader(), chdr)
+	_ = proto.Unmarshal(prop.GetPayload(), ccp)
+	_ = proto.Unmarshal(ccp.GetInput(), spec)
+	return chdr.GetChannelId(), spec.GetChaincodeSpec().GetChaincodeId().GetName()
 }
 
 // endorserStatus classifies a failure the way Fabric's gateway classifies an endorser's
@@ -76,8 +117,18 @@ func (s *gatewayServer) Evaluate(ctx context.Context, req *gp.EvaluateRequest) (
 	}
 	p, err := s.n.checkProposal(req.GetProposedTransaction())
 	if err != nil {
+		if st, ok := routingError(err, true, req.GetProposedTransaction()); ok {
+			return nil, st
+		}
 		code, msg := endorserStatus(err, nil)
 		return nil, rpcError(code, "evaluate call to endorser returned error: "+msg, s.detail(msg))
+	}
+	// All organisations' peers share this node's state; a target must still have a peer.
+	if orgs := req.GetTargetOrganizations(); len(orgs) > 0 && !slices.ContainsFunc(s.n.peers, func(p *hostedPeer) bool {
+		return slices.Contains(orgs, p.user.MSPID)
+	}) {
+		return nil, status.Errorf(codes.FailedPrecondition, "no peers available to evaluate chaincode %s in channel %s",
+			s.n.cfg.Consortium.Chaincode, s.n.cfg.Consortium.Channel)
 	}
 	res, err := s.n.simulate(ctx, p)
 	if err != nil {
@@ -100,10 +151,18 @@ func (s *gatewayServer) Endorse(ctx context.Context, req *gp.EndorseRequest) (*g
 	}
 	p, err := s.n.checkProposal(req.GetProposedTransaction())
 	if err != nil {
+		if st, ok := routingError(err, false, req.GetProposedTransaction()); ok {
+			return nil, st
+		}
 		_, msg := endorserStatus(err, nil)
 		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", s.detail(msg))
 	}
-	env, res, err := s.n.endorse(ctx, p)
+	endorsers, err := s.n.endorsersFor(req.GetEndorsingOrganizations())
+	if err != nil {
+		st, _ := routingError(err, false, req.GetProposedTransaction())
+		return nil, st
+	}
+	env, res, err := s.n.endorse(ctx, p, endorsers)
 	if err != nil {
 		_, msg := endorserStatus(err, res)
 		return nil, rpcError(codes.Aborted, "failed to endorse transaction, see attached details for more info", s.detail(msg))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
@@ -63,6 +64,7 @@ func loadUser(t testing.TB, n *network.Node, mspID, name string) *network.User {
 	t.Helper()
 	org, ok := n.Config().Consortium.Org(mspID)
 	require.True(t, ok)
+	require.NoError(t, networktest.Members(n.Config().Dir, n.Config().Consortium))
 	u, err := network.LoadUser(n.Config().Dir, org, name)
 	require.NoError(t, err)
 	return u

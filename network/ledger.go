@@ -95,13 +95,49 @@ func (n *Node) drain(batch []*pendingTx) []*pendingTx {
 	return batch
 }
 
+// Retry intervals after a block could not be committed (a full disk, an I/O error).
+const (
+	firstCommitRetry = 100 * time.Millisecond
+	maxCommitRetry   = 5 * time.Second
+)
+
+// commitOrFail commits the batch as the next block. When that fails the node is marked failed
+// (Submit refuses new transactions, Err says why) and it tries again, after dropping from the
+// block log whatever the failed attempt left there, until the block commits or the node
+// closes. Nothing of a failed attempt was acknowledged, so the batch is simply validated and
+// ordered again.
 func (n *Node) commitOrFail(batch []*pendingTx) {
-	if err := n.commitBlock(batch); err != nil {
-		// A failed write leaves the ledger as it was; the node stops accepting work rather
-		// than diverge from what it told clients.
-		n.log.Error("commit block failed; node stops ordering", "error", err)
+	err := n.commitBlock(batch)
+	for wait := firstCommitRetry; err != nil; wait = min(2*wait, maxCommitRetry) {
+		if !n.failed.Load() {
+			n.log.Error("commit block failed; the node stops ordering and retries", "error", err)
+		}
+		why := err // err changes with the next attempt; readers of failure must not see that
+		n.failure.Store(&why)
 		n.failed.Store(true)
+		select {
+		case <-time.After(wait):
+		case <-n.done:
+			return // closing: the batch was never acknowledged
+		}
+		if err = n.store.rewind(); err == nil {
+			err = n.commitBlock(batch)
+		}
 	}
+	if n.failed.Load() {
+		n.log.Info("blocks commit again; the node resumes ordering")
+		n.failed.Store(false)
+		n.failure.Store(nil)
+	}
+}
+
+// Err reports why the node cannot order transactions now (it could not write a block: a full
+// disk, an I/O error), or nil. The node retries by itself and clears it once a block commits.
+func (n *Node) Err() error {
+	if p := n.failure.Load(); p != nil {
+		return fmt.Errorf("ledger node cannot commit blocks: %w", *p)
+	}
+	return nil
 }
 
 // stateUpdate is a pending write of one block, in the order the transactions made them.
@@ -114,9 +150,6 @@ type stateUpdate struct {
 // commitBlock validates the batch, builds the next block and commits block, world state,
 // history and transaction index in one fsynced bbolt transaction.
 func (n *Node) commitBlock(batch []*pendingTx) error {
-	if n.failed.Load() {
-		return errors.New("commit block: node has failed")
-	}
 	now := n.now()
 	parsed := make([]*parsedTx, len(batch))
 	codes := make([]peer.TxValidationCode, len(batch))

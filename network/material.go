@@ -35,13 +35,15 @@ func PeerName(o Org) string { return "peer0." + o.Domain }
 
 // GenerateMaterial creates, for every organisation of c that has none yet, a CA, a TLS CA, the
 // MSP folder, a peer (for peer organisations) and the default users, in the layout of
-// Fabric's cryptogen. Existing material is left untouched, so it is safe to call on every start.
+// Fabric's cryptogen. Existing material is left untouched, so it is safe to call on every start;
+// an organisation's folder is always complete (it is written aside and renamed into place), or
+// imported (ImportOrganizations), possibly without its CA's key.
 func GenerateMaterial(dir string, c Consortium) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("generate material: %w", err)
 	}
 	for _, o := range c.Orgs {
-		if _, err := os.Stat(filepath.Join(OrgDir(dir, o), "ca", keyFileName)); err == nil {
+		if _, err := os.Stat(filepath.Join(OrgDir(dir, o), "msp", "cacerts")); err == nil {
 			continue
 		}
 		if err := generateOrg(dir, o, c.Operator().MSPID == o.MSPID); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/attrmgr"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +39,6 @@ func TestGenerateMaterialLayout(t *testing.T) {
 		"users/Admin@patients.careledger.local/msp/signcerts/Admin@patients.careledger.local-cert.pem",
 		"users/Admin@patients.careledger.local/msp/keystore/priv_sk",
 		"users/gateway@patients.careledger.local/tls/client.crt",
-		"users/patient1@patients.careledger.local/msp/keystore/priv_sk",
 		"users/anonymizer@patients.careledger.local/msp/keystore/priv_sk",
 	} {
 		require.FileExists(t, filepath.Join(patients, p))
@@ -47,9 +47,15 @@ func TestGenerateMaterialLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "private keys are private")
 
+	info, err = os.Stat(filepath.Join(patients, "users/Admin@patients.careledger.local/msp/keystore"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "only the service user may list the material")
+
 	pharma := filepath.Join(dir, "organizations", "peerOrganizations", "pharma.careledger.local")
 	require.NoDirExists(t, filepath.Join(pharma, "peers"), "client-only organisations run no peer")
-	require.DirExists(t, filepath.Join(pharma, "users", "manufacturer1@pharma.careledger.local"))
+	require.NoDirExists(t, filepath.Join(pharma, "users", "manufacturer1@pharma.careledger.local"), "members enrol by CSR, the CA writes none")
+	require.NoDirExists(t, filepath.Join(patients, "users", "patient1@patients.careledger.local"), "members enrol by CSR, the CA writes none")
+	require.NoError(t, networktest.Members(dir, cons))
 
 	tests := []struct {
 		msp, user, role, ou string
@@ -103,6 +109,9 @@ func TestIssueUser(t *testing.T) {
 	u, err := network.IssueUser(n.Config().Dir, org, network.UserSpec{Name: "clinician2", Role: network.RoleClinician, EnrollmentID: "dr-who"})
 	require.NoError(t, err)
 	require.Equal(t, "dr-who", u.EnrollmentID)
+	require.NotNil(t, u.Key, "the key stays with the caller")
+	require.NoDirExists(t, filepath.Join(u.Dir, "msp", "keystore"), "and is never written")
+	require.NoFileExists(t, filepath.Join(u.Dir, "tls", "client.key"))
 
 	_, err = network.IssueUser(n.Config().Dir, org, network.UserSpec{Name: "clinician2", Role: network.RoleClinician})
 	require.ErrorContains(t, err, "already exists")

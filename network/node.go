@@ -37,13 +37,20 @@ type Node struct {
 	validator   *txValidator
 	peer        *peerIdentity
 	peerCreator []byte
-	store       *store
-	ext         *extChaincode
+	// peers are the endorsing peers the node hosts, one per peer organisation, the
+	// operator's first.
+	peers []*hostedPeer
+	// endorsers are the indexes in peers of the endorsers a transaction needs under the
+	// current endorsement policy, the gateway's plan; nil if the hosted peers cannot satisfy it.
+	endorsers []int
+	store     *store
+	ext       *extChaincode
 
 	queue        chan *pendingTx
 	stopOrdering chan struct{}
 	ordererDone  chan struct{}
 	failed       atomic.Bool
+	failure      atomic.Pointer[error] // why failed is set
 
 	chainMu  sync.RWMutex
 	info     chainInfo
@@ -85,6 +92,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := GenerateMaterial(cfg.Dir, cfg.Consortium); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
+	if err := CheckKeyPermissions(cfg.Dir, cfg.Consortium); err != nil {
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	acls, err := cfg.Consortium.compileACLs()
 	if err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
@@ -116,6 +126,13 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
+	issued, err := ensurePeers(cfg.Dir, cfg.Consortium)
+	for _, p := range issued {
+		n.log.Info("issued the missing peer identity: the node hosts an endorsing peer of every peer organisation", "peer", p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	if n.msps, err = loadMSPs(cfg.Dir, cfg.Consortium); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
@@ -125,8 +142,6 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.peerCreator, err = proto.Marshal(&msp.SerializedIdentity{Mspid: n.peer.user.MSPID, IdBytes: n.peer.user.CertPEM}); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
-	n.validator = newValidator(n.msps, cfg.Consortium, n.peer.user)
-	n.validator.issued = newIssuedEndorsements(n.peerCreator)
 	if err := os.MkdirAll(LedgerDir(cfg.Dir), 0o700); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)
 	}
@@ -137,7 +152,46 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		n.store.close()
 		return nil, fmt.Errorf("new node: %w", err)
 	}
+	if err := n.setupEndorsement(); err != nil {
+		n.store.close()
+		return nil, fmt.Errorf("new node: %w", err)
+	}
 	return n, nil
+}
+
+// setupEndorsement loads the hosted peers, records the configured endorsement policy if it
+// changed, builds the validator and plans which peers endorse.
+func (n *Node) setupEndorsement() error {
+	var err error
+	if n.peers, err = loadHostedPeers(n.cfg.Dir, n.cfg.Consortium, n.peer); err != nil {
+		return err
+	}
+	epochs, changed, err := recordPolicy(n.cfg.Dir, n.cfg.Consortium, n.info.height)
+	if err != nil {
+		return err
+	}
+	if changed {
+		n.log.Info("endorsement policy in force from the next block", "policy", n.cfg.Consortium.EndorsementPolicy, "block", n.info.height)
+	}
+	users := make([]*User, len(n.peers))
+	for i, p := range n.peers {
+		users[i] = p.user
+	}
+	if n.validator, err = newValidator(n.msps, n.cfg.Consortium, epochs, users...); err != nil {
+		return err
+	}
+	n.validator.issued = newIssuedEndorsements()
+	ids := make([]*identity, len(n.peers))
+	for i, p := range n.peers {
+		if ids[i], err = n.msps.deserialize(p.creator, n.now()); err != nil {
+			return fmt.Errorf("hosted peer %s: %w", p.user.Name, err)
+		}
+	}
+	if n.endorsers = n.validator.current().plan(ids); n.endorsers == nil {
+		n.log.Warn("the peers this node hosts cannot satisfy the endorsement policy: every transaction will be refused",
+			"policy", n.cfg.Consortium.EndorsementPolicy)
+	}
+	return nil
 }
 
 // LedgerDir is the ledger directory (block log and index) of a node whose data directory is dir.

@@ -5,10 +5,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
 )
 
 // peerIdentity is the signing identity and TLS key pair of an organisation's peer.
@@ -74,7 +78,7 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKey(filepath.Join(peerDir, "msp", "keystore", keyFileName))
+	key, err := readKey(keystoreFile(filepath.Join(peerDir, "msp")))
 	if err != nil {
 		return nil, fmt.Errorf("load peer %s: %w", name, err)
 	}
@@ -114,7 +118,7 @@ func loadPeer(dir string, o Org, hosts []string) (*peerIdentity, error) {
 func readPeerCert(dir string, o Org) (*User, error) {
 	name := PeerName(o)
 	peerDir := filepath.Join(OrgDir(dir, o), "peers", name)
-	certPEM, err := os.ReadFile(filepath.Join(peerDir, "msp", "signcerts", name+"-cert.pem"))
+	certPEM, err := os.ReadFile(signCertFile(filepath.Join(peerDir, "msp"), name))
 	if err != nil {
 		return nil, fmt.Errorf("load peer %s: %w", name, err)
 	}
@@ -126,6 +130,25 @@ func readPeerCert(dir string, o Org) (*User, error) {
 }
 
 func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
+	return withNewPeer(orgDir, o, hosts, func(fresh string) error {
+		// Keep the peer's signing identity: only the TLS pair changes.
+		dst := filepath.Join(orgDir, "peers", PeerName(o), "tls")
+		for _, f := range []string{"server.crt", "server.key"} {
+			b, err := os.ReadFile(filepath.Join(fresh, "tls", f))
+			if err != nil {
+				return err
+			}
+			if err := writeFileSync(filepath.Join(dst, f), b, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// withNewPeer issues a new peer of o with the organisation's CAs into a temporary folder
+// beside orgDir's material and calls use with the new peer's folder, which is removed after.
+func withNewPeer(orgDir string, o Org, hosts []string, use func(fresh string) error) error {
 	ca, err := loadCA(filepath.Join(orgDir, "ca"))
 	if err != nil {
 		return err
@@ -142,17 +165,87 @@ func reissuePeerTLS(orgDir string, o Org, hosts []string) error {
 	if err := writePeer(tmp, o, ca, tlsca, hosts); err != nil {
 		return err
 	}
-	// Keep the peer's signing identity: only the TLS pair changes.
-	src := filepath.Join(tmp, "peers", PeerName(o), "tls")
-	dst := filepath.Join(orgDir, "peers", PeerName(o), "tls")
-	for _, f := range []string{"server.crt", "server.key"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
+	return use(filepath.Join(tmp, "peers", PeerName(o)))
+}
+
+// hostedPeer is an endorsing peer identity the node hosts, one per peer organisation: the
+// embedded node stands in for every organisation's peer, so that a chaincode's endorsement
+// policy is met as on a real network, by one signature of each organisation it names.
+type hostedPeer struct {
+	user *User
+	// creator is the serialized identity endorsements carry.
+	creator []byte
+}
+
+// ensurePeers issues the peer identity of every peer organisation that has none yet (a data
+// directory from before the node hosted a peer per organisation, or an organisation that
+// became a peer organisation), signed by the organisation's CA. It returns the peers it
+// issued.
+func ensurePeers(dir string, c Consortium) ([]string, error) {
+	var issued []string
+	for _, o := range c.Orgs {
+		if !o.Peer {
+			continue
+		}
+		if _, err := readPeerCert(dir, o); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return issued, err
+		}
+		if err := issuePeer(OrgDir(dir, o), o); err != nil {
+			return issued, fmt.Errorf("issue peer %s: %w", PeerName(o), err)
+		}
+		issued = append(issued, PeerName(o))
+	}
+	return issued, nil
+}
+
+// issuePeer writes peers/peer0.<domain> into the organisation folder orgDir, aside first and
+// renamed into place, so an interrupted start never leaves half a peer.
+func issuePeer(orgDir string, o Org) error {
+	return withNewPeer(orgDir, o, nil, func(fresh string) error {
+		if err := syncTree(fresh); err != nil {
+			return err
+		}
+		dst := filepath.Join(orgDir, "peers", PeerName(o))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dst); err != nil { // a folder without a certificate
+			return err
+		}
+		if err := os.Rename(fresh, dst); err != nil {
+			return err
+		}
+		return syncDir(filepath.Dir(dst))
+	})
+}
+
+// loadHostedPeers reads the peer identity of every peer organisation, the operator's first.
+func loadHostedPeers(dir string, c Consortium, operator *peerIdentity) ([]*hostedPeer, error) {
+	var out []*hostedPeer
+	add := func(u *User) error {
+		creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: u.MSPID, IdBytes: u.CertPEM})
 		if err != nil {
 			return err
 		}
-		if err := writeFileSync(filepath.Join(dst, f), b, 0o600); err != nil {
-			return err
+		out = append(out, &hostedPeer{user: u, creator: creator})
+		return nil
+	}
+	if err := add(operator.user); err != nil {
+		return nil, err
+	}
+	for _, o := range c.Orgs {
+		if !o.Peer || o.MSPID == operator.user.MSPID {
+			continue
+		}
+		p, err := loadPeer(dir, o, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(p.user); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return out, nil
 }

@@ -149,6 +149,32 @@ func openStore(dir string, readOnly bool, log *slog.Logger) (s *store, err error
 	return s, nil
 }
 
+// rewind drops everything in the block log after the last block the index holds: the record
+// of a block whose write or sync failed, or that was synced but never indexed, so never
+// acknowledged. Truncating, rather than writing over the record, matters: after a failed
+// fsync the kernel may have marked pages clean that never reached the disk, and a later
+// successful fsync would not write them again. Truncation drops those pages; the block is
+// then written afresh, and only its own sync makes it durable.
+func (s *store) rewind() error {
+	var end int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		info, err := readChainInfo(tx)
+		if err != nil {
+			return err
+		}
+		pos, ok := decodeBlockPos(tx.Bucket(bucketBlocks).Get(u64(info.height - 1)))
+		if !ok {
+			return fmt.Errorf("the index has no position for block %d", info.height-1)
+		}
+		end = pos.end()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rewind block log: %w", err)
+	}
+	return s.log.truncate(end)
+}
+
 // recover brings the index level with the block log: it creates the buckets, moves blocks of
 // an older ledger into the log, replays blocks the index lacks and drops an unfinished last
 // record, which no client was ever told about.

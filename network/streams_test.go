@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
@@ -115,6 +116,7 @@ func TestEveryStreamAgainstEveryCaller(t *testing.T) {
 	require.Equal(t, serviceMethods(), covered, "every Deliver and Gateway method needs a row in the matrix")
 
 	n := startNode(t, t.TempDir())
+	require.NoError(t, networktest.Members(n.Config().Dir, n.Config().Consortium))
 	require.Equal(t, generatedIdentities(t, n), slices.Sorted(maps.Keys(generatedCallers)), "every generated identity needs a caller letter")
 	users := map[string]*network.User{}
 	for path, letter := range generatedCallers {
@@ -136,9 +138,9 @@ func TestEveryStreamAgainstEveryCaller(t *testing.T) {
 	require.Len(t, users, len(streamCallers))
 
 	// Someone who is none of the callers creates the transaction that is "someone else's".
-	_, err = network.IssueUser(n.Config().Dir, patients, network.UserSpec{Name: "author", Role: network.RolePatient})
+	author, err := network.IssueUser(n.Config().Dir, patients, network.UserSpec{Name: "author", Role: network.RolePatient})
 	require.NoError(t, err)
-	otherTx, err := contractFor(t, n, network.PatientsMSP, "author").SubmitTransaction("put", "by-author", "v")
+	otherTx, err := connect(t, n, author).GetNetwork(network.DefaultChannel).GetContract(network.DefaultChaincode).SubmitTransaction("put", "by-author", "v")
 	require.NoError(t, err)
 
 	for _, caller := range streamCallers {

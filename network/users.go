@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,7 +33,8 @@ type UserSpec struct {
 	Admin bool
 }
 
-// User is an identity on disk: a certificate with its private key.
+// User is an identity on disk: a certificate and, for the node's service identities, its
+// private key. A member's key is not on disk (see IssueUserFromCSR).
 type User struct {
 	// MSPID is the organisation the certificate belongs to.
 	MSPID string
@@ -41,7 +43,8 @@ type User struct {
 	Name, EnrollmentID, Role string
 	// Dir is users/<Name>@<domain>, with msp/{signcerts,keystore} and tls/ below it.
 	Dir string
-	// CertPEM and Cert are the signing certificate, Key its private key.
+	// CertPEM and Cert are the signing certificate, Key its private key: nil for a member
+	// enrolled by CSR, whose key lives with the member.
 	CertPEM []byte
 	Cert    *x509.Certificate
 	Key     *ecdsa.PrivateKey
@@ -56,72 +59,117 @@ func (u *User) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("msp", u.MSPID), slog.String("name", u.Name), slog.String("role", u.Role))
 }
 
-// Signer returns the user's private key as a crypto.Signer.
-func (u *User) Signer() crypto.Signer { return u.Key }
-
-// defaultUsers are the users generated with an organisation's material. Every organisation,
-// client-only ones included, has a gateway identity: the API acts for its members through it
-// (a client-only organisation's gateway talks to another organisation's peer). A peer
-// organisation's gateway carries the peer node OU (see userNodeOU).
-func defaultUsers(o Org, operator bool) []UserSpec {
-	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}, {Name: gatewayUser, Role: RoleGateway}}
-	switch {
-	case o.MSPID == PharmaMSP || !o.Peer:
-		users = append(users, UserSpec{Name: "manufacturer1", Role: RoleManufacturer})
-	case o.MSPID == ClinicMSP:
-		users = append(users, UserSpec{Name: "clinician1", Role: RoleClinician})
+// Signer returns the user's private key as a crypto.Signer, or nil when the key is not here.
+func (u *User) Signer() crypto.Signer {
+	if u.Key == nil {
+		return nil
 	}
+	return u.Key
+}
+
+// defaultUsers are the identities generated with an organisation's material: the node's own
+// service identities, whose keys stay in the node's material (readable only by the service
+// user). Every organisation, client-only ones included, has a gateway identity: the API acts
+// for its members through it (a client-only organisation's gateway talks to another
+// organisation's peer). A peer organisation's gateway carries the peer node OU (see
+// userNodeOU). The admin sets up the ledger at first start; the anonymiser is the operator's
+// service. Members (patients, clinicians, manufacturers) are never generated here: their keys
+// are created where they live and enrolled with IssueUserFromCSR.
+func defaultUsers(_ Org, operator bool) []UserSpec {
+	users := []UserSpec{{Name: "Admin", Role: RoleAdmin, Admin: true}, {Name: gatewayUser, Role: RoleGateway}}
 	if operator {
-		users = append(users,
-			UserSpec{Name: "patient1", Role: RolePatient},
-			UserSpec{Name: "anonymizer", Role: RoleAnonymizer})
+		users = append(users, UserSpec{Name: "anonymizer", Role: RoleAnonymizer})
 	}
 	return users
 }
 
-// IssueUser creates a new user of organisation o, signed by the organisation's generated CA,
-// and writes it to users/<Name>@<domain>. It fails if the user already exists.
+// ServiceUser reports whether name is one of the node's own service identities in
+// organisation o (see GenerateMaterial), whose keys belong in the node's material; every other
+// user is a member, whose key must not be there.
+func ServiceUser(c Consortium, o Org, name string) bool {
+	for _, spec := range defaultUsers(o, c.Operator().MSPID == o.MSPID) {
+		if spec.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// IssueUser creates a new user of organisation o: it generates the key in the calling process,
+// has the organisation's CA certify it through IssueUserFromCSR and returns the user with its
+// key. The key is never written: keep it (in a wallet) or lose it. It fails if the user already
+// exists.
 func IssueUser(dir string, o Org, spec UserSpec) (*User, error) {
-	od := OrgDir(dir, o)
-	ca, err := loadCA(filepath.Join(od, "ca"))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("issue user: %w", err)
 	}
-	tlsca, err := loadCA(filepath.Join(od, "tlsca"))
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	if err != nil {
 		return nil, fmt.Errorf("issue user: %w", err)
 	}
-	u, err := issueUser(od, o, ca, tlsca, spec)
+	u, err := IssueUserFromCSR(dir, o, spec, csr)
 	if err != nil {
-		return nil, fmt.Errorf("issue user: %w", err)
+		return nil, err
 	}
+	u.Key = key
 	return u, nil
 }
 
 var userNameRE = nameRE
 
-func issueUser(orgDir string, o Org, ca, tlsca *caPair, spec UserSpec) (*User, error) {
+// enrollmentIDFor validates spec and returns the enrollment ID the CA gives it.
+func enrollmentIDFor(spec UserSpec) (string, error) {
 	if !userNameRE.MatchString(spec.Name) || strings.Contains(spec.Name, "@") {
-		return nil, fmt.Errorf("%w: user name %q", ErrInvalidConfig, spec.Name)
+		return "", fmt.Errorf("%w: user name %q", ErrInvalidConfig, spec.Name)
 	}
 	if spec.Role == "" {
-		return nil, fmt.Errorf("%w: user %q has no role", ErrInvalidConfig, spec.Name)
+		return "", fmt.Errorf("%w: user %q has no role", ErrInvalidConfig, spec.Name)
 	}
-	enrollmentID := spec.EnrollmentID
 	if spec.Role == RolePatient {
 		// Patients are known on the ledger by pseudonym only.
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
-			return nil, err
+			return "", err
 		}
-		enrollmentID = hex.EncodeToString(b)
+		return hex.EncodeToString(b), nil
 	}
-	if enrollmentID == "" {
-		enrollmentID = spec.Name
+	if spec.EnrollmentID != "" {
+		return spec.EnrollmentID, nil
 	}
-	userDir := filepath.Join(orgDir, "users", spec.Name+"@"+o.Domain)
+	return spec.Name, nil
+}
+
+// newUserDir returns users/<Name>@<domain> and its base name, failing if it exists.
+func newUserDir(orgDir string, o Org, spec UserSpec) (string, string, error) {
+	base := spec.Name + "@" + o.Domain
+	userDir := filepath.Join(orgDir, "users", base)
 	if _, err := os.Stat(userDir); err == nil {
-		return nil, fmt.Errorf("user %s: already exists", spec.Name)
+		return "", "", fmt.Errorf("user %s: already exists", spec.Name)
+	}
+	return userDir, base, nil
+}
+
+// publicUserFiles are the files of a user's MSP folder that hold no secret.
+func publicUserFiles(o Org, base string, ca, tlsca *caPair, certPEM []byte) map[string][]byte {
+	return map[string][]byte{
+		"msp/signcerts/" + base + "-cert.pem":            certPEM,
+		"msp/cacerts/ca." + o.Domain + "-cert.pem":       ca.certPEM,
+		"msp/tlscacerts/tlsca." + o.Domain + "-cert.pem": tlsca.certPEM,
+		"msp/config.yaml":                                nodeOUConfig(o),
+		"tls/ca.crt":                                     tlsca.certPEM,
+	}
+}
+
+// issueUser creates a service identity with its keys in the node's material (mode 0600).
+func issueUser(orgDir string, o Org, ca, tlsca *caPair, spec UserSpec) (*User, error) {
+	enrollmentID, err := enrollmentIDFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	userDir, base, err := newUserDir(orgDir, o, spec)
+	if err != nil {
+		return nil, err
 	}
 	ou := userNodeOU(o, spec)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -143,17 +191,10 @@ func issueUser(orgDir string, o Org, ca, tlsca *caPair, spec UserSpec) (*User, e
 	if err != nil {
 		return nil, err
 	}
-	base := spec.Name + "@" + o.Domain
-	files := map[string][]byte{
-		"msp/signcerts/" + base + "-cert.pem":            certPEM,
-		"msp/keystore/" + keyFileName:                    mustKeyPEM(key),
-		"msp/cacerts/ca." + o.Domain + "-cert.pem":       ca.certPEM,
-		"msp/tlscacerts/tlsca." + o.Domain + "-cert.pem": tlsca.certPEM,
-		"msp/config.yaml":                                nodeOUConfig(o),
-		"tls/ca.crt":                                     tlsca.certPEM,
-		"tls/client.crt":                                 tlsPEM,
-		"tls/client.key":                                 mustKeyPEM(tlsKey),
-	}
+	files := publicUserFiles(o, base, ca, tlsca, certPEM)
+	files["msp/keystore/"+keyFileName] = mustKeyPEM(key)
+	files["tls/client.crt"] = tlsPEM
+	files["tls/client.key"] = mustKeyPEM(tlsKey)
 	if err := writeFiles(userDir, files); err != nil {
 		return nil, err
 	}
@@ -231,10 +272,11 @@ func upgradeGateways(dir string, c Consortium) ([]*User, error) {
 	return out, nil
 }
 
-// LoadUser reads users/<name>@<domain>/msp of organisation o.
+// LoadUser reads users/<name>@<domain>/msp of organisation o. A member enrolled by CSR has
+// no key there: its User has a nil Key.
 func LoadUser(dir string, o Org, name string) (*User, error) {
 	userDir := filepath.Join(OrgDir(dir, o), "users", name+"@"+o.Domain)
-	certPEM, err := os.ReadFile(filepath.Join(userDir, "msp", "signcerts", name+"@"+o.Domain+"-cert.pem"))
+	certPEM, err := os.ReadFile(signCertFile(filepath.Join(userDir, "msp"), name+"@"+o.Domain))
 	if err != nil {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, errors.Join(ErrNotFound, err))
 	}
@@ -242,9 +284,12 @@ func LoadUser(dir string, o Org, name string) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
 	}
-	key, err := readKey(filepath.Join(userDir, "msp", "keystore", keyFileName))
+	key, err := readKey(keystoreFile(filepath.Join(userDir, "msp")))
 	if err != nil {
-		return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
+		// A member enrolled by CSR has no key here: it is with the member.
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load user %s of %s: %w", name, o.MSPID, err)
+		}
 	}
 	attrs, _ := certAttributes(cert)
 	enrollmentID := attrs["hf.EnrollmentID"]

@@ -31,7 +31,7 @@ type nsRWSet struct {
 }
 
 // txValidator holds what structural validation of a transaction needs: the channel's MSPs,
-// its name and its chaincode.
+// its name, its chaincode and the chaincode's endorsement policy.
 type txValidator struct {
 	msps      *mspSet
 	channel   string
@@ -41,9 +41,30 @@ type txValidator struct {
 	// its gateway service, executes no chaincode here, so an "endorsement" of its own would
 	// be a write set it made up.
 	endorsers map[string]bool
+	// epochs are the endorsement policies in force from each block on, in block order; the
+	// last one applies to the blocks the live committer builds.
+	epochs []compiledEpoch
 	// issued, when set, remembers the endorsements this node signed, so the committer need not
 	// verify its own signatures again. Verify of a stored chain never uses it.
 	issued *issuedEndorsements
+}
+
+// policyAt is the endorsement policy for a transaction of block num; nil before any epoch.
+func (v *txValidator) policyAt(num uint64) *endorsementPolicy {
+	for i := len(v.epochs) - 1; i >= 0; i-- {
+		if v.epochs[i].from <= num {
+			return v.epochs[i].policy
+		}
+	}
+	return nil
+}
+
+// current is the endorsement policy of the blocks still to be committed.
+func (v *txValidator) current() *endorsementPolicy {
+	if len(v.epochs) == 0 {
+		return nil
+	}
+	return v.epochs[len(v.epochs)-1].policy
 }
 
 // validateEnvelope performs the checks of Fabric's committer that do not depend on the state:
@@ -51,12 +72,18 @@ type txValidator struct {
 // and the endorsements. It returns the validation code and, when valid, the parsed transaction.
 // at is the time identities must be valid at (the block's commit time, or now on the live path).
 func (v *txValidator) validateEnvelope(env *common.Envelope, at time.Time) (*parsedTx, peer.TxValidationCode) {
-	return v.validate(env, at, false)
+	return v.check(env, at, false, v.current())
 }
 
-// validate is validateEnvelope; creatorChecked says the creator's signature over this exact
-// envelope was already verified in this process (by Submit) and need not be checked again.
+// validate is validateEnvelope for the live committer; creatorChecked says the creator's
+// signature over this exact envelope was already verified in this process (by Submit) and
+// need not be checked again.
 func (v *txValidator) validate(env *common.Envelope, at time.Time, creatorChecked bool) (*parsedTx, peer.TxValidationCode) {
+	return v.check(env, at, creatorChecked, v.current())
+}
+
+// check validates env with the endorsement policy pol.
+func (v *txValidator) check(env *common.Envelope, at time.Time, creatorChecked bool, pol *endorsementPolicy) (*parsedTx, peer.TxValidationCode) {
 	h, code := decodeTxHeader(env)
 	if code != peer.TxValidationCode_VALID {
 		return nil, code
@@ -85,7 +112,7 @@ func (v *txValidator) validate(env *common.Envelope, at time.Time, creatorChecke
 	if a.ccAction.GetChaincodeId().GetName() != v.chaincode {
 		return nil, peer.TxValidationCode_INVALID_CHAINCODE
 	}
-	if !v.endorsed(a.prpBytes, a.cap.GetAction().GetEndorsements(), at) {
+	if !v.endorsed(pol, a.prpBytes, a.cap.GetAction().GetEndorsements(), at) {
 		return nil, peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE
 	}
 	out, code := decodeTxResults(h, a.ccAction)
@@ -214,24 +241,37 @@ func decodeCommitted(env *common.Envelope) (*parsedTx, error) {
 	return tx, nil
 }
 
-// endorsed applies the embedded network's endorsement policy: at least one valid endorsement
-// over the proposal response by a peer this node hosts.
-func (v *txValidator) endorsed(prp []byte, ends []*peer.Endorsement, at time.Time) bool {
+// endorsed evaluates the endorsement policy as Fabric's validator does: endorsements that
+// do not deserialize or whose signature over the proposal response does not verify are
+// dropped, as are endorsements by identities the node does not host as peers and repeated
+// endorsers; what remains must satisfy the policy.
+func (v *txValidator) endorsed(pol *endorsementPolicy, prp []byte, ends []*peer.Endorsement, at time.Time) bool {
+	if pol == nil {
+		return false
+	}
+	signers := make([]*identity, 0, len(ends))
+	keys := make([]string, 0, len(ends))
 	for _, e := range ends {
 		id, err := v.msps.deserialize(e.GetEndorser(), at)
-		if err != nil || id.nodeOU != "peer" || !v.endorsers[endorserKey(id.mspID, id.cert)] {
+		if err != nil || id.nodeOU != "peer" {
 			continue
 		}
-		if v.issued.take(e.GetEndorser(), e.GetSignature(), prp) {
-			return true
+		// One peer counts once, however its certificate is encoded or renewed.
+		key := endorserKey(id.mspID, id.cert)
+		if !v.endorsers[key] || slices.Contains(keys, key) {
+			continue
 		}
-		msg := make([]byte, 0, len(prp)+len(e.GetEndorser()))
-		msg = append(append(msg, prp...), e.GetEndorser()...)
-		if id.verify(msg, e.GetSignature()) == nil {
-			return true
+		if !v.issued.take(e.GetEndorser(), e.GetSignature(), prp) {
+			msg := make([]byte, 0, len(prp)+len(e.GetEndorser()))
+			msg = append(append(msg, prp...), e.GetEndorser()...)
+			if id.verify(msg, e.GetSignature()) != nil {
+				continue
+			}
 		}
+		signers = append(signers, id)
+		keys = append(keys, key)
 	}
-	return false
+	return pol.admits(signers)
 }
 
 // endorserKey identifies a hosted peer by MSP and public key, so that a peer certificate
@@ -241,22 +281,32 @@ func endorserKey(mspID string, cert *x509.Certificate) string {
 }
 
 // issuedEndorsements maps the signatures of endorsements this node produced to the hash of
-// the proposal response payload they signed. It is bounded: when full it forgets everything,
-// which only costs a signature verification per forgotten endorsement.
+// the proposal response payload and endorser they signed. It is bounded: when full it
+// forgets everything, which only costs a signature verification per forgotten endorsement.
 type issuedEndorsements struct {
-	self []byte // the node's serialized identity
-	mu   sync.Mutex
-	m    map[string][32]byte
+	mu sync.Mutex
+	m  map[string][32]byte
 }
 
 const maxIssuedEndorsements = 1 << 16
 
-func newIssuedEndorsements(self []byte) *issuedEndorsements {
-	return &issuedEndorsements{self: self, m: map[string][32]byte{}}
+func newIssuedEndorsements() *issuedEndorsements {
+	return &issuedEndorsements{m: map[string][32]byte{}}
 }
 
-func (e *issuedEndorsements) add(sig, prp []byte) {
-	h := sha256.Sum256(prp)
+// issuedHash binds a signature to what an endorser signs: the proposal response payload,
+// then the endorser's serialized identity.
+func issuedHash(prp, endorser []byte) [32]byte {
+	h := sha256.New()
+	h.Write(prp)
+	h.Write(endorser)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func (e *issuedEndorsements) add(sig, prp, endorser []byte) {
+	h := issuedHash(prp, endorser)
 	e.mu.Lock()
 	if len(e.m) >= maxIssuedEndorsements {
 		clear(e.m)
@@ -265,9 +315,10 @@ func (e *issuedEndorsements) add(sig, prp []byte) {
 	e.mu.Unlock()
 }
 
-// take reports whether endorser's sig is an endorsement this node made over prp, forgetting it.
+// take reports whether sig is an endorsement this node made as endorser over prp, forgetting
+// it.
 func (e *issuedEndorsements) take(endorser, sig, prp []byte) bool {
-	if e == nil || !bytes.Equal(endorser, e.self) {
+	if e == nil {
 		return false
 	}
 	e.mu.Lock()
@@ -276,5 +327,5 @@ func (e *issuedEndorsements) take(endorser, sig, prp []byte) bool {
 		delete(e.m, string(sig))
 	}
 	e.mu.Unlock()
-	return ok && h == sha256.Sum256(prp)
+	return ok && h == issuedHash(prp, endorser)
 }

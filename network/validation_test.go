@@ -79,6 +79,7 @@ func requireEndorseError(t *testing.T, err error, wantDetail string) {
 	details := endorseErr.Details()
 	require.Len(t, details, 1)
 	require.Equal(t, network.PatientsMSP, details[0].GetMspId())
+	require.Regexp(t, `^[a-z0-9.-]+:[0-9]+$`, details[0].GetAddress(), "the peer's name and port")
 	require.Contains(t, details[0].GetMessage(), wantDetail)
 }
 
@@ -337,11 +338,42 @@ func TestChaincodeErrors(t *testing.T) {
 			require.Contains(t, gwErr.GRPCStatus().Details()[0].(interface{ GetMessage() string }).GetMessage(), tt.want)
 		})
 	}
-	_, err := connect(t, n, loadUser(t, n, network.ClinicMSP, "clinician1")).GetNetwork("other").GetContract(network.DefaultChaincode).EvaluateTransaction("get", "k")
-	require.Equal(t, codes.FailedPrecondition, status.Code(err))
-	require.ErrorContains(t, err, "channel 'other' not found")
-	_, err = connect(t, n, loadUser(t, n, network.ClinicMSP, "clinician1")).GetNetwork(network.DefaultChannel).GetContract("nope").EvaluateTransaction("get", "k")
-	require.ErrorContains(t, err, "chaincode nope has been successfully defined")
+	// The error detail names the endpoint the node listens on, as a peer names its own.
+	_, err := c.SubmitTransaction("fail", "x")
+	var endorseErr *client.EndorseError
+	require.ErrorAs(t, err, &endorseErr)
+	require.Equal(t, n.Addr(), endorseErr.Details()[0].GetAddress())
+}
+
+// TestUnknownChannelAndChaincode: the gateway of a Fabric peer reports an unknown channel or
+// chaincode before any endorser sees the proposal, with these codes and texts.
+func TestUnknownChannelAndChaincode(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	gw := connect(t, n, loadUser(t, n, network.ClinicMSP, "clinician1"))
+	for _, tt := range []struct {
+		name, channel, chaincode string
+		evalCode, endorseCode    codes.Code
+		evalMsg, endorseMsg      string
+	}{
+		{"channel", "other", network.DefaultChaincode, codes.Unavailable, codes.FailedPrecondition,
+			"failed to get config for channel [other]",
+			"no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode careledger in channel other"},
+		{"chaincode", network.DefaultChannel, "nope", codes.FailedPrecondition, codes.FailedPrecondition,
+			"no peers available to evaluate chaincode nope in channel careledger",
+			"no combination of peers can be derived which satisfy the endorsement policy: No metadata was found for chaincode nope in channel careledger"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			contract := gw.GetNetwork(tt.channel).GetContract(tt.chaincode)
+			_, err := contract.EvaluateTransaction("get", "k")
+			require.Equal(t, tt.evalCode, status.Code(err))
+			require.ErrorContains(t, err, tt.evalMsg)
+			_, err = contract.SubmitTransaction("put", "k", "v")
+			var endorseErr *client.EndorseError
+			require.ErrorAs(t, err, &endorseErr)
+			require.Equal(t, tt.endorseCode, status.Code(err))
+			require.ErrorContains(t, err, tt.endorseMsg)
+		})
+	}
 }
 
 func TestCommitStatusRequiresValidSignature(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -45,25 +46,51 @@ type VerifyReport struct {
 // Verify walks the block store of the node whose data directory is cfg.Dir, which must not be
 // running, and checks every block: number, previous-hash chain, data hash, orderer signature,
 // the chain of validation results, and for every transaction flagged valid the creator's
-// signature, transaction ID and endorsements. It returns a *BrokenBlockError for the first
-// block that fails.
+// signature, transaction ID and endorsements against the endorsement policy in force for its
+// block. It returns a *BrokenBlockError for the first block that fails.
 func Verify(ctx context.Context, cfg Config) (*VerifyReport, error) {
 	cfg.applyDefaults()
 	msps, err := loadMSPs(cfg.Dir, cfg.Consortium)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	// The node endorses as the operator's peer; no other identity's endorsement counts.
-	hosted, err := readPeerCert(cfg.Dir, cfg.Consortium.Operator())
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+	// Endorsements count only from the peers the node hosts; a peer whose material does not
+	// exist yet never endorsed anything.
+	var hosted []*User
+	for _, o := range cfg.Consortium.Orgs {
+		if !o.Peer {
+			continue
+		}
+		u, err := readPeerCert(cfg.Dir, o)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		hosted = append(hosted, u)
 	}
 	st, err := openStore(LedgerDir(cfg.Dir), true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	defer st.close()
-	return verifyStore(ctx, st, newValidator(msps, cfg.Consortium, hosted))
+	var info chainInfo
+	if err := st.db.View(func(btx *bolt.Tx) error {
+		info, err = readChainInfo(btx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	epochs, err := readPolicyHistory(cfg.Dir, cfg.Consortium, info.height)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	v, err := newValidator(msps, cfg.Consortium, epochs, hosted...)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	return verifyStore(ctx, st, v)
 }
 
 // Verify checks the running node's block store, see the package function Verify.
@@ -71,14 +98,18 @@ func (n *Node) Verify(ctx context.Context) (*VerifyReport, error) {
 	return verifyStore(ctx, n.store, n.validator)
 }
 
-// newValidator validates transactions of channel c whose endorsements come from the peers in
-// endorsers, the certificates of the peers the node hosts.
-func newValidator(msps *mspSet, c Consortium, endorsers ...*User) *txValidator {
+// newValidator validates transactions of channel c under the endorsement policies of epochs,
+// counting endorsements only from endorsers, the certificates of the peers the node hosts.
+func newValidator(msps *mspSet, c Consortium, epochs []policyEpoch, endorsers ...*User) (*txValidator, error) {
 	keys := map[string]bool{}
 	for _, u := range endorsers {
 		keys[endorserKey(u.MSPID, u.Cert)] = true
 	}
-	return &txValidator{msps: msps, channel: c.Channel, chaincode: c.Chaincode, endorsers: keys}
+	compiled, err := epochPolicies(epochs)
+	if err != nil {
+		return nil, err
+	}
+	return &txValidator{msps: msps, channel: c.Channel, chaincode: c.Chaincode, endorsers: keys, epochs: compiled}, nil
 }
 
 func verifyStore(ctx context.Context, st *store, v *txValidator) (*VerifyReport, error) {
@@ -183,8 +214,9 @@ func verifyBlock(num uint64, raw, prevHash, prevCommit []byte, v *txValidator, r
 			}
 			continue
 		}
-		// Certificates are judged at the time of the transaction, not today.
-		if _, code := v.validateEnvelope(env, envelopeTime(env, at)); code != peer.TxValidationCode_VALID {
+		// Certificates are judged at the time of the transaction, not today, and endorsements
+		// by the policy in force when its block was committed.
+		if _, code := v.check(env, envelopeTime(env, at), false, v.policyAt(num)); code != peer.TxValidationCode_VALID {
 			return broken("transaction %d is flagged valid but fails validation with %s", i, code)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,20 @@ func loadNetwork(t *testing.T) *connprofile.Profile {
 	p, err := connprofile.Load(path)
 	require.NoError(t, err)
 	return p
+}
+
+// suiteIdentity is the identity of role in mspID the suite acts as: its own one
+// (topology.SuitePrefix) where the network enrols one, so that nothing the suite writes
+// belongs to the demo identities `careledger up --fabric` uses; otherwise the first of role.
+func suiteIdentity(p *connprofile.Profile, mspID, role string) (connprofile.Identity, bool) {
+	if o, ok := p.Organizations[mspID]; ok {
+		for _, id := range o.Identities[role] {
+			if strings.HasPrefix(id.Name, topology.SuitePrefix) {
+				return id, true
+			}
+		}
+	}
+	return p.Identity(mspID, role)
 }
 
 // connect opens a Fabric Gateway connection as id, through the peer its organisation uses.
@@ -205,7 +220,7 @@ func TestUserStories(t *testing.T) {
 
 	member := func(role string) (string, []byte, *ledger.Client) {
 		for msp := range p.Organizations {
-			if id, ok := p.Identity(msp, role); ok {
+			if id, ok := suiteIdentity(p, msp, role); ok {
 				ident, err := wallet.ImportMSP(id.MSPDir, msp)
 				require.NoError(t, err)
 				return msp, ident.CertificatePEM(), ledgerClient(t, p, msp, id)
@@ -266,7 +281,7 @@ func TestOnlyPeersAdminsAndGatewaysStreamTheLedger(t *testing.T) {
 		{"ClinicMSP", "gateway", true},
 		{"ClinicMSP", "admin", true},
 	} {
-		id, ok := p.Identity(tt.msp, tt.role)
+		id, ok := suiteIdentity(p, tt.msp, tt.role)
 		require.True(t, ok, "no %s in %s", tt.role, tt.msp)
 		var mu sync.Mutex
 		var ended error // how the last stream ended, seen underneath the client
@@ -393,7 +408,7 @@ func TestOrderersDeliverOnlyToStreamReaders(t *testing.T) {
 		{"ClinicMSP", "admin", common.Status_SUCCESS},
 	} {
 		t.Run(tt.msp+"/"+tt.role, func(t *testing.T) {
-			id, ok := p.Identity(tt.msp, tt.role)
+			id, ok := suiteIdentity(p, tt.msp, tt.role)
 			require.True(t, ok)
 			ident, err := wallet.ImportMSP(id.MSPDir, tt.msp)
 			require.NoError(t, err)

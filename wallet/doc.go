@@ -4,6 +4,6 @@
 //
 // Sub-packages hold the rest of what protects a person's data: fabricca talks to a Fabric CA
 // to register, enrol, re-enrol and revoke identities; recordkey does the envelope encryption
-// of records with per-patient key-encryption keys, and recordkey/vaulttransit keeps those keys
-// in HashiCorp Vault.
+// of records with per-patient key-encryption keys, which recordkey/vaulttransit keeps in
+// HashiCorp Vault and recordkey/pkcs11 on a PKCS#11 token (a hardware security module).
 package wallet

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -82,3 +84,17 @@ func newTestIdentity(t testing.TB, role, enrollmentID string) *wallet.Identity {
 
 // cheap keeps argon2id fast in tests; production uses wallet.DefaultKDFCost.
 var cheap = wallet.WithKDFCost(wallet.KDFCost{Time: 1, MemoryKiB: 64, Threads: 1})
+
+// exportedKey exports id's key the only way there is, ExportMSP, and returns the key file
+// and its PEM.
+func exportedKey(t testing.TB, id *wallet.Identity) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, wallet.ExportMSP(id, dir))
+	keys, err := filepath.Glob(filepath.Join(dir, "keystore", "*_sk"))
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	keyPEM, err := os.ReadFile(keys[0])
+	require.NoError(t, err)
+	return keys[0], keyPEM
+}

@@ -221,3 +221,13 @@ func parsePrivateKey(der []byte) (*ecdsa.PrivateKey, error) {
 	}
 	return k, nil
 }
+
+// Wipe zeroes the private key in memory; the identity cannot sign afterwards. Holders that
+// keep keys for a while (the CLI's key agent) call it when they let a key go, so it does not
+// linger until the memory is reused.
+func (id *Identity) Wipe() {
+	if id.key != nil && id.key.D != nil {
+		clear(id.key.D.Bits())
+		id.key.D.SetInt64(0)
+	}
+}

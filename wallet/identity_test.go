@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/careledger/careledger/wallet"
@@ -139,13 +137,7 @@ func TestIdentityNeverPrintsSecrets(t *testing.T) {
 	fmt.Fprintf(&buf, "%v %+v %#v %s %v %+v %#v", id, id, id, id, id.Signer(), id.Signer(), id.Signer())
 
 	// The only way to see the private scalar is an explicit export.
-	dir := t.TempDir()
-	require.NoError(t, wallet.ExportMSP(id, dir))
-	keys, err := filepath.Glob(filepath.Join(dir, "keystore", "*_sk"))
-	require.NoError(t, err)
-	require.Len(t, keys, 1)
-	keyPEM, err := os.ReadFile(keys[0])
-	require.NoError(t, err)
+	_, keyPEM := exportedKey(t, id)
 	block, _ := pem.Decode(keyPEM)
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	require.NoError(t, err)
@@ -160,4 +152,14 @@ func TestIdentityNeverPrintsSecrets(t *testing.T) {
 	require.NotContains(t, out, hex.EncodeToString(d))
 	require.NotContains(t, out, new(big.Int).SetBytes(d).String())
 	require.NotContains(t, out, fmt.Sprint(d))
+}
+
+func TestWipeLeavesNoUsableKey(t *testing.T) {
+	id := newTestIdentity(t, "patient", "p1")
+	digest := sha256.Sum256([]byte("consent"))
+	_, err := id.Sign(digest[:])
+	require.NoError(t, err)
+	id.Wipe()
+	_, err = id.Sign(digest[:])
+	require.Error(t, err, "a wiped key cannot sign")
 }

@@ -106,3 +106,21 @@ func TestImportMSPErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestImportKeyPairAndRemovePlaintextKey(t *testing.T) {
+	id := newTestIdentity(t, wallet.RolePatient, "p-plain")
+	keyFile, keyPEM := exportedKey(t, id)
+
+	got, err := wallet.ImportKeyPair(id.MSPID(), id.CertificatePEM(), keyPEM, nil)
+	require.NoError(t, err)
+	require.Equal(t, id.LedgerID(), got.LedgerID())
+	_, err = wallet.ImportKeyPair(id.MSPID(), id.CertificatePEM(), []byte("not a key"), nil)
+	require.ErrorIs(t, err, wallet.ErrInvalidIdentity)
+	other := newTestIdentity(t, wallet.RolePatient, "p-other")
+	_, err = wallet.ImportKeyPair(id.MSPID(), other.CertificatePEM(), keyPEM, nil)
+	require.ErrorIs(t, err, wallet.ErrInvalidIdentity, "the key must belong to the certificate")
+
+	require.NoError(t, wallet.RemovePlaintextKey(keyFile))
+	require.NoFileExists(t, keyFile)
+	require.Error(t, wallet.RemovePlaintextKey(keyFile))
+}

@@ -45,10 +45,18 @@ type Spec struct {
 	ReferenceDate time.Time
 	// K is the k of k-anonymity over age, sex and postal code (at least 2).
 	K int
-	// L, when at least 2, adds distinct l-diversity of the diagnosis.
+	// L, when at least 2, adds distinct l-diversity of the diagnosis (of each sensitive
+	// variable of an extract).
 	L int
+	// T, when above 0 (up to 1), adds equal-distance t-closeness of each sensitive variable
+	// of an extract.
+	T float64
 	// SuppressionLimit is the share of rows that may be suppressed (0..1).
 	SuppressionLimit float64
+	// Extract, when set, says which patients and which clinical variables the cohort holds
+	// (see Extract); without it a cohort holds age, sex, postal code and one diagnosis of
+	// every consenting patient.
+	Extract *Extract
 }
 
 // Publisher builds cohorts.
@@ -104,6 +112,12 @@ func (p *Publisher) Publish(ctx context.Context, spec Spec) (*Result, error) {
 	if spec.ReferenceDate.IsZero() {
 		spec.ReferenceDate = time.Now().UTC().Truncate(24 * time.Hour)
 	}
+	if spec.Extract != nil {
+		return p.publishExtract(ctx, spec)
+	}
+	if spec.T != 0 {
+		return nil, fmt.Errorf("publish cohort: t-closeness needs an extract with a sensitive variable")
+	}
 	consenting, err := p.consenting(ctx, spec.Purpose)
 	if err != nil {
 		return nil, err
@@ -140,6 +154,22 @@ func (p *Publisher) Publish(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoCohort, err)
 	}
+	pub := model.CohortPublication{
+		Purpose: spec.Purpose, Models: models, Parameters: params,
+		QuasiIdentifiers:    table.QuasiIdentifiers(),
+		ConsentSnapshotHash: snapshotHash(spec.Purpose, consenting),
+	}
+	out, err := p.release(ctx, spec.ID, res, res.Report, pub)
+	if err != nil {
+		return nil, err
+	}
+	p.log.Info("cohort published", "cohort", spec.ID, "rows", pub.RowCount, "suppressed", pub.SuppressedRows, "skipped", skipped)
+	return out, nil
+}
+
+// release stores the anonymised table and the report, and records the publication (pub,
+// with its hashes and counts filled in here) on the ledger.
+func (p *Publisher) release(ctx context.Context, id string, res *anonymizer.Result, report any, pub model.CohortPublication) (*Result, error) {
 	var csvBuf, pqBuf, repBuf bytes.Buffer
 	if err := res.Output.WriteCSV(&csvBuf, ','); err != nil {
 		return nil, err
@@ -147,36 +177,39 @@ func (p *Publisher) Publish(ctx context.Context, spec Spec) (*Result, error) {
 	if err := res.Output.WriteParquet(&pqBuf); err != nil {
 		return nil, err
 	}
-	if err := res.Report.WriteJSON(&repBuf); err != nil {
+	enc := json.NewEncoder(&repBuf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(report); err != nil {
 		return nil, err
 	}
-	csvKey, pqKey, repKey := Files(spec.ID)
+	csvKey, pqKey, repKey := Files(id)
 	for key, data := range map[string][]byte{csvKey: csvBuf.Bytes(), pqKey: pqBuf.Bytes(), repKey: repBuf.Bytes()} {
 		if err := p.blobs.Put(ctx, key, data); err != nil {
 			return nil, fmt.Errorf("store cohort: %w", err)
 		}
 	}
-	pub := model.CohortPublication{
-		ID: spec.ID, DatasetHash: sha(csvBuf.Bytes()), ReportHash: sha(repBuf.Bytes()),
-		RowCount: res.Report.Rows.Output, SuppressedRows: res.Report.Rows.Suppressed,
-		Purpose: spec.Purpose, Models: models, Parameters: params,
-		QuasiIdentifiers:    table.QuasiIdentifiers(),
-		ConsentSnapshotHash: snapshotHash(spec.Purpose, consenting), Locator: "cohort:" + spec.ID,
-	}
+	pub.ID, pub.Locator = id, "cohort:"+id
+	pub.DatasetHash, pub.ReportHash = sha(csvBuf.Bytes()), sha(repBuf.Bytes())
+	pub.RowCount, pub.SuppressedRows = res.Report.Rows.Output, res.Report.Rows.Suppressed
 	co, err := p.anon.PublishCohort(ctx, pub)
 	if err != nil {
 		return nil, fmt.Errorf("publish cohort on the ledger: %w", err)
 	}
-	p.log.Info("cohort published", "cohort", spec.ID, "rows", pub.RowCount, "suppressed", pub.SuppressedRows, "skipped", skipped)
 	return &Result{Cohort: co, Report: res.Report, CSV: csvBuf.Bytes()}, nil
 }
 
 // consenting lists the patients whose consent covers purpose now, sorted.
 func (p *Publisher) consenting(ctx context.Context, purpose string) ([]model.ConsentingPatient, error) {
+	return consenting(ctx, p.anon, purpose)
+}
+
+// consenting lists, as the anonymiser anon, the patients whose consent covers purpose now,
+// sorted.
+func consenting(ctx context.Context, anon *ledger.Client, purpose string) ([]model.ConsentingPatient, error) {
 	var out []model.ConsentingPatient
 	page := ledger.Page{Size: 200}
 	for {
-		cp, err := p.anon.ListResearchConsents(ctx, purpose, page)
+		cp, err := anon.ListResearchConsents(ctx, purpose, page)
 		if err != nil {
 			return nil, fmt.Errorf("list research consents: %w", err)
 		}

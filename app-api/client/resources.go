@@ -140,6 +140,15 @@ type Release struct {
 	Media    string          `json:"mediaType"`
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Data     []byte          `json:"data,omitempty"`
+	// Unavailable is set, with no content, for a version whose stored content the server could
+	// not release (code CONTENT_MISSING); the rest of the page is there.
+	Unavailable *Unavailable `json:"unavailable,omitempty"`
+}
+
+// Unavailable says why a version in a history read came without its content.
+type Unavailable struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // ReleasePage is one page of released content.
@@ -297,13 +306,18 @@ func (c *Client) Query(ctx context.Context, cohortID string, q AggregateQuery) (
 }
 
 // CohortRequest asks for a cohort from the patients consenting to Purpose, k-anonymous (and,
-// with L of 2 or more, l-diverse in the diagnosis) within the suppression limit.
+// with L of 2 or more, l-diverse in the diagnosis or each sensitive variable; with T above 0,
+// t-close in each sensitive variable) within the suppression limit. Definition, when set, is
+// an extract definition (docs/cohort-extract.md): which patients and which clinical
+// variables.
 type CohortRequest struct {
-	ID               string  `json:"id,omitempty"`
-	Purpose          string  `json:"purpose"`
-	K                int     `json:"k"`
-	L                int     `json:"l,omitempty"`
-	SuppressionLimit float64 `json:"suppressionLimit"`
+	ID               string          `json:"id,omitempty"`
+	Purpose          string          `json:"purpose"`
+	K                int             `json:"k"`
+	L                int             `json:"l,omitempty"`
+	T                float64         `json:"t,omitempty"`
+	SuppressionLimit float64         `json:"suppressionLimit"`
+	Definition       json.RawMessage `json:"definition,omitempty"`
 }
 
 // PublishCohort asks the anonymiser service to build and publish a cohort (the caller must be

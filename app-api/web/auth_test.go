@@ -2,16 +2,21 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/careledger/careledger/app-api/web"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/wallet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -229,7 +234,7 @@ func foreignUser(t *testing.T) *network.User {
 	require.NoError(t, network.GenerateMaterial(dir, cons))
 	org, ok := cons.Org(network.PatientsMSP)
 	require.True(t, ok)
-	u, err := network.LoadUser(dir, org, "patient1")
+	u, err := network.IssueUser(dir, org, network.UserSpec{Name: "patient1", Role: network.RolePatient})
 	require.NoError(t, err)
 	return u
 }
@@ -284,4 +289,85 @@ func TestRepeatedWrongPassphrasesSlowDownSignIn(t *testing.T) {
 	e.clock.Add(31 * time.Second)
 	status, _, _ = b.signIn("patient1", passphrase)
 	require.Equal(t, http.StatusSeeOther, status)
+}
+
+// countingWallet counts the unlocks (key derivations) running at once.
+type countingWallet struct {
+	web.Wallet
+	running, peak, calls atomic.Int32
+	hold                 chan struct{}
+}
+
+func (c *countingWallet) Get(label string, pass []byte) (*wallet.Identity, error) {
+	n := c.running.Add(1)
+	defer c.running.Add(-1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	c.calls.Add(1)
+	<-c.hold // keep the slot until the test lets go, so that the attempts surely overlap
+	return c.Wallet.Get(label, pass)
+}
+
+// TestParallelWrongPassphrasesAreRefusedBeforeTheyAreChecked: 150 wrong passphrases sent at
+// once are counted as they arrive: only a few are checked, never more than two at a time, and
+// the rest are refused with 429 and Retry-After without a key derivation.
+func TestParallelWrongPassphrasesAreRefusedBeforeTheyAreChecked(t *testing.T) {
+	cw := &countingWallet{hold: make(chan struct{})}
+	e := newEnv(t, func(c *web.Config) { cw.Wallet = c.Wallet; c.Wallet = cw })
+	b := e.browser(t, nil)
+	token := b.csrf("/signin")
+	burst := func(t *testing.T, label func(i int) string) (refused int) {
+		var wg sync.WaitGroup
+		statuses := make([]int, 150)
+		retry := make([]string, 150)
+		var answered atomic.Int32
+		release := sync.OnceFunc(func() { close(cw.hold) })
+		defer release()
+		for i := range statuses {
+			wg.Go(func() {
+				form := url.Values{"csrf": {token}, "label": {label(i)}, "passphrase": {"guess"}}
+				req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/signin", strings.NewReader(form.Encode()))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", e.srv.URL)
+				resp, err := b.c.Do(req)
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				statuses[i], retry[i] = resp.StatusCode, resp.Header.Get("Retry-After")
+				answered.Add(1)
+			})
+		}
+		// Let the unlocks finish only once everything but the unlocks in flight (at most the
+		// eight running or waiting) has been answered: the refusals did not wait for them.
+		require.Eventually(t, func() bool { return answered.Load() >= 150-8 }, time.Minute, 5*time.Millisecond)
+		release()
+		wg.Wait()
+		cw.hold = make(chan struct{})
+		for i, st := range statuses {
+			switch st {
+			case http.StatusTooManyRequests:
+				refused++
+				require.NotEmpty(t, retry[i], "a refusal says when to come back")
+			case http.StatusUnauthorized:
+			default:
+				t.Fatalf("attempt %d: status %d", i, st)
+			}
+		}
+		return refused
+	}
+
+	t.Run("one name", func(t *testing.T) {
+		refused := burst(t, func(int) string { return "patient1" })
+		require.LessOrEqual(t, int(cw.calls.Load()), 6, "five free attempts and the one that starts the wait")
+		require.GreaterOrEqual(t, refused, 144)
+	})
+	cw.calls.Store(0)
+	t.Run("many names from one address", func(t *testing.T) {
+		refused := burst(t, func(i int) string { return fmt.Sprintf("guess%d", i) })
+		require.LessOrEqual(t, int(cw.calls.Load()), 31)
+		require.GreaterOrEqual(t, refused, 119)
+	})
+	require.LessOrEqual(t, int(cw.peak.Load()), 2, "key derivations running at once")
+	require.Positive(t, cw.peak.Load())
 }

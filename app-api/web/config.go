@@ -33,8 +33,8 @@ type Org struct {
 
 // Config wires the web interface to its parts. Wallet, Conn and Service are required.
 type Config struct {
-	// Wallet holds the encrypted identities people sign in with.
-	Wallet *wallet.Wallet
+	// Wallet holds the encrypted identities people sign in with (a *wallet.Wallet).
+	Wallet Wallet
 	// Conn is the shared ledger connection; a signed-in identity gets its own client on it.
 	Conn *ledger.Conn
 	// Service is the policy enforcement point that releases and stores record content.
@@ -59,6 +59,10 @@ type Config struct {
 	// (the page script tells the server the browser's zone); nil means DefaultTimeZone,
 	// Europe/Berlin, or UTC on a machine without a time zone database.
 	TimeZone *time.Location
+	// MaxUnlocks bounds the wallet unlocks (argon2id key derivations, 64 MiB each by
+	// default) that run at once (default 2); four times as many sign-ins may wait for one,
+	// and those beyond are refused with 429 at once.
+	MaxUnlocks int
 	// Logger receives internal errors, which are never shown to people; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -72,6 +76,13 @@ type Directory interface {
 	Lookup(ctx context.Context, by directory.Member, pseudonyms []string) (map[string]directory.Entry, error)
 	Put(ctx context.Context, by directory.Member, pseudonym, enrollmentID string, p directory.Profile) (*directory.Entry, error)
 	OrgName(msp string) string
+}
+
+// Wallet unlocks the identities people sign in with; *wallet.Wallet is one. Get returns an
+// error wrapping wallet.ErrWrongPassphrase, wallet.ErrNotFound or wallet.ErrInvalidLabel for
+// what a person got wrong.
+type Wallet interface {
+	Get(label string, passphrase []byte) (*wallet.Identity, error)
 }
 
 // CohortFile describes one data file of a published cohort.

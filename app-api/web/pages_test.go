@@ -32,7 +32,14 @@ func TestPagesAreLockedDown(t *testing.T) {
 	require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
 	require.Equal(t, "no-store", h.Get("Cache-Control"), "pages with health data are never cached")
 	require.Equal(t, "DENY", h.Get("X-Frame-Options"))
+	require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"), "never over plain HTTP")
 
+	for _, asset := range []string{"/static/style.css", "/static/app.js", "/signin", "/nowhere"} {
+		resp, err := b.c.Get(b.base + asset)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.NotEmpty(t, resp.Header.Get("Strict-Transport-Security"), asset)
+	}
 	for _, asset := range []string{"/static/style.css", "/static/app.js"} {
 		status, _, body := b.get(asset)
 		require.Equal(t, http.StatusOK, status, asset)

@@ -108,9 +108,6 @@ func (s *sessions) expiry(sess *session) time.Time {
 
 func (s *sessions) endLocked(sess *session) {
 	delete(s.byID, sess.id)
-	if sess.client != nil {
-		_ = sess.client.Close() // closes only this identity's gateway; the connection stays
-	}
 	sess.ident, sess.client = nil, nil
 }
 

@@ -26,11 +26,14 @@ type server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	// unlock bounds concurrent wallet unlocks: each costs tens of MiB and much CPU (argon2id),
-	// so a burst of sign-ins must not starve the server.
+	// so a burst of sign-ins must not starve the server or push its memory up. queue bounds
+	// the unlocks running or waiting; sign-ins beyond it are refused at once.
 	unlock chan struct{}
+	queue  chan struct{}
 	roots  map[string]certRoots
-	// guard slows down passphrase guessing per wallet name.
-	guard *throttle
+	// guard slows down passphrase guessing per wallet name, byAddr per client address.
+	guard  *throttle
+	byAddr *throttle
 }
 
 // New returns the web interface as an http.Handler to mount at "/". Serve it over TLS only:
@@ -48,14 +51,19 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 1000
 	}
+	if cfg.MaxUnlocks <= 0 {
+		cfg.MaxUnlocks = 2
+	}
 	s := &server{
 		cfg:      cfg,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions),
 		csrf:     newCSRF(),
 		log:      cfg.Logger,
 		now:      cfg.Now,
-		unlock:   make(chan struct{}, 2),
+		unlock:   make(chan struct{}, cfg.MaxUnlocks),
+		queue:    make(chan struct{}, 4*cfg.MaxUnlocks),
 		guard:    newThrottle(),
+		byAddr:   newAddressThrottle(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -124,8 +132,8 @@ func (s *server) routes() http.Handler {
 	return pageHeaders(mux)
 }
 
-// pageHeaders keep pages out of caches and frames and allow only the server's own CSS and
-// script: pages show health data, and nothing they show may turn into active content.
+// pageHeaders keep pages out of caches, frames and plain HTTP and allow only the server's own
+// CSS and script: pages show health data, and nothing they show may turn into active content.
 func pageHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -134,6 +142,8 @@ func pageHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		// Served over TLS only (the cookies are Secure): a browser must never fall back to HTTP.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
 		next.ServeHTTP(w, r)
 	})
 }

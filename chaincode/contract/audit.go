@@ -47,6 +47,11 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 	nonces := map[string]bool{}
 	views := map[string]*view{}
 	marks := map[string]time.Time{} // refusal marks written in this batch (state reads do not see them)
+	type cachedRecord struct {
+		rec    *model.Record
+		exists bool
+	}
+	records := map[string]cachedRecord{}
 	for i := range reports {
 		r := &reports[i]
 		if err := t.checkReport(i, r, gatewayForAll); err != nil {
@@ -62,11 +67,18 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 			continue
 		}
 		seen[r.ID] = true
-		// A record that does not exist is refused like one the accessor could not read.
-		rec, exists, err := t.recordOrPhantom(r.RecordID)
-		if err != nil {
-			return nil, err
+		// A record that does not exist is refused like one the accessor could not read. A
+		// batch names the same records many times (each search page of each clinician), and
+		// nothing here writes them, so each is read once; whether it exists is kept with it,
+		// for a refused attempt on a record that does not exist is not recorded.
+		cached, ok := records[r.RecordID]
+		if !ok {
+			if cached.rec, cached.exists, err = t.recordOrPhantom(r.RecordID); err != nil {
+				return nil, err
+			}
+			records[r.RecordID] = cached
 		}
+		rec, exists := cached.rec, cached.exists
 		vk := rec.Owner + "\x00" + r.Accessor.MSP + "\x00" + r.Accessor.ID + "\x00" + string(r.Accessor.Role)
 		v := views[vk]
 		if v == nil {
@@ -287,13 +299,34 @@ func reportBacked(v *view, rec *model.Record, r *model.AccessReport) (bool, erro
 	}
 	// The named grant, which may have ended since the access: one read, however many grants
 	// the pair has had. grantCovers checks that it is the owner's and names the accessor.
-	var g model.Grant
-	ok, err := v.t.get(v.t.key(kindGrant, r.GrantID), &g)
-	if err != nil || !ok || g.Emergency != (r.Basis == model.BasisEmergency) || granteeKeys(r.Accessor) == nil {
+	g, err := v.grantNamed(r.GrantID)
+	if err != nil || g == nil || g.Emergency != (r.Basis == model.BasisEmergency) || granteeKeys(r.Accessor) == nil {
 		return false, err
 	}
 	erased := v.erased != nil && !r.AccessedAt.Before(v.erased.RequestedAt)
-	return !erased && grantCovers(&g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive, nil
+	return !erased && grantCovers(g, rec, r.Accessor, r.Action, r.Purpose) && g.StatusAt(r.AccessedAt) == model.GrantActive, nil
+}
+
+// grantNamed reads the grant a report names (nil if there is none), once per view: the
+// reports of a batch name the same few grants again and again, and nothing in the batch
+// writes them.
+func (v *view) grantNamed(id string) (*model.Grant, error) {
+	if g, ok := v.named[id]; ok {
+		return g, nil
+	}
+	var g model.Grant
+	ok, err := v.t.get(v.t.key(kindGrant, id), &g)
+	if err != nil {
+		return nil, err
+	}
+	if v.named == nil {
+		v.named = map[string]*model.Grant{}
+	}
+	v.named[id] = nil
+	if ok {
+		v.named[id] = &g
+	}
+	return v.named[id], nil
 }
 
 // ListAccessLog returns a patient's audit trail, oldest first: who read or wrote which record

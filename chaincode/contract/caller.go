@@ -10,11 +10,6 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 )
 
-// ActorTransientKey is the transient-data key under which a gateway passes the PEM certificate
-// of the member it acts for. Transient data is not written to the ledger; what the contract
-// writes records both the member and the gateway (the Via fields).
-const ActorTransientKey = "careledger.actor"
-
 const (
 	attrRole         = "role"
 	attrEnrollmentID = "hf.EnrollmentID"
@@ -77,7 +72,7 @@ func (t *txn) resolveCaller(ci cid.ClientIdentity, policy *model.RolePolicy) (mo
 	if err != nil {
 		return model.Caller{}, model.Errorf(model.CodeInternal, "cannot read transient data")
 	}
-	actorPEM, hasActor := transient[ActorTransientKey]
+	actorPEM, hasActor := transient[model.ActorTransientKey]
 	if !hasActor {
 		return model.Caller{Party: creator.party()}, nil
 	}
@@ -103,11 +98,11 @@ func (t *txn) resolveCaller(ci cid.ClientIdentity, policy *model.RolePolicy) (mo
 func (t *txn) actorIdentity(mspID string, actorPEM []byte) (identity, error) {
 	block, _ := pem.Decode(actorPEM)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a PEM certificate", ActorTransientKey)
+		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a PEM certificate", model.ActorTransientKey)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a valid certificate", ActorTransientKey)
+		return identity{}, model.Errorf(model.CodeInvalidArgument, "transient %s is not a valid certificate", model.ActorTransientKey)
 	}
 	if err := t.verifyMember(mspID, cert, t.now); err != nil {
 		return identity{}, err

@@ -57,6 +57,11 @@ func (t *txn) checkPublication(p *model.CohortPublication) error {
 	if err := checkHash("consentSnapshotHash", p.ConsentSnapshotHash); err != nil {
 		return err
 	}
+	if p.QueryHash != "" {
+		if err := checkHash("queryHash", p.QueryHash); err != nil {
+			return err
+		}
+	}
 	if p.Locator != "" && !model.ValidLocator(p.Locator) {
 		return bad("locator must be 1-256 characters of letters, digits and ':/._-'")
 	}
@@ -84,9 +89,13 @@ func (t *txn) checkPublication(p *model.CohortPublication) error {
 		}
 	}
 	pp := p.Parameters
-	for name, v := range map[string]float64{"l": pp.L, "c": pp.C, "t": pp.T, "epsilon": pp.Epsilon, "delta": pp.Delta, "maxRisk": pp.MaxRisk, "suppressionLimit": pp.SuppressionLimit} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return bad("parameters.%s must be a finite number, not negative", name)
+	// In a fixed order, so that every peer names the same parameter when several are bad.
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"l", pp.L}, {"c", pp.C}, {"t", pp.T}, {"epsilon", pp.Epsilon}, {"delta", pp.Delta}, {"maxRisk", pp.MaxRisk}, {"suppressionLimit", pp.SuppressionLimit}} {
+		if math.IsNaN(p.v) || math.IsInf(p.v, 0) || p.v < 0 {
+			return bad("parameters.%s must be a finite number, not negative", p.name)
 		}
 	}
 	has := func(m string) bool { return slices.Contains(p.Models, m) }

@@ -10,43 +10,84 @@ import (
 
 // CheckAccess answers whether the caller may perform action ("read" or "append") on the record
 // now, and on what basis. purpose, if given, must match the grant's purpose of use. A refusal is
-// an answer, not an error: Allowed is false and Reason says why. The gateway evaluates this as
-// the caller before it releases any content.
+// an answer, not an error: Allowed is false and Reason says why.
 func (c *Contract) CheckAccess(ctx contractapi.TransactionContextInterface, recordID, action, purpose string) (*model.Decision, error) {
 	t, err := begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("recordId", recordID); err != nil {
+	_, d, err := t.decideNow(recordID, action, purpose)
+	return d, err
+}
+
+// AuthorizeRead decides whether the caller may read version of the record now (0: the latest)
+// for purpose, as CheckAccess does for "read", and when it may, returns the record and that
+// version's metadata in the same answer: the gateway evaluates it as the caller before it
+// releases any content, one evaluation per read. A refusal is an answer, not an error, and
+// carries no record; a version the record does not have is NOT_FOUND, said only to a caller
+// who may read the record.
+func (c *Contract) AuthorizeRead(ctx contractapi.TransactionContextInterface, recordID string, version int, purpose string) (*model.ReadAuthorization, error) {
+	t, err := begin(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkOneOf("action", action, model.Actions); err != nil {
+	if version < 0 {
+		return nil, model.Errorf(model.CodeInvalidArgument, "version must be 0 (the latest) or a version number")
+	}
+	rec, d, err := t.decideNow(recordID, model.ActionRead, purpose)
+	if err != nil {
 		return nil, err
+	}
+	out := &model.ReadAuthorization{Decision: *d}
+	if !d.Allowed {
+		return out, nil
+	}
+	if version == 0 {
+		version = rec.Versions
+	}
+	var v model.Version
+	if ok, err := t.get(t.key(kindVersion, rec.ID, versionKey(version)), &v); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, model.Errorf(model.CodeNotFound, "record %s has no version %d", rec.ID, version)
+	}
+	out.Record, out.Version = rec, &v
+	return out, nil
+}
+
+// decideNow is the decision of CheckAccess and AuthorizeRead, with the record it was taken on
+// (a phantom when the ID names no record; it is then refused).
+func (t *txn) decideNow(recordID, action, purpose string) (*model.Record, *model.Decision, error) {
+	if err := checkID("recordId", recordID); err != nil {
+		return nil, nil, err
+	}
+	if err := checkOneOf("action", action, model.Actions); err != nil {
+		return nil, nil, err
 	}
 	if purpose != "" {
 		if err := checkOneOf("purpose", purpose, append(slices.Clone(model.Purposes), model.ResearchPurposes...)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// A record that does not exist is decided like one the caller has no grant for, with the
 	// same reads, so that the answer does not tell whether an ID exists.
 	rec, _, err := t.recordOrPhantom(recordID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := t.view(rec.Owner, t.caller.Party)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := v.decide(rec, action, purpose, t.now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !d.Allowed {
 		// A refused caller learns nothing about the record, not even whose it is.
 		d.Owner, d.Category = "", ""
 	}
-	return &d, nil
+	return rec, &d, nil
 }
 
 // view is what the ledger says about one patient that bears on one accessor's access: the
@@ -63,6 +104,8 @@ type view struct {
 	erased  *model.Erasure
 	consent *model.ResearchConsent
 	grants  []model.Grant // in force, or ended since the pair's last Grant
+	// named are the grants audit reports named, by ID (nil: no such grant), read once.
+	named map[string]*model.Grant
 }
 
 func (t *txn) view(patient string, who model.Party) (*view, error) {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/internal/memstub"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -16,7 +15,7 @@ import (
 // Whatever the input, the contract must answer with a CareLedger error or a success, never
 // panic, and a failed call must leave the ledger as it was.
 func FuzzTransactionArguments(f *testing.F) {
-	fns := []string{"RegisterRecord", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord"}
+	fns := []string{"RegisterRecord", "RegisterRecords", "AppendVersion", "Grant", "OpenEmergencyAccess", "RecordAccesses", "SetResearchConsent", "PublishCohort", "AddDelegate", "SetRolePolicy", "SetOrgCACertificates", "RevokeGrant", "CheckAccess", "GetRecord", "SetPrivacyBudget", "RecordFeasibility", "AuthorizeRead"}
 	w := newWorld(f)
 	cs := newCast(w)
 	callers := []*member{cs.patient, cs.clinician, cs.anonymizer, cs.admin, cs.gateway}
@@ -31,7 +30,10 @@ func FuzzTransactionArguments(f *testing.F) {
 		`{"id":"g1","grantee":{"id":"00000000000000000000000000000001"},"actions":["read"],"categories":["lab"],"purpose":"TREAT"}`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z"}]`,
 		`[{"id":"a","recordId":"r1","version":1,"action":"read","accessor":{"msp":"M","id":"00000000000000000000000000000000","role":"patient"},"basis":"owner","accessedAt":"2026-03-02T09:00:00Z","assertion":{"nonce":"0123456789abcdef","recordId":"r1","action":"read","at":"2026-03-02T09:00:00Z","signature":"MAYCAQECAQE="},"certificate":"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"}]`,
-		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`{"optIn":true,"purposes":["drug-safety"]}`, `{"rules":[]}`, `{"roots":["-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"]}`,
+		`{"msp":"PharmaMSP","purpose":"drug-safety","epsilon":1,"maxQueries":10}`,
+		`{"id":"q1","requester":{"msp":"PharmaMSP","id":"00000000000000000000000000000002","role":"manufacturer"},"purpose":"drug-safety","queryHash":"` + hashOf(1) + `","consentSnapshotHash":"` + hashOf(2) + `","count":30,"rounding":10,"threshold":20,"epsilon":0.5}`, `null`, `[]`, `{"id":"\u0000"}`, "\xff",
+		`[{"id":"r2","owner":"00000000000000000000000000000000","category":"lab","hash":"` + hashOf(2) + `","locator":"blob:r2"}]`,
 	} {
 		f.Add(uint8(0), seed)
 	}
@@ -53,12 +55,20 @@ func FuzzTransactionArguments(f *testing.F) {
 	f.Add(pick(fns, "AppendVersion", 1), `{"recordId":"r1","prevHash":"`+r1.LatestHash+`","hash":"`+hashOf(99)+`","locator":"blob:x"}`)
 	f.Add(pick(fns, "GetRecord", 1), "r1")
 	f.Add(pick(fns, "GetRecord", 1), "no-such-record")
+	// One read authorised and its version returned in one call, by the clinician whose grant
+	// expired, the patient, and for a record that does not exist.
+	f.Add(pick(fns, "AuthorizeRead", 1), "r1")
+	f.Add(pick(fns, "AuthorizeRead", 0), "r1")
+	f.Add(pick(fns, "AuthorizeRead", 0), "no-such-record")
 	f.Fuzz(func(t *testing.T, which uint8, arg string) {
 		fn := fns[int(which)%len(fns)]
 		caller := callers[int(which/16)%len(callers)]
 		args := []string{arg}
-		if fn == "CheckAccess" {
+		switch fn {
+		case "CheckAccess":
 			args = []string{arg, "read", ""}
+		case "AuthorizeRead":
+			args = []string{arg, "0", ""}
 		}
 		before := w.ledger.Snapshot()
 		_, err := caller.submit(fn, args...)
@@ -86,7 +96,7 @@ func FuzzActorCertificate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, actor []byte) {
 		gw := *cs.gateway
-		gw.transient = map[string][]byte{contract.ActorTransientKey: actor}
+		gw.transient = map[string][]byte{model.ActorTransientKey: actor}
 		before := w.ledger.Snapshot()
 		who, err := gw.submit("WhoAmI")
 		if err != nil {

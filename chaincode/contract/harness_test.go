@@ -103,7 +103,7 @@ func (m *member) party() model.Party { return model.Party{MSP: m.mspID, ID: m.id
 // through returns the member acting through gw, which passes m's certificate as transient data.
 func (m *member) through(gw *member) *member {
 	c := *gw
-	c.transient = map[string][]byte{contract.ActorTransientKey: m.ident.CertPEM}
+	c.transient = map[string][]byte{model.ActorTransientKey: m.ident.CertPEM}
 	c.gateway = gw
 	return &c
 }

@@ -100,6 +100,12 @@ func matrixRows() map[string]matrixRow {
 		}, want: "FFFFFF+FF"},
 		"GetOrgCACertificates": {args: func(*world, cast, *member) []string { return []string{"ClinicMSP"} }, want: "+++++++++"},
 		"RegisterRecord":       {args: freshRecord, want: "+F+FFFFFF"},
+		"RegisterRecords": {args: func(w *world, cs cast, _ *member) []string {
+			return []string{js([]model.NewRecord{
+				{ID: "new-rec-1", Owner: cs.patient.id(), Category: "lab", Hash: hashOf(4244), Locator: "blob:new1"},
+				{ID: "new-rec-2", Owner: cs.patient.id(), Category: "lab", Hash: hashOf(4245), Locator: "blob:new2"},
+			})}
+		}, want: "+F+FFFFFF"},
 		"AppendVersion": {args: func(w *world, cs cast, _ *member) []string {
 			rec := decodeAs[model.Record](w.t, cs.patient.mustEvaluate("GetRecord", "lab-1"))
 			return []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: rec.LatestHash, Hash: hashOf(4343), Locator: "blob:v2"})}
@@ -113,6 +119,12 @@ func matrixRows() map[string]matrixRow {
 			want: "+0+0F+FFF", empty: isEmptyList("records")},
 		"CheckAccess": {args: func(*world, cast, *member) []string { return []string{"lab-1", "read", ""} },
 			want: "+0+000000", empty: func(t *testing.T, out string) bool { return !decodeAs[model.Decision](t, out).Allowed }},
+		"AuthorizeRead": {args: func(*world, cast, *member) []string { return []string{"lab-1", "0", ""} },
+			want: "+0+000000", empty: func(t *testing.T, out string) bool {
+				a := decodeAs[model.ReadAuthorization](t, out)
+				require.Equal(t, a.Decision.Allowed, a.Record != nil && a.Version != nil, "metadata only with an allowed read: %s", out)
+				return !a.Decision.Allowed
+			}},
 		"Grant": {args: func(w *world, cs cast, _ *member) []string {
 			return []string{js(model.GrantRequest{ID: "g-new", Patient: cs.patient.id(), Grantee: model.Grantee{ID: cs.colleague.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})}
 		}, want: "+FFFFFFFF"},
@@ -155,6 +167,21 @@ func matrixRows() map[string]matrixRow {
 			cs.other.mustSubmit("RequestErasure")
 			return []string{cs.other.id()}
 		}, want: "++++++++F"},
+		"SetPrivacyBudget": {args: func(*world, cast, *member) []string { return []string{js(budgetRequest(1, 10))} },
+			want: "FFFFFF+FF"},
+		"RecordFeasibility": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			return []string{js(answerFor(cs.manufacturer, "q-matrix", 30, 0.5))}
+		}, want: "FFFFF+FFF"},
+		"GetPrivacyBudget": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			return []string{"PharmaMSP", "drug-development"}
+		}, want: "++FF+++FF"},
+		"ListDisclosures": {args: func(w *world, cs cast, _ *member) []string {
+			cs.admin.mustSubmit("SetPrivacyBudget", js(budgetRequest(1, 10)))
+			cs.anonymizer.mustSubmit("RecordFeasibility", js(answerFor(cs.manufacturer, "q-matrix", 30, 0.5)))
+			return []string{"PharmaMSP", "0", ""}
+		}, want: "++FF+++FF", empty: isEmptyList("disclosures")},
 	}
 }
 

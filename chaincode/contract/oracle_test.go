@@ -46,6 +46,7 @@ func TestNoExistenceOracle(t *testing.T) {
 	// Each path, given a record ID; all refuse, so nothing is committed.
 	paths := map[string]func(m *member, id string) []string{
 		"CheckAccess":      func(_ *member, id string) []string { return []string{"CheckAccess", id, "read", ""} },
+		"AuthorizeRead":    func(_ *member, id string) []string { return []string{"AuthorizeRead", id, "0", ""} },
 		"GetRecord":        func(_ *member, id string) []string { return []string{"GetRecord", id} },
 		"GetRecordHistory": func(_ *member, id string) []string { return []string{"GetRecordHistory", id} },
 		"VerifyRecordHash": func(_ *member, id string) []string { return []string{"VerifyRecordHash", id, lab.LatestHash} },
@@ -69,7 +70,14 @@ func TestNoExistenceOracle(t *testing.T) {
 		if err != nil {
 			out = "error " + err.Error()
 		} else {
-			d := decodeAs[model.Decision](t, string(res.Response.GetPayload()))
+			payload := string(res.Response.GetPayload())
+			d := decodeAs[model.Decision](t, payload)
+			if args[0] == "AuthorizeRead" {
+				a := decodeAs[model.ReadAuthorization](t, payload)
+				require.Nil(t, a.Record, "a refusal carries no record")
+				require.Nil(t, a.Version, "a refusal carries no version")
+				d = a.Decision
+			}
 			require.False(t, d.Allowed)
 			d.RecordID = ""
 			out = js(d)

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/internal/memstub"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/stretchr/testify/require"
@@ -17,7 +16,7 @@ func forged(t *testing.T, w *world, gw *member, ca *memstub.CA, enrollmentID str
 	ident, err := ca.Issue(gw.mspID, enrollmentID, map[string]string{"role": string(role)}, notBefore, notAfter)
 	require.NoError(t, err)
 	c := *gw
-	c.transient = map[string][]byte{contract.ActorTransientKey: ident.CertPEM}
+	c.transient = map[string][]byte{model.ActorTransientKey: ident.CertPEM}
 	return &c
 }
 

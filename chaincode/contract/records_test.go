@@ -137,6 +137,11 @@ func TestRecordMetadataIsVisibleOnlyToThoseWhoMayRead(t *testing.T) {
 	hist := decodeAs[model.HistoryPage](t, cs.clinician.mustEvaluate("GetPatientHistory", p.id(), "", "0", ""))
 	require.Len(t, hist.Records, 1)
 	require.Len(t, hist.Records[0].Versions, 1)
+	// The listing carries the decision CheckAccess gives, so a page is released on one
+	// evaluation.
+	checked := decodeAs[model.Decision](t, cs.clinician.mustEvaluate("CheckAccess", "lab-1", "read", ""))
+	require.NotNil(t, hist.Records[0].Read)
+	require.Equal(t, checked, *hist.Records[0].Read)
 
 	_, err = cs.manufacturer.evaluate("ListPatientRecords", p.id(), "", "0", "")
 	requireCode(t, err, model.CodeForbidden)
@@ -195,4 +200,43 @@ func TestListingsPageThroughEveryEntryOnce(t *testing.T) {
 	_, res, err := p.call(true, "ListPatientRecords", p.id(), "", "2", "")
 	require.NoError(t, err)
 	require.Empty(t, res.Writes)
+}
+
+// TestAuthorizeReadDecidesAndReturnsTheVersion: one evaluation says whether the caller may
+// read, on what basis, and, only when it may, what the version is.
+func TestAuthorizeReadDecidesAndReturnsTheVersion(t *testing.T) {
+	w := newWorld(t)
+	cs := newCast(w)
+	p, doc := cs.patient, cs.clinician
+	v1 := w.registerRecord(p, "lab-1", p.id(), "lab")
+	p.mustSubmit("AppendVersion", js(model.NewVersion{RecordID: "lab-1", PrevHash: v1.LatestHash, Hash: hashOf(902), Locator: "blob:v2"}))
+
+	refused := decodeAs[model.ReadAuthorization](t, doc.mustEvaluate("AuthorizeRead", "lab-1", "0", ""))
+	require.False(t, refused.Decision.Allowed)
+	require.Equal(t, model.DenyNoGrant, refused.Decision.Reason)
+	require.Nil(t, refused.Record)
+	require.Empty(t, refused.Decision.Owner, "a refused caller learns nothing about the record")
+
+	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+	latest := decodeAs[model.ReadAuthorization](t, doc.mustEvaluate("AuthorizeRead", "lab-1", "0", "TREAT"))
+	require.True(t, latest.Decision.Allowed)
+	require.Equal(t, "g1", latest.Decision.GrantID)
+	require.Equal(t, w.now, latest.Decision.DecidedAt.UTC(), "decided at the transaction's time")
+	require.Equal(t, 2, latest.Record.Versions)
+	require.Equal(t, 2, latest.Version.Number)
+	require.Equal(t, hashOf(902), latest.Version.Hash)
+	require.Equal(t, v1.LatestHash, latest.Version.PrevHash)
+
+	first := decodeAs[model.ReadAuthorization](t, doc.mustEvaluate("AuthorizeRead", "lab-1", "1", ""))
+	require.Equal(t, v1.LatestHash, first.Version.Hash)
+
+	other := decodeAs[model.ReadAuthorization](t, doc.mustEvaluate("AuthorizeRead", "lab-1", "0", "PUBHLTH"))
+	require.False(t, other.Decision.Allowed, "the purpose must match the grant's")
+
+	w.advance(time.Minute)
+	p.mustSubmit("RevokeGrant", "g1")
+	revoked := decodeAs[model.ReadAuthorization](t, doc.mustEvaluate("AuthorizeRead", "lab-1", "0", ""))
+	require.False(t, revoked.Decision.Allowed)
+	require.Equal(t, model.DenyGrantRevoked, revoked.Decision.Reason)
+	require.Nil(t, revoked.Version)
 }

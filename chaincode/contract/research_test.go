@@ -123,6 +123,7 @@ func TestCohortPublicationsAreTheManufacturersOnlyView(t *testing.T) {
 		"risk model w/o bound":  func(p *model.CohortPublication) { p.Models = append(p.Models, "risk-threshold") },
 		"locator with spaces":   func(p *model.CohortPublication) { p.Locator = "s3://bucket/john smith.csv" },
 		"suppressed rows below": func(p *model.CohortPublication) { p.SuppressedRows = -1 },
+		"bad query hash":        func(p *model.CohortPublication) { p.QueryHash = "t2dm and metformin" },
 	}
 	for name, mutate := range bad {
 		t.Run(name, func(t *testing.T) {

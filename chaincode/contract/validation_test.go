@@ -32,6 +32,11 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 	moonLanding, farFuture := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	nobody := "0123456789abcdef0123456789abcdef" // a well-formed pseudonym the ledger never saw
 	caPEM := w.ca("PatientsMSP").CertPEM()
+	answer := func(mut func(*model.FeasibilityAnswer)) string {
+		a := answerFor(cs.manufacturer, "q-bad", 30, 0.5)
+		mut(&a)
+		return js(a)
+	}
 
 	cases := []struct {
 		name    string
@@ -60,6 +65,15 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"record: duplicate hash", p, "RegisterRecord", []string{newRec(func(r *model.NewRecord) { r.Hash = rec.LatestHash })}, model.CodeConflict, "hash"},
 		{"record: duplicate key", p, "RegisterRecord", []string{strings.Replace(newRec(func(*model.NewRecord) {}), `{"id":"r-new"`, `{"id":"r-new","id":"lab-2"`, 1)}, model.CodeInvalidArgument, "twice"},
 		{"version: unknown record", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "nope", PrevHash: rec.LatestHash, Hash: hashOf(600), Locator: "blob:v"})}, model.CodeForbidden, "no append permission"},
+		{"records: not a list", p, "RegisterRecords", []string{newRec(func(*model.NewRecord) {})}, model.CodeInvalidArgument, "records"},
+		{"records: empty", p, "RegisterRecords", []string{`[]`}, model.CodeInvalidArgument, "1 to"},
+		{"records: too many", p, "RegisterRecords", []string{js(make([]model.NewRecord, 201))}, model.CodeInvalidArgument, "records"},
+		{"records: bad second entry", p, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "," + newRec(func(r *model.NewRecord) { r.ID, r.Hash = "r-2", "abcd" }) + "]"}, model.CodeInvalidArgument, "records[1]: hash"},
+		{"records: two owners", p, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "," + newRec(func(r *model.NewRecord) { r.ID, r.Hash, r.Owner = "r-2", hashOf(501), cs.other.id() }) + "]"}, model.CodeInvalidArgument, "records[1].owner"},
+		{"records: id twice", p, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "," + newRec(func(r *model.NewRecord) { r.Hash = hashOf(501) }) + "]"}, model.CodeInvalidArgument, "records[1].id"},
+		{"records: hash twice", p, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "," + newRec(func(r *model.NewRecord) { r.ID = "r-2" }) + "]"}, model.CodeInvalidArgument, "records[1].hash"},
+		{"records: second already on the ledger", p, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "," + newRec(func(r *model.NewRecord) { r.ID, r.Hash = "lab-1", hashOf(501) }) + "]"}, model.CodeConflict, "records[1]: record lab-1"},
+		{"records: category not granted", doc, "RegisterRecords", []string{"[" + newRec(func(*model.NewRecord) {}) + "]"}, model.CodeForbidden, "records[0]"},
 		{"version: bad prev hash", p, "AppendVersion", []string{js(model.NewVersion{RecordID: "lab-1", PrevHash: "", Hash: hashOf(600), Locator: "blob:v"})}, model.CodeInvalidArgument, "prevHash"},
 		{"grant: no grantee", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee = model.Grantee{} })}, model.CodeInvalidArgument, "grantee"},
 		{"grant: both grantees", p, "Grant", []string{grant(func(g *model.GrantRequest) { g.Grantee.MSP = "ClinicMSP" })}, model.CodeInvalidArgument, "grantee"},
@@ -98,6 +112,10 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"revoke: bad id", p, "RevokeGrant", []string{"a/b"}, model.CodeInvalidArgument, "grantId"},
 		{"check: bad action", doc, "CheckAccess", []string{"lab-1", "write", ""}, model.CodeInvalidArgument, "action"},
 		{"check: bad purpose", doc, "CheckAccess", []string{"lab-1", "read", "marketing"}, model.CodeInvalidArgument, "purpose"},
+		{"authorize: bad id", doc, "AuthorizeRead", []string{"a/b", "0", ""}, model.CodeInvalidArgument, "recordId"},
+		{"authorize: negative version", doc, "AuthorizeRead", []string{"lab-1", "-1", ""}, model.CodeInvalidArgument, "version"},
+		{"authorize: bad purpose", doc, "AuthorizeRead", []string{"lab-1", "0", "marketing"}, model.CodeInvalidArgument, "purpose"},
+		{"authorize: no such version", doc, "AuthorizeRead", []string{"lab-1", "2", "TREAT"}, model.CodeNotFound, "no version 2"},
 		{"list: negative page", p, "ListGrants", []string{"", "false", "-1", ""}, model.CodeInvalidArgument, "pageSize"},
 		{"list: bad patient", doc, "ListPatientRecords", []string{"Jane", "", "0", ""}, model.CodeInvalidArgument, "patientId"},
 		{"list: bad category", doc, "ListPatientRecords", []string{p.id(), "x", "0", ""}, model.CodeInvalidArgument, "category"},
@@ -121,6 +139,36 @@ func TestBadArgumentsAreRefusedClearlyAndChangeNothing(t *testing.T) {
 		{"orgca: too many", cs.admin, "SetOrgCACertificates", []string{js(model.CACertificates{Roots: slices.Repeat([]string{caPEM}, 17)})}, model.CodeInvalidArgument, "16"},
 		{"orgca: bad msp", doc, "GetOrgCACertificates", []string{"Clinic MSP"}, model.CodeInvalidArgument, "MSP ID"},
 		{"audit: not a list", doc, "RecordAccesses", []string{`{"id":"a"}`}, model.CodeInvalidArgument, "batch"},
+		{"budget: not JSON", cs.admin, "SetPrivacyBudget", []string{"{"}, model.CodeInvalidArgument, "request"},
+		{"budget: bad msp", cs.admin, "SetPrivacyBudget", []string{js(model.PrivacyBudgetRequest{MSP: "Pharma MSP", Purpose: "drug-safety", Epsilon: 1, MaxQueries: 1})}, model.CodeInvalidArgument, "msp"},
+		{"budget: unknown purpose", cs.admin, "SetPrivacyBudget", []string{js(model.PrivacyBudgetRequest{MSP: "PharmaMSP", Purpose: "marketing", Epsilon: 1, MaxQueries: 1})}, model.CodeInvalidArgument, "purpose"},
+		{"budget: negative epsilon", cs.admin, "SetPrivacyBudget", []string{js(model.PrivacyBudgetRequest{MSP: "PharmaMSP", Purpose: "drug-safety", Epsilon: -1, MaxQueries: 1})}, model.CodeInvalidArgument, "epsilon"},
+		{"budget: huge epsilon", cs.admin, "SetPrivacyBudget", []string{js(model.PrivacyBudgetRequest{MSP: "PharmaMSP", Purpose: "drug-safety", Epsilon: 1000, MaxQueries: 1})}, model.CodeInvalidArgument, "epsilon"},
+		{"budget: no queries", cs.admin, "SetPrivacyBudget", []string{js(model.PrivacyBudgetRequest{MSP: "PharmaMSP", Purpose: "drug-safety", Epsilon: 1})}, model.CodeInvalidArgument, "maxQueries"},
+		{"feasibility: not JSON", cs.anonymizer, "RecordFeasibility", []string{"["}, model.CodeInvalidArgument, "answer"},
+		{"feasibility: unknown field", cs.anonymizer, "RecordFeasibility", []string{`{"id":"q","criteria":"E11"}`}, model.CodeInvalidArgument, "criteria"},
+		{"feasibility: bad id", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.ID = "a b" })}, model.CodeInvalidArgument, "id"},
+		{"feasibility: requester not pseudonym", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Requester.ID = "Dr. Pharma" })}, model.CodeInvalidArgument, "requester.id"},
+		{"feasibility: requester not manufacturer", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Requester.Role = model.RoleClinician })}, model.CodeInvalidArgument, "requester.role"},
+		{"feasibility: bad query hash", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.QueryHash = "E11 and A10BA02" })}, model.CodeInvalidArgument, "queryHash"},
+		{"feasibility: no consent snapshot", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.ConsentSnapshotHash = "" })}, model.CodeInvalidArgument, "consentSnapshotHash"},
+		{"feasibility: unknown purpose", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Purpose = "TREAT" })}, model.CodeInvalidArgument, "purpose"},
+		{"feasibility: no rounding", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Rounding = 0 })}, model.CodeInvalidArgument, "rounding"},
+		{"feasibility: count not rounded", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Count = 37 })}, model.CodeInvalidArgument, "count"},
+		{"feasibility: negative count", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Count = -10 })}, model.CodeInvalidArgument, "count"},
+		{"feasibility: small count released", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Count = 10 })}, model.CodeInvalidArgument, "withheld"},
+		{"feasibility: withheld with count", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Withheld = true })}, model.CodeInvalidArgument, "withheld"},
+		{"feasibility: negative epsilon", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Epsilon = -0.5 })}, model.CodeInvalidArgument, "epsilon"},
+		{"feasibility: huge epsilon", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Epsilon = 11 })}, model.CodeInvalidArgument, "epsilon"},
+		{"feasibility: threshold too high", cs.anonymizer, "RecordFeasibility", []string{answer(func(a *model.FeasibilityAnswer) { a.Threshold = 5000 })}, model.CodeInvalidArgument, "threshold"},
+		{"feasibility: no budget", cs.anonymizer, "RecordFeasibility", []string{answer(func(*model.FeasibilityAnswer) {})}, model.CodeBudgetExhausted, "no privacy budget"},
+		{"budget read: no purpose", cs.admin, "GetPrivacyBudget", []string{"PharmaMSP", "x"}, model.CodeInvalidArgument, "purpose"},
+		{"budget read: all", cs.admin, "GetPrivacyBudget", []string{"", "drug-safety"}, model.CodeInvalidArgument, "msp"},
+		{"budget read: bad msp", cs.admin, "GetPrivacyBudget", []string{"a/b", "drug-safety"}, model.CodeInvalidArgument, "msp"},
+		{"budget read: unset", cs.admin, "GetPrivacyBudget", []string{"PharmaMSP", "drug-safety"}, model.CodeNotFound, "PharmaMSP"},
+		{"disclosures: bad msp", cs.admin, "ListDisclosures", []string{"a b", "0", ""}, model.CodeInvalidArgument, "msp"},
+		{"disclosures: bad page", cs.admin, "ListDisclosures", []string{"", "500", ""}, model.CodeInvalidArgument, "pageSize"},
+		{"disclosures: foreign bookmark", cs.manufacturer, "ListDisclosures", []string{"", "0", "bm90LW1pbmU"}, model.CodeInvalidArgument, "bookmark"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

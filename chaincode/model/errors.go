@@ -27,7 +27,7 @@ const (
 
 var codes = []Code{
 	CodeInvalidArgument, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeConflict,
-	CodeErased, CodeInternal, CodeGrantExpired,
+	CodeErased, CodeInternal, CodeGrantExpired, CodeBudgetExhausted,
 }
 
 // Error is a chaincode error with a stable code. Its text is "CODE: message", which survives

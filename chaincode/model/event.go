@@ -4,6 +4,7 @@ package model
 // most one of these.
 const (
 	EventRecordRegistered  = "RecordRegistered"
+	EventRecordsRegistered = "RecordsRegistered"
 	EventVersionAppended   = "VersionAppended"
 	EventGrantCreated      = "GrantCreated"
 	EventGrantRevoked      = "GrantRevoked"

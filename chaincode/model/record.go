@@ -52,6 +52,11 @@ type NewVersion struct {
 type RecordHistory struct {
 	Record   Record    `json:"record"`
 	Versions []Version `json:"versions"`
+	// Read is the ledger's decision on the caller reading the record, made with the listing
+	// and as CheckAccess(record, "read", "") makes it, when it allows the read (nil when it
+	// does not). A gateway releasing a listed page rests each release on it rather than
+	// asking again record by record.
+	Read *Decision `json:"read,omitempty" metadata:",optional"`
 }
 
 // RecordPage is one page of a patient's records.
@@ -73,4 +78,13 @@ type Verification struct {
 	Valid    bool   `json:"valid"`
 	Version  int    `json:"version,omitempty" metadata:",optional"`
 	Latest   bool   `json:"latest"`
+}
+
+// ReadAuthorization is the ledger's answer to "may this caller read this version of this
+// record now, and what is it?": the decision and, only when it allows the read, the record and
+// the version's metadata, so that a granted read costs one evaluation.
+type ReadAuthorization struct {
+	Decision Decision `json:"decision"`
+	Record   *Record  `json:"record,omitempty" metadata:",optional"`
+	Version  *Version `json:"version,omitempty" metadata:",optional"`
 }

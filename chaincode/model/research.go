@@ -72,7 +72,11 @@ type CohortPublication struct {
 	Parameters          PrivacyParameters `json:"parameters"`
 	QuasiIdentifiers    []string          `json:"quasiIdentifiers"`
 	ConsentSnapshotHash string            `json:"consentSnapshotHash"`
-	Locator             string            `json:"locator,omitempty" metadata:",optional"`
+	// QueryHash names the extract definition the cohort was built from (which patients,
+	// which variables), as feasibility answers name theirs; empty for a cohort of the fixed
+	// demographic columns.
+	QueryHash string `json:"queryHash,omitempty" metadata:",optional"`
+	Locator   string `json:"locator,omitempty" metadata:",optional"`
 }
 
 // Cohort is a published anonymised cohort as recorded on the ledger.

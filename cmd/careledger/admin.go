@@ -16,7 +16,7 @@ import (
 
 func newAdminCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Operator tasks: enrol identities into the wallet (and see `careledger ledger verify`)"}
-	cmd.AddCommand(newEnrolCmd(g))
+	cmd.AddCommand(newEnrolCmd(g), newAdminBudgetCmd(g), newExportMSPCmd(g))
 	return cmd
 }
 
@@ -29,11 +29,13 @@ var defaultMSP = map[model.Role]string{
 func newEnrolCmd(g *globals) *cobra.Command {
 	var role, label, msp, name, walletDir, caURL, caTLS, registrar string
 	cmd := &cobra.Command{
-		Use:   "enrol",
-		Short: "Enrol a new identity with a role into the wallet",
+		Use:     "enrol",
+		Aliases: []string{"enroll"},
+		Short:   "Enrol a new identity with a role into the wallet",
 		Long: `enrol issues a new identity and stores it, encrypted with the wallet passphrase
-(CARELEDGER_WALLET_PASSPHRASE or asked), under --label. Without --ca-url the embedded
-consortium's CA in --data-dir issues it; with --ca-url a real Fabric CA registers and enrols it,
+(CARELEDGER_WALLET_PASSPHRASE or asked), under --label. The key is created here and never
+leaves the wallet: the CA certifies it from a signing request. Without --ca-url the embedded
+consortium's CA in --data-dir issues it (and keeps only the certificate); with --ca-url a real Fabric CA registers and enrols it,
 authenticated as the --registrar identity from the wallet. Patients always get a random
 enrollment ID (a pseudonym), never a name.`,
 		Args: cobra.NoArgs,
@@ -102,11 +104,11 @@ func enrolEmbedded(dataDir, msp, label, name string, role model.Role) (*wallet.I
 	if !ok {
 		return nil, fmt.Errorf("no organisation %s in the embedded consortium", msp)
 	}
-	u, err := network.IssueUser(netDir, org, network.UserSpec{Name: label, Role: string(role), EnrollmentID: name})
+	id, err := enrolByCSR(netDir, org, network.UserSpec{Name: label, Role: string(role), EnrollmentID: name})
 	if err != nil {
 		return nil, fmt.Errorf("issue identity (is this the data directory of `careledger up`?): %w", err)
 	}
-	return wallet.ImportMSP(filepath.Join(u.Dir, "msp"), msp)
+	return id, nil
 }
 
 func enrolFabricCA(cmd *cobra.Command, w *wallet.Wallet, pass []byte, url, tlsFile, registrar, msp, name string, role model.Role) (*wallet.Identity, error) {

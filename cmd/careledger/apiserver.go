@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -164,11 +165,24 @@ func (s *stack) serveAPI(addr string) error {
 		return err
 	}
 	s.closers = append(s.closers, dir.Close)
+	feasibility, err := s.feasibility()
+	if err != nil {
+		s.log.Warn("feasibility counts are off: no anonymiser identity", "err", err)
+	}
 	cfg := api.Config{
-		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode, Directory: dir,
+		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode, Directory: dir, Feasibility: feasibility,
 		CohortFiles: cohortStore{blobs: s.blobs}, Aggregator: cohortStore{blobs: s.blobs},
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),
+	}
+	if s.node != nil {
+		node := s.node
+		cfg.Health = func() error {
+			if err := node.Err(); err != nil {
+				return &api.NotReadyError{Reason: "the ledger node cannot commit blocks (is the disk full?); it retries by itself", Err: err}
+			}
+			return nil
+		}
 	}
 	apiHandler, err := api.New(cfg)
 	if err != nil {
@@ -186,9 +200,9 @@ func (s *stack) serveAPI(addr string) error {
 	if err != nil {
 		return err
 	}
-	// The API owns /v1 and its operational endpoints; the web UI everything else.
+	// The API owns /v1, /fhir and its operational endpoints; the web UI everything else.
 	mux := http.NewServeMux()
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	for _, p := range []string{"/v1/", "/fhir", "/fhir/", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
 		mux.Handle(p, apiHandler)
 	}
 	mux.Handle("/", ui)
@@ -205,7 +219,7 @@ func (s *stack) serveAPI(addr string) error {
 	if err != nil {
 		return fmt.Errorf("api listen: %w", err)
 	}
-	srv := &http.Server{Handler: handler, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := api.NewHTTPServer(addr, handler, tlsCfg, slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug), s.cfg.HTTPLimits) // TLS handshake errors of port scanners and closed clients at debug
 	s.apiAddr = ln.Addr().String()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

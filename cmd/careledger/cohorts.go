@@ -186,7 +186,8 @@ var _ api.CohortPublisher = cohortPublisher{}
 // Publish implements api.CohortPublisher.
 func (p cohortPublisher) Publish(ctx context.Context, as *ledger.Client, req api.CohortRequest) (*model.Cohort, error) {
 	res, err := cohort.NewPublisher(p.svc, as, p.blobs, p.log).Publish(ctx, cohort.Spec{
-		ID: req.ID, Purpose: req.Purpose, K: req.K, L: req.L, SuppressionLimit: req.SuppressionLimit,
+		ID: req.ID, Purpose: req.Purpose, K: req.K, L: req.L, T: req.T, SuppressionLimit: req.SuppressionLimit,
+		Extract: req.Extract,
 	})
 	if errors.Is(err, cohort.ErrNoCohort) {
 		return nil, fmt.Errorf("%w: %v", api.ErrCohortRefused, err)

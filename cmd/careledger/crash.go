@@ -203,7 +203,7 @@ func crashRun(ctx context.Context, w io.Writer, dataDir string, o crashOptions) 
 // startUp starts `careledger up` on dataDir as a child process, logging beside dataDir, and
 // waits until its API is ready.
 func startUp(ctx context.Context, exe string, env []string, dataDir, apiAddr string) (*exec.Cmd, error) {
-	cmd := exec.Command(exe, "up", "--data-dir", dataDir, "--ledger-listen", "127.0.0.1:0", "--api-listen", apiAddr)
+	cmd := exec.Command(exe, "up", "--data-dir", dataDir, "--ledger-listen", "127.0.0.1:0", "--api-listen", apiAddr, "--demo-population", "0")
 	cmd.Env = env
 	if logf, err := os.OpenFile(dataDir+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 		cmd.Stdout, cmd.Stderr = logf, logf
@@ -239,7 +239,9 @@ func startDriven(ctx context.Context, dataDir, exe string, extraEnv []string) (*
 		return nil, err
 	}
 	d := &driven{apiAddr: apiAddr, env: append(append(os.Environ(), extraEnv...),
-		"CARELEDGER_WALLET_PASSPHRASE="+drivenPassphrase, "CARELEDGER_KEYSTORE_PASSPHRASE="+drivenPassphrase)}
+		"CARELEDGER_WALLET_PASSPHRASE="+drivenPassphrase, "CARELEDGER_KEYSTORE_PASSPHRASE="+drivenPassphrase,
+		// The server under test runs with the benchmark's runtime profile, which the bench printed.
+		"CARELEDGER_RUNTIME_PROFILE="+appliedProfile)}
 	if d.child, err = startUp(ctx, exe, d.env, dataDir, apiAddr); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/careledger/careledger/gateway/blob"
+	"github.com/careledger/careledger/wallet/recordkey/pkcs11"
 	"github.com/careledger/careledger/wallet/recordkey/vaulttransit"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,11 @@ type externalFlags struct {
 	vaultAddr, vaultMount, vaultNamespace, vaultCACert string
 	s3Endpoint, s3Bucket, s3Region, s3Prefix           string
 	s3Insecure                                         bool
+	pkcs11Module, pkcs11Token                          string
 }
+
+// pkcs11PINEnv holds the user PIN of the PKCS#11 token.
+const pkcs11PINEnv = "CARELEDGER_PKCS11_PIN"
 
 func (e *externalFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
@@ -29,6 +34,25 @@ func (e *externalFlags) register(cmd *cobra.Command) {
 	f.StringVar(&e.s3Region, "s3-region", os.Getenv("CARELEDGER_S3_REGION"), "S3 region")
 	f.StringVar(&e.s3Prefix, "s3-prefix", os.Getenv("CARELEDGER_S3_PREFIX"), "prefix of every object key")
 	f.BoolVar(&e.s3Insecure, "s3-insecure", false, "talk plain HTTP to the S3 endpoint (loopback test servers only)")
+	f.StringVar(&e.pkcs11Module, "pkcs11-module", os.Getenv("CARELEDGER_PKCS11_MODULE"), "keep patients' keys on a PKCS#11 token (an HSM) through this module, e.g. /usr/lib/softhsm/libsofthsm2.so (env CARELEDGER_PKCS11_MODULE; user PIN from "+pkcs11PINEnv+")")
+	f.StringVar(&e.pkcs11Token, "pkcs11-token", os.Getenv("CARELEDGER_PKCS11_TOKEN"), "label of the PKCS#11 token (env CARELEDGER_PKCS11_TOKEN)")
+}
+
+// resolvePKCS11 returns the PKCS#11 key service's configuration, or nil when no module is
+// given. The PIN comes only from the environment.
+func (e *externalFlags) resolvePKCS11() (*pkcs11.Config, error) {
+	if e.pkcs11Module == "" && e.pkcs11Token == "" {
+		return nil, nil
+	}
+	switch {
+	case e.pkcs11Module == "" || e.pkcs11Token == "":
+		return nil, errors.New("--pkcs11-module and --pkcs11-token go together")
+	case e.vaultAddr != "":
+		return nil, errors.New("choose one custodian for patients' keys: --vault-addr or --pkcs11-module, not both")
+	case os.Getenv(pkcs11PINEnv) == "":
+		return nil, errors.New("--pkcs11-module needs the token's user PIN in " + pkcs11PINEnv)
+	}
+	return &pkcs11.Config{Module: e.pkcs11Module, TokenLabel: e.pkcs11Token, PIN: os.Getenv(pkcs11PINEnv)}, nil
 }
 
 func (e *externalFlags) resolve() (*vaulttransit.Options, *blob.S3Config, error) {

@@ -47,11 +47,10 @@ func TestUpReissuesAClientGatewayAndFollowsEvents(t *testing.T) {
 	defer s.Close()
 	require.Equal(t, 2, strings.Count(logs.String(), "re-issued the gateway identity"), "once per peer organisation")
 
-	patient, err := loadUser(embeddedUsers{dir: netDir, cons: network.DefaultConsortium()}, network.PatientsMSP, model.RolePatient)
+	patient, err := s.wallet.Get(string(model.RolePatient), cfg.WalletPassword)
 	require.NoError(t, err)
 	c, err := s.clientFor(network.PatientsMSP, patient.CertificatePEM(), patient.Sign)
 	require.NoError(t, err)
-	defer c.Close()
 	_, err = c.SetResearchConsent(ctx, model.ResearchConsentRequest{OptIn: true, Purposes: []string{"drug-safety"}})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

@@ -6,53 +6,61 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
+	"strings"
 	"syscall"
 	// Times are written in people's time zones (the web pages' default is Europe/Berlin),
 	// which must exist on machines and images without a zone database.
 	_ "time/tzdata"
 
+	"github.com/careledger/careledger/app-api/client"
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	tuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "careledger:", err)
-		os.Exit(1)
-	}
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// tuneRuntime adjusts Go's defaults for CareLedger's load; GOGC, GOMEMLIMIT and GOMAXPROCS
-// still override each.
-//
-// It trades memory for CPU: the hot paths (signatures, JSON, protobuf) allocate a lot of
-// short-lived garbage, and on a small machine collecting it less often lifts ledger throughput
-// by about a quarter (see the README). A soft memory limit makes the collector work harder
-// before memory runs short.
-//
-// It runs one more P than there are CPUs: the ledger's commit loop spends much of its time in
-// fsync and bbolt's page writes, and a P blocked in a system call is handed to other work only
-// after a delay, so with two CPUs a third of one sat idle. On a 2-core machine the extra P
-// lifted committed transactions by 4 to 17% and cost evaluations 3 to 7%.
-func tuneRuntime() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+// execute runs the command line args and returns the exit code; an error is printed once, to
+// stderr.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "careledger:", errorText(err))
+		return 1
 	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+	return 0
+}
+
+// errorText is how an error reads on the terminal. An API error is shown by status and code
+// with each detail (one per wrong FHIR element) on its own line.
+func errorText(err error) string {
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr != err {
+		return err.Error()
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2 << 30)
+	lines := strings.Split(apiErr.Message, "\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s: %s", apiErr.Status, apiErr.Code, lines[0])
+	for _, l := range lines[1:] {
+		b.WriteString("\n  " + l)
 	}
+	if apiErr.RequestID != "" {
+		fmt.Fprintf(&b, "\n  (request %s)", apiErr.RequestID)
+	}
+	return b.String()
 }
 
 // globals are the flags every subcommand shares.
@@ -60,6 +68,16 @@ type globals struct {
 	dataDir  string
 	logLevel string
 	logJSON  bool
+	// runtimeProfile is --runtime-profile; "" means the command's default (see runtime.go).
+	runtimeProfile string
+}
+
+// setUpRuntime applies --runtime-profile, or def when it was not given.
+func (g *globals) setUpRuntime(def string) (string, error) {
+	if g.runtimeProfile != "" {
+		def = g.runtimeProfile
+	}
+	return applyRuntime(def)
 }
 
 func newRoot() *cobra.Command {
@@ -73,9 +91,35 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("CARELEDGER_DATA_DIR", defaultDataDir()), "where CareLedger keeps its ledger, keys, records and wallets (env CARELEDGER_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("CARELEDGER_LOG_LEVEL", "info"), "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", os.Getenv("CARELEDGER_LOG_JSON") == "true", "log JSON instead of text")
+	runtimeFlag(root, &g.runtimeProfile)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		_, err := g.setUpRuntime(profileProduction)
+		return err
+	}
 	root.AddCommand(newUpCmd(g), newNodeCmd(g), newLedgerCmd(g), newBenchCmd(g), newAnonymizeCmd(),
-		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g))
+		newPatientCmd(g), newClinicianCmd(g), newManufacturerCmd(g), newAnonymizerCmd(g), newAdminCmd(g),
+		newAgentCmd(g))
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group answer an unknown subcommand with an
+// error and suggestions, at every level: cobra does so only for the root and otherwise shows
+// the group's help and exits 0, so `careledger patient grnats` looked like success.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownSubcommand(cmd, args)
+	}
 }
 
 func (g *globals) logger() *slog.Logger {

@@ -63,4 +63,16 @@ func TestResearchToManufacturerThroughTheCLI(t *testing.T) {
 
 	_, err = c.run("anonymizer", "publish", "--as", "patient", "--purpose", "drug-safety", "--k", "2")
 	require.Error(t, err, "only the anonymiser publishes")
+
+	// An extract: the consenting diabetics, with age, sex and a diagnosis flag.
+	_, err = c.run("anonymizer", "publish", "--purpose", "drug-safety", "--k", "2", "--definition",
+		write("bad.json", `{"version":1,"variables":[{"name":"dm","condition":{"codes":["diabetes"]}}]}`))
+	require.ErrorContains(t, err, "definition.variables[0].condition.codes[0]")
+	var ex model.Cohort
+	c.jsonOf(&ex, "anonymizer", "publish", "--purpose", "drug-safety", "--k", "2", "--suppression", "0.5", "--id", "extract-cli", "--definition",
+		write("extract.json", `{"version":1,"cohort":{"version":1,"include":[{"condition":"E11"}]},
+		"variables":[{"name":"age","age":{}},{"name":"sex","sex":{}},{"name":"diabetes","condition":{"codes":["E10-E14"]}}]}`))
+	require.Equal(t, 5, ex.Publication.RowCount+ex.Publication.SuppressedRows)
+	require.Len(t, ex.Publication.QueryHash, 64, "the extract's definition is named on the ledger")
+	require.ElementsMatch(t, []string{"age", "sex", "diabetes"}, ex.Publication.QuasiIdentifiers)
 }

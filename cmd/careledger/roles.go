@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,14 +35,14 @@ func run(g *globals, f *clientFlags, fn func(cmd *cobra.Command, s *session, arg
 		if err != nil {
 			return err
 		}
-		defer s.c.Close()
+		defer s.Close()
 		return fn(cmd, s, args)
 	}
 }
 
 func newPatientCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "patient", "Act as a patient: records, grants, audit trail, research consent, erasure",
-		whoamiCmd, uploadCmd, recordsCmd, ownHistoryCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd)
+		whoamiCmd, uploadCmd, recordsCmd, ownHistoryCmd, readCmd, grantCmd, revokeCmd, grantsCmd, auditCmd, researchCmd, eraseCmd, delegateCmd, disclosuresCmd)
 }
 
 func newClinicianCmd(g *globals) *cobra.Command {
@@ -47,7 +52,7 @@ func newClinicianCmd(g *globals) *cobra.Command {
 
 func newManufacturerCmd(g *globals) *cobra.Command {
 	return roleCmd(g, "manufacturer", "Act as a manufacturer: published cohorts, downloads, aggregate queries",
-		whoamiCmd, cohortsCmd, downloadCmd, queryCmd)
+		whoamiCmd, cohortsCmd, downloadCmd, queryCmd, feasibilityCmd, budgetCmd, disclosuresCmd)
 }
 
 func newAnonymizerCmd(g *globals) *cobra.Command {
@@ -57,8 +62,22 @@ func newAnonymizerCmd(g *globals) *cobra.Command {
 
 func publishCmd(g *globals, f *clientFlags) *cobra.Command {
 	var req client.CohortRequest
+	var definition string
 	cmd := &cobra.Command{Use: "publish", Short: "Build a cohort from consenting patients, check its privacy model and publish it", Args: cobra.NoArgs,
+		Long: `publish builds a cohort from the records of the patients whose research consent covers
+--purpose, anonymises it and publishes it: the files go to the anonymiser's store, the hashes,
+parameters, consent snapshot and query hash to the ledger. Without --definition a cohort holds
+age, sex, postal code and one diagnosis of every consenting patient who has them; with it, the
+patients the definition's criteria select and its clinical variables (docs/cohort-extract.md).
+k, l and t apply to all quasi-identifiers together; l and t protect the sensitive variables.`,
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+			if definition != "" {
+				data, err := readInput(definition)
+				if err != nil {
+					return err
+				}
+				req.Definition = data
+			}
 			co, err := s.c.PublishCohort(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -69,8 +88,10 @@ func publishCmd(g *globals, f *clientFlags) *cobra.Command {
 	cmd.Flags().StringVar(&req.ID, "id", "", "cohort ID (default: a random UUID)")
 	cmd.Flags().StringVar(&req.Purpose, "purpose", "", "research purpose the patients consented to")
 	cmd.Flags().IntVar(&req.K, "k", 5, "k of k-anonymity")
-	cmd.Flags().IntVar(&req.L, "l", 0, "distinct l-diversity of the diagnosis (0: none)")
+	cmd.Flags().IntVar(&req.L, "l", 0, "distinct l-diversity of the diagnosis, or of each sensitive variable of the definition (0: none)")
+	cmd.Flags().Float64Var(&req.T, "t", 0, "equal-distance t-closeness of each sensitive variable of the definition (0: none)")
 	cmd.Flags().Float64Var(&req.SuppressionLimit, "suppression", 0.05, "share of rows that may be suppressed")
+	cmd.Flags().StringVar(&definition, "definition", "", "extract definition (JSON file, - for stdin): the cohort's criteria and clinical variables (docs/cohort-extract.md)")
 	cmd.MarkFlagRequired("purpose")
 	return cmd
 }
@@ -88,12 +109,19 @@ func whoamiCmd(g *globals, f *clientFlags) *cobra.Command {
 
 func uploadCmd(g *globals, f *clientFlags) *cobra.Command {
 	var file, mediaType, category, id string
+	var data []byte
 	cmd := &cobra.Command{Use: "upload", Short: "Upload a record (FHIR JSON or a document) of your own", Args: cobra.NoArgs,
-		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
-			data, err := readInput(file)
-			if err != nil {
-				return err
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if category != "" && !slices.Contains(model.Categories, category) {
+				return fmt.Errorf("--category %q: want one of %s", category, categoryList)
 			}
+			data, err = readContent(file, mediaType, cmd.Flags().Changed("type"))
+			if err == nil && mediaType != fhir.MediaType && category == "" {
+				err = fmt.Errorf("a document needs --category, one of %s", categoryList)
+			}
+			return err
+		},
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			me, err := s.c.Me(cmd.Context())
 			if err != nil {
 				return err
@@ -137,7 +165,7 @@ func recordsCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.print(page, recordHeader, recordRows(page.Records))
+			return s.list(page, recordHeader, recordRows(page.Records), "no records")
 		})}
 	cmd.Flags().StringVar(&category, "category", "", "only this category: "+categoryList)
 	return cmd
@@ -150,7 +178,7 @@ func patientRecordsCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.print(page, recordHeader, recordRows(page.Records))
+			return s.list(page, recordHeader, recordRows(page.Records), "no records you may read")
 		})}
 }
 
@@ -158,13 +186,21 @@ func readCmd(g *globals, f *clientFlags) *cobra.Command {
 	var version int
 	var purpose, out string
 	cmd := &cobra.Command{Use: "read <record>", Short: "Read a record's content (audited)", Args: cobra.ExactArgs(1),
+		// A read is audited: make sure its content can be written before reading.
+		PreRunE: func(*cobra.Command, []string) error { return checkOutput(out) },
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
 			c, err := s.c.Content(cmd.Context(), args[0], version, purpose)
 			if err != nil {
 				return err
 			}
 			if out != "" || !s.json {
-				return writeOutput(cmd, out, c.Data)
+				if err := writeOutput(cmd, out, c.Data); err != nil {
+					return err
+				}
+				if out != "" && out != "-" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: record %s version %d, %s, %d bytes\n", out, args[0], c.Version, c.MediaType, len(c.Data))
+				}
+				return nil
 			}
 			return s.print(c, nil, nil)
 		})}
@@ -181,6 +217,23 @@ func grantCmd(g *globals, f *clientFlags) *cobra.Command {
 	var days int
 	cmd := &cobra.Command{Use: "grant", Short: "Let a clinician (or a whole organisation's clinicians) read your records", Args: cobra.NoArgs,
 		Long: "The grant is signed here with your own key; the server never sees it.",
+		PreRunE: func(*cobra.Command, []string) error {
+			if (to == "") == (org == "") {
+				return errors.New("say whom to grant: --to <pseudonym> or --org <MSP ID>")
+			}
+			if len(categories) == 0 && len(records) == 0 {
+				return fmt.Errorf("say what to grant: --category (any of %s) or --record <id>", categoryList)
+			}
+			for _, c := range categories {
+				if !slices.Contains(model.Categories, c) {
+					return fmt.Errorf("--category %q: want any of %s", c, categoryList)
+				}
+			}
+			if days < 0 {
+				return errors.New("--days must not be negative")
+			}
+			return nil
+		},
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			req := model.GrantRequest{ID: "g-" + uuid.NewString(), Patient: forPatient, Grantee: model.Grantee{ID: to, MSP: org}, Actions: []string{model.ActionRead},
 				Categories: categories, RecordIDs: records, Purpose: purpose}
@@ -243,7 +296,7 @@ func delegateCmd(g *globals, f *clientFlags) *cobra.Command {
 			for _, d := range page.Delegates {
 				rows = append(rows, []string{d.Delegate, until(d.ValidUntil), day(d.CreatedAt)})
 			}
-			return s.print(page, []string{"DELEGATE", "UNTIL", "SINCE"}, rows)
+			return s.list(page, []string{"DELEGATE", "UNTIL", "SINCE"}, rows, "no delegates")
 		})}
 	cmd.AddCommand(add, remove, list)
 	return cmd
@@ -297,7 +350,7 @@ func grantsCmd(g *globals, f *clientFlags) *cobra.Command {
 			for _, gr := range page.Grants {
 				ids = append(ids, gr.Grantee.ID, gr.GrantedBy.ID)
 			}
-			return s.print(page, grantHeader, grantRows(page.Grants, lookupNames(cmd.Context(), s.c, ids...)))
+			return s.list(page, grantHeader, grantRows(page.Grants, lookupNames(cmd.Context(), s.c, ids...)), "no grants")
 		})}
 	cmd.Flags().BoolVar(&active, "active", false, "only grants in force now")
 	return cmd
@@ -328,7 +381,7 @@ func auditCmd(g *globals, f *clientFlags) *cobra.Command {
 				// organisation's gateway vouches for it.
 				rows = append(rows, []string{day(e.AccessedAt), n.person(e.Accessor.ID) + " (" + string(e.Accessor.Role) + ", " + n.org(e.Accessor.MSP) + ")", e.RecordID, strconv.Itoa(e.Version), e.Action, basis, e.GrantID, e.Assurance})
 			}
-			return s.print(page, []string{"WHEN", "WHO", "RECORD", "VERSION", "ACTION", "BASIS", "GRANT", "SIGNED"}, rows)
+			return s.list(page, []string{"WHEN", "WHO", "RECORD", "VERSION", "ACTION", "BASIS", "GRANT", "SIGNED"}, rows, "no accesses recorded")
 		})}
 }
 
@@ -336,6 +389,12 @@ func researchCmd(g *globals, f *clientFlags) *cobra.Command {
 	var optIn, optOut bool
 	var purposes []string
 	cmd := &cobra.Command{Use: "research", Short: "Show, give or withdraw consent to research use of your records", Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if optIn && optOut {
+				return errors.New("--opt-in and --opt-out together: choose one")
+			}
+			return nil
+		},
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			if optIn == optOut {
 				rc, err := s.c.ResearchConsent(cmd.Context(), "")
@@ -363,10 +422,13 @@ func researchCmd(g *globals, f *clientFlags) *cobra.Command {
 func eraseCmd(g *globals, f *clientFlags) *cobra.Command {
 	var confirm string
 	cmd := &cobra.Command{Use: "erase", Short: "Erase all your records for good (crypto-shredding); cannot be undone", Args: cobra.NoArgs,
-		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
+		PreRunE: func(*cobra.Command, []string) error {
 			if confirm != "erase everything" {
-				return fmt.Errorf(`erasure cannot be undone: pass --confirm "erase everything"`)
+				return errors.New(`erasure cannot be undone: pass --confirm "erase everything"`)
 			}
+			return nil
+		},
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			e, rc, err := s.c.RequestErasure(cmd.Context())
 			if err != nil {
 				return err
@@ -388,7 +450,7 @@ func patientsCmd(g *globals, f *clientFlags) *cobra.Command {
 			for _, gr := range page.Grants {
 				rows = append(rows, []string{gr.Patient, strings.Join(append(gr.Categories, gr.RecordIDs...), ","), strings.Join(gr.Actions, ","), gr.Purpose, until(gr.ValidUntil), gr.ID})
 			}
-			return s.print(page, []string{"PATIENT", "SCOPE", "ACTIONS", "PURPOSE", "UNTIL", "GRANT"}, rows)
+			return s.list(page, []string{"PATIENT", "SCOPE", "ACTIONS", "PURPOSE", "UNTIL", "GRANT"}, rows, "no patients have granted you access")
 		})}
 }
 
@@ -438,17 +500,18 @@ func showHistory(cmd *cobra.Command, s *session, patient, category, purpose stri
 	if person != "" && !s.json {
 		fmt.Fprintf(s.out, "Patient: %s\n\n", person)
 	}
-	return s.print(all, historyHeader, rows)
+	return s.list(all, historyHeader, rows, "no records you may read")
 }
 
 func appendCmd(g *globals, f *clientFlags) *cobra.Command {
 	var file, mediaType string
+	var data []byte
 	cmd := &cobra.Command{Use: "append <record>", Short: "Add a new version to a record (needs an append grant)", Args: cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			data, err = readContent(file, mediaType, cmd.Flags().Changed("type"))
+			return err
+		},
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
-			data, err := readInput(file)
-			if err != nil {
-				return err
-			}
 			rec, err := s.c.AppendVersion(cmd.Context(), args[0], mediaType, data)
 			if err != nil {
 				return err
@@ -465,6 +528,12 @@ func emergencyCmd(g *globals, f *clientFlags) *cobra.Command {
 	var reason string
 	var minutes int
 	cmd := &cobra.Command{Use: "emergency <patient>", Short: "Break-glass read access to a patient's records; the patient is told", Args: cobra.ExactArgs(1),
+		PreRunE: func(*cobra.Command, []string) error {
+			if minutes < 1 || minutes > 1440 {
+				return fmt.Errorf("--minutes %d: want 1 to 1440", minutes)
+			}
+			return nil
+		},
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
 			gr, err := s.c.EmergencyAccess(cmd.Context(), model.EmergencyRequest{ID: "e-" + uuid.NewString(), Patient: args[0], Reason: reason, DurationMinutes: minutes})
 			if err != nil {
@@ -490,27 +559,53 @@ func cohortsCmd(g *globals, f *clientFlags) *cobra.Command {
 				p := co.Publication
 				rows = append(rows, []string{p.ID, p.Purpose, strconv.Itoa(p.RowCount), strings.Join(p.Models, ","), "k=" + strconv.Itoa(p.Parameters.K), strings.Join(p.QuasiIdentifiers, ","), day(co.PublishedAt)})
 			}
-			return s.print(page, []string{"COHORT", "PURPOSE", "ROWS", "MODELS", "PARAMETERS", "QUASI-IDENTIFIERS", "PUBLISHED"}, rows)
+			return s.list(page, []string{"COHORT", "PURPOSE", "ROWS", "MODELS", "PARAMETERS", "QUASI-IDENTIFIERS", "PUBLISHED"}, rows, "no published cohorts")
 		})}
 }
+
+// cohortFiles are the files of a published cohort, by the extension that names each.
+var cohortFiles = map[string]string{".csv": "cohort.csv", ".parquet": "cohort.parquet", ".json": "report.json"}
 
 func downloadCmd(g *globals, f *clientFlags) *cobra.Command {
 	var name, out string
 	cmd := &cobra.Command{Use: "download <cohort>", Short: "Download a cohort file (cohort.csv, cohort.parquet, report.json)", Args: cobra.ExactArgs(1),
-		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
-			w := cmd.OutOrStdout()
-			if out != "" {
-				file, err := createFile(out)
-				if err != nil {
-					return err
-				}
-				defer file.Close()
-				w = file
+		Example: "  careledger manufacturer download <cohort> -o cohort.parquet   # the file follows from the name's extension",
+		PreRunE: func(*cobra.Command, []string) error {
+			if err := checkOutput(out); err != nil {
+				return err
 			}
-			_, err := s.c.DownloadCohortFile(cmd.Context(), args[0], name, w)
-			return err
+			if name == "" {
+				name = "cohort.csv"
+				if out != "" && out != "-" {
+					ext := strings.ToLower(filepath.Ext(out))
+					var ok bool
+					if name, ok = cohortFiles[ext]; !ok {
+						return fmt.Errorf("-o %s: say which file with --file (cohort.csv, cohort.parquet or report.json)", out)
+					}
+				}
+			}
+			if !slices.Contains(slices.Collect(maps.Values(cohortFiles)), name) {
+				return fmt.Errorf("--file %q: want cohort.csv, cohort.parquet or report.json", name)
+			}
+			return nil
+		},
+		RunE: run(g, f, func(cmd *cobra.Command, s *session, args []string) error {
+			if out == "" || out == "-" {
+				_, err := s.c.DownloadCohortFile(cmd.Context(), args[0], name, cmd.OutOrStdout())
+				return err
+			}
+			var got *client.CohortFile
+			err := writeTo(out, func(w io.Writer) (err error) {
+				got, err = s.c.DownloadCohortFile(cmd.Context(), args[0], name, w)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s of cohort %s, %d bytes, SHA-256 %s\n", out, name, args[0], got.Size, got.SHA256)
+			return nil
 		})}
-	cmd.Flags().StringVar(&name, "file", "cohort.csv", "which file")
+	cmd.Flags().StringVar(&name, "file", "", "which file: cohort.csv, cohort.parquet or report.json (default: from -o's extension, else cohort.csv)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file (default stdout)")
 	return cmd
 }

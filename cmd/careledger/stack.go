@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
@@ -25,6 +26,7 @@ import (
 	"github.com/careledger/careledger/test-network/connprofile"
 	"github.com/careledger/careledger/wallet"
 	"github.com/careledger/careledger/wallet/recordkey"
+	"github.com/careledger/careledger/wallet/recordkey/pkcs11"
 	"github.com/careledger/careledger/wallet/recordkey/vaulttransit"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
@@ -39,12 +41,16 @@ type stackConfig struct {
 	WalletPassword []byte // demo identities' wallet
 	// Vault, when set, keeps patients' keys in Vault Transit instead of the local key store.
 	Vault *vaulttransit.Options
+	// PKCS11, when set, keeps patients' keys on a PKCS#11 token instead.
+	PKCS11 *pkcs11.Config
 	// S3, when set, keeps ciphertexts in S3-compatible object storage instead of on disk.
 	S3 *blob.S3Config
 	// Fabric, when set, runs against that Fabric network (a test-network connection file)
 	// instead of the embedded ledger node.
 	Fabric *connprofile.Profile
 	Logger *slog.Logger
+	// HTTPLimits bound slow and idle clients of the API's HTTP server.
+	HTTPLimits api.ServerLimits
 	// Progress is told each step as it starts.
 	Progress func(step string)
 }
@@ -63,12 +69,16 @@ type stack struct {
 	chaincode  string
 	operator   string // MSP ID whose gateway follows events
 	keys       recordkey.KeyService
-	blobs      blob.Store
-	queue      *audit.Queue
-	flusher    *audit.Flusher
-	listener   *events.Listener
-	svc        *gateway.Service
-	wallet     *wallet.Wallet
+	// keysDesc says who holds patients' keys, for people; devKeys is set when the local key
+	// store's passphrase sits in a file next to the keys.
+	keysDesc string
+	devKeys  bool
+	blobs    blob.Store
+	queue    *audit.Queue
+	flusher  *audit.Flusher
+	listener *events.Listener
+	svc      *gateway.Service
+	wallet   *wallet.Wallet
 	// gateways holds each organisation's policy-enforcement identity, by MSP ID.
 	gateways map[string]*ledger.Client
 	cancel   context.CancelFunc
@@ -118,19 +128,45 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			return nil, fmt.Errorf("ledger node: %w", err)
 		}
 		s.closers = append(s.closers, s.node.Close)
+		if err := s.moveMemberKeys(ncfg); err != nil {
+			return nil, err
+		}
 	}
 
 	s.step("key store")
-	if cfg.Vault != nil {
+	custodian := custodianLocal
+	switch {
+	case cfg.Vault != nil && cfg.PKCS11 != nil:
+		return nil, errors.New("choose one custodian for patients' keys: Vault or PKCS#11, not both")
+	case cfg.Vault != nil:
+		custodian = custodianVault
+	case cfg.PKCS11 != nil:
+		custodian = custodianPKCS11
+	}
+	if err := checkCustodian(cfg.DataDir, custodian); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Vault != nil:
 		if s.keys, err = vaulttransit.New(ctx, *cfg.Vault); err != nil {
 			return nil, fmt.Errorf("vault transit key service: %w", err)
 		}
-	} else {
+		s.keysDesc = "Vault Transit at " + cfg.Vault.Address
+	case cfg.PKCS11 != nil:
+		hsm, err := pkcs11.New(ctx, *cfg.PKCS11)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = hsm
+		s.closers = append(s.closers, hsm.Close)
+		s.keysDesc = fmt.Sprintf("PKCS#11 token %q (%s)", cfg.PKCS11.TokenLabel, cfg.PKCS11.Module)
+	default:
 		pass := cfg.KeyPassphrase
 		if len(pass) == 0 {
 			if pass, err = localSecret(filepath.Join(cfg.DataDir, "keystore.passphrase")); err != nil {
 				return nil, err
 			}
+			s.devKeys = true
 		}
 		local, err := recordkey.OpenLocal(filepath.Join(cfg.DataDir, "keys"), pass)
 		if err != nil {
@@ -138,6 +174,10 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		}
 		s.keys = local
 		s.closers = append(s.closers, local.Close)
+		s.keysDesc = "local key store " + filepath.Join(cfg.DataDir, "keys")
+	}
+	if err := recordCustodian(cfg.DataDir, custodian); err != nil {
+		return nil, err
 	}
 
 	s.step("record store")
@@ -184,6 +224,9 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	if err := s.ensureRolePolicy(ctx, users); err != nil {
 		return nil, err
 	}
+	if err := s.ensureDemoBudgets(ctx, users); err != nil {
+		return nil, err
+	}
 
 	s.step("organisation CA certificates")
 	if err := s.ensureOrgCACertificates(ctx, users); err != nil {
@@ -205,7 +248,17 @@ func startStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		writers[msp] = gw
 	}
 	s.flusher = audit.NewFlusher(s.queue, writers, audit.WithLogger(log.With("component", "audit")))
-	if s.svc, err = gateway.New(gateway.Config{Blobs: s.blobs, Keys: s.keys, Audit: s.queue, Flusher: s.flusher, DecisionTTL: cfg.DecisionTTL, Logger: log.With("component", "gateway")}); err != nil {
+	// Streamed uploads are sealed into the spool before the record store takes them: on the
+	// data disk rather than in a temporary directory that may be memory (tmpfs). What a
+	// crash left there is ciphertext no ledger entry names.
+	spool := filepath.Join(cfg.DataDir, "spool")
+	if err := os.RemoveAll(spool); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, err
+	}
+	if s.svc, err = gateway.New(gateway.Config{Blobs: s.blobs, Keys: s.keys, Audit: s.queue, Flusher: s.flusher, DecisionTTL: cfg.DecisionTTL, SpoolDir: spool, Logger: log.With("component", "gateway")}); err != nil {
 		return nil, err
 	}
 	if s.listener, err = events.NewListener(s.gateways[s.operator].Network(), s.chaincode, filepath.Join(cfg.DataDir, "events.checkpoint"), log.With("component", "events")); err != nil {
@@ -262,7 +315,6 @@ func (s *stack) ensureRolePolicy(ctx context.Context, users userSource) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	if _, err := c.GetRolePolicy(ctx); err == nil {
 		return nil
 	} else if !errors.Is(err, &model.Error{Code: model.CodeNotFound}) {
@@ -319,7 +371,6 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	if err != nil {
 		return err
 	}
-	defer c.Close()
 	if _, err := c.GetOrgCACertificates(ctx, msp); err == nil {
 		return nil
 	} else if !errors.Is(err, &model.Error{Code: model.CodeNotFound}) {
@@ -348,10 +399,33 @@ func (s *stack) setOrgCACertificates(ctx context.Context, msp string, admin *wal
 	return nil
 }
 
+// moveMemberKeys moves the member keys an earlier release left in clear in the node's
+// material into the demo wallet, once.
+func (s *stack) moveMemberKeys(ncfg network.Config) error {
+	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
+	if err != nil {
+		return err
+	}
+	moved, err := migrateMemberKeys(ncfg.Dir, s.node.Config().Consortium, w, s.cfg.WalletPassword)
+	if moved > 0 {
+		s.log.Warn("moved the member keys an earlier release kept in clear in the node's material into the wallet, encrypted with the wallet passphrase, and deleted the plaintext files; members' keys are no longer kept by the node. Copies made while they were in clear stay valid: if the data directory was ever copied or shared, re-enrol those members and revoke their old certificates",
+			"keys", moved, "wallet", filepath.Join(s.cfg.DataDir, "wallet"))
+	}
+	if err != nil {
+		s.log.Error("some member keys are still in clear in the node's material: move them into a wallet and delete them", "err", err)
+	}
+	return nil
+}
+
+// demoMembers are the roles whose demo identities are members: on the embedded ledger, their
+// keys are created in the wallet and enrolled by CSR; the others are the operator's service
+// identities, copied from the node's material.
+var demoMembers = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer}
+
 // demoRoles are the identities `up` puts in the demo wallet, labelled by role.
 var demoRoles = []model.Role{model.RolePatient, model.RoleClinician, model.RoleManufacturer, model.RoleAnonymizer, model.RoleAdmin}
 
-// ensureDemoWallet imports one identity per role into the encrypted wallet, once.
+// ensureDemoWallet puts one identity per role into the encrypted wallet, once.
 func (s *stack) ensureDemoWallet(users userSource) error {
 	w, err := wallet.Open(filepath.Join(s.cfg.DataDir, "wallet"))
 	if err != nil {
@@ -370,11 +444,16 @@ func (s *stack) ensureDemoWallet(users userSource) error {
 		if msp == "" {
 			continue
 		}
-		id, err := loadUser(users, msp, role)
-		if errors.Is(err, errNoSuchUser) {
+		var id *wallet.Identity
+		if e, ok := users.(embeddedUsers); ok && slices.Contains(demoMembers, role) {
+			org, _ := e.cons.Org(msp)
+			id, err = enrolByCSR(e.dir, org, network.UserSpec{Name: freeUserName(e.dir, org, string(role)), Role: string(role)})
+			if err != nil {
+				return fmt.Errorf("enrol demo %s: %w", role, err)
+			}
+		} else if id, err = loadUser(users, msp, role); errors.Is(err, errNoSuchUser) {
 			continue
-		}
-		if err != nil {
+		} else if err != nil {
 			return fmt.Errorf("load demo %s: %w", role, err)
 		}
 		if err := w.Put(string(role), id, s.cfg.WalletPassword); err != nil {

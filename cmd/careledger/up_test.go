@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Role commands in tests unlock the wallet themselves unless a test starts an agent: no
+	// test leaves an agent process behind.
+	os.Setenv("CARELEDGER_AGENT", "off")
 	os.Exit(m.Run())
 }
 
@@ -88,7 +93,7 @@ func TestStackPutsMissingCACertificatesOnAnExistingLedger(t *testing.T) {
 	s, err := startStack(ctx, testStackConfig(dir))
 	require.NoError(t, err)
 	defer s.Close()
-	clinician, err := loadUser(s.users, network.ClinicMSP, model.RoleClinician)
+	clinician, err := s.wallet.Get(string(model.RoleClinician), []byte("test wallet"))
 	require.NoError(t, err)
 	who, err := s.gateways[network.ClinicMSP].For(clinician.CertificatePEM()).WhoAmI(ctx)
 	require.NoError(t, err)
@@ -118,7 +123,8 @@ func TestStackRefusesAnUnreachableExternalStore(t *testing.T) {
 func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	run := func() (height string) {
-		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0")
+		// A small demo population: the second start must add no block, so it is generated once.
+		cmd := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--demo-population", "4")
 		cmd.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1", "CARELEDGER_KEYSTORE_PASSPHRASE=test")
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
@@ -136,6 +142,21 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 			}
 		}
 		require.NotEmpty(t, height, "output: %s", strings.Join(lines, "\n"))
+		ep, ok := readEndpoint(dir)
+		require.True(t, ok, "a running up tells the commands where its API is")
+		require.Equal(t, cmd.Process.Pid, ep.PID)
+
+		second := exec.Command(os.Args[0], "up", "--data-dir", dir, "--ledger-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+		second.Env = cmd.Env
+		out, err := second.CombinedOutput()
+		require.Error(t, err)
+		require.Contains(t, string(out), fmt.Sprintf("already running on %s (pid %d)", dir, cmd.Process.Pid))
+		verify := exec.Command(os.Args[0], "ledger", "verify", "--data-dir", dir)
+		verify.Env = cmd.Env
+		out, err = verify.CombinedOutput()
+		require.Error(t, err)
+		require.Contains(t, string(out), fmt.Sprintf("in use by a running node (careledger up, pid %d)", cmd.Process.Pid))
+
 		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 		go func() {
 			for sc.Scan() {
@@ -145,14 +166,16 @@ func TestUpRunsUntilInterruptedAndKeepsData(t *testing.T) {
 		return height
 	}
 	first := run()
+	_, err := os.Stat(endpointFile(dir))
+	require.ErrorIs(t, err, fs.ErrNotExist, "a clean stop removes the endpoint file")
 	second := run()
 	require.Equal(t, first, second)
-	_, err := os.Stat(filepath.Join(dir, "wallet"))
+	_, err = os.Stat(filepath.Join(dir, "wallet"))
 	require.NoError(t, err)
 
 	verify := exec.Command(os.Args[0], "ledger", "verify", "--data-dir", dir)
 	verify.Env = append(os.Environ(), "CARELEDGER_TEST_AS_MAIN=1")
 	out, err := verify.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "hash chain and signatures intact")
+	require.Contains(t, string(out), "hash chain, signatures and endorsement policies intact")
 }

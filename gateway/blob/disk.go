@@ -1,9 +1,11 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,6 +35,12 @@ func (d *Disk) path(key string) string {
 
 // Put implements Store.
 func (d *Disk) Put(ctx context.Context, key string, data []byte) error {
+	return d.PutStream(ctx, key, bytes.NewReader(data), int64(len(data)))
+}
+
+// PutStream stores what r yields under key, like Put, without holding it in memory. size is
+// the object's length; a reader that yields another length is an error and stores nothing.
+func (d *Disk) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := checkKey("put blob", key); err != nil {
 		return err
 	}
@@ -49,8 +57,11 @@ func (d *Disk) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("put blob %s: %w", key, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
+	if n, err := io.Copy(tmp, r); err != nil || n != size {
 		tmp.Close()
+		if err == nil {
+			err = fmt.Errorf("%d bytes instead of %d", n, size)
+		}
 		return fmt.Errorf("put blob %s: %w", key, err)
 	}
 	if err := tmp.Sync(); err != nil {

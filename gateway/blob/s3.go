@@ -56,10 +56,16 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 
 // Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, data []byte) error {
+	return s.PutStream(ctx, key, bytes.NewReader(data), int64(len(data)))
+}
+
+// PutStream stores size bytes read from r under key, like Put, without holding them in memory
+// (the client uploads objects over its part size in parts).
+func (s *S3) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := checkKey("put blob", key); err != nil {
 		return err
 	}
-	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, bytes.NewReader(data), int64(len(data)),
+	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, r, size,
 		minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
 		return fmt.Errorf("put blob %s: %w", key, err)

@@ -353,6 +353,11 @@ func TestValidateDocument(t *testing.T) {
 		require.ErrorIs(t, fhir.ValidateDocument(mt, []byte("x")), fhir.ErrInvalid, mt)
 	}
 	require.ErrorIs(t, fhir.ValidateDocument("application/pdf", nil), fhir.ErrInvalid)
+	// Callers join these under their own "invalid record content" (gateway.ErrInvalidContent):
+	// the detail must not say it a second time.
+	for _, err := range []error{fhir.ValidateDocument("application/pdf", nil), fhir.ValidateDocument("pdf", []byte("x"))} {
+		require.NotContains(t, err.Error(), "invalid record content")
+	}
 }
 
 func TestParseDate(t *testing.T) {

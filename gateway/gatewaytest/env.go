@@ -7,13 +7,17 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/careledger/careledger/chaincode/contract"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/network"
+	"github.com/careledger/careledger/network/networktest"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,6 +26,32 @@ type Env struct {
 	Node *network.Node
 	Conn *ledger.Conn
 	Dir  string
+	cc   *counting
+}
+
+// Invocations returns how many times the chaincode ran fn (evaluated or endorsed) so far, so
+// that tests can count the ledger calls a gateway operation costs.
+func (e *Env) Invocations(fn string) int { return e.cc.count(fn) }
+
+// counting is the chaincode, counting its invocations by transaction name.
+type counting struct {
+	shim.Chaincode
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *counting) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
+	fn, _ := stub.GetFunctionAndParameters()
+	c.mu.Lock()
+	c.calls[fn]++
+	c.mu.Unlock()
+	return c.Chaincode.Invoke(stub)
+}
+
+func (c *counting) count(fn string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[fn]
 }
 
 // Start starts a node in a temporary directory on a free loopback port, with TLS. It is
@@ -34,13 +64,15 @@ func Start(t testing.TB) *Env {
 // StartIn starts a node on dir, which may hold a ledger from an earlier node.
 func StartIn(t testing.TB, dir string) *Env {
 	t.Helper()
-	cc, err := contract.NewChaincode()
+	inner, err := contract.NewChaincode()
 	require.NoError(t, err)
+	cc := &counting{Chaincode: inner, calls: map[string]int{}}
 	node, err := network.New(network.Config{Dir: dir, ListenAddr: "127.0.0.1:0", Chaincode: cc})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, node.Start(ctx))
 	cons := node.Config().Consortium
+	require.NoError(t, networktest.Members(dir, cons))
 	conn, err := ledger.Dial(ledger.Endpoint{Address: node.Addr(), TLSCACertPEM: node.TLSCACertPEM(), ServerNameOverride: node.ServerName()}, cons.Channel, cons.Chaincode, ledger.Timeouts{})
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -48,7 +80,7 @@ func StartIn(t testing.TB, dir string) *Env {
 		cancel()
 		node.Close()
 	})
-	e := &Env{Node: node, Conn: conn, Dir: dir}
+	e := &Env{Node: node, Conn: conn, Dir: dir, cc: cc}
 	for _, org := range cons.Orgs {
 		e.trustOrg(t, org)
 	}
@@ -107,6 +139,5 @@ func (e *Env) Client(t testing.TB, u *network.User) *ledger.Client {
 	require.NoError(t, err)
 	c, err := e.Conn.As(id)
 	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
 	return c
 }

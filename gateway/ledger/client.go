@@ -5,19 +5,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
-// ActorTransientKey is where a gateway identity passes the certificate of the member it acts
-// for (see the chaincode documentation).
-const ActorTransientKey = "careledger.actor"
-
-// Client calls the CareLedger chaincode as one identity, or as a gateway on behalf of a member
-// (see For). It is safe for concurrent use.
+// Client calls the CareLedger chaincode as one identity, or as a gateway identity on behalf of
+// a member (see For). It is a view of a Conn and has no Close: every Client of a Conn, whether
+// made by Conn.As or derived by For, shares the Conn's connection, which only the Conn's owner
+// closes (Conn.Close). A Client holds nothing else that needs releasing. It is safe for
+// concurrent use.
 type Client struct {
 	key      string // identifies who the calls run as, for caches
 	gw       *client.Gateway
@@ -36,7 +38,8 @@ var defaultRetry = retryPolicy{attempts: 3, backoff: 200 * time.Millisecond}
 
 // For returns a client that acts for the member whose PEM certificate is given. Only a client
 // whose own identity has the gateway role may do this, and only for its own organisation's
-// members; the chaincode enforces both.
+// members; the chaincode enforces both. The derived client shares c's SDK gateway and
+// connection, so it cannot close them: neither can c (see Client).
 func (c *Client) For(memberCertPEM []byte) *Client {
 	cp := *c
 	cp.actor = memberCertPEM
@@ -56,9 +59,6 @@ func callerKey(identity, actor []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Close releases the client; the shared connection stays open.
-func (c *Client) Close() error { return c.gw.Close() }
-
 // Gateway exposes the SDK gateway, for offline signing and event listening.
 func (c *Client) Gateway() *client.Gateway { return c.gw }
 
@@ -68,7 +68,7 @@ func (c *Client) Network() *client.Network { return c.network }
 func (c *Client) options(args []string) []client.ProposalOption {
 	opts := []client.ProposalOption{client.WithArguments(args...)}
 	if c.actor != nil {
-		opts = append(opts, client.WithTransient(map[string][]byte{ActorTransientKey: c.actor}))
+		opts = append(opts, client.WithTransient(map[string][]byte{model.ActorTransientKey: c.actor}))
 	}
 	return opts
 }
@@ -91,10 +91,40 @@ type Submitted struct {
 	Result      []byte
 }
 
+// readConflictAttempts bounds how often a transaction the peers invalidated for a read conflict
+// is run again.
+const readConflictAttempts = 4
+
 // submit endorses, orders and waits for the commit of a transaction. Endorsement is retried on
 // transient failures (nothing was ordered yet); submission is retried with the same signed
 // transaction, which the ledger can commit at most once (a repeated transaction ID is invalid).
+// A transaction invalidated for a read conflict (MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT)
+// wrote nothing, so it is run again as a new transaction on the state that beat it, as the
+// caller would: a concurrent transaction of the same party, such as two first uploads of a new
+// patient, must not fail one of them. Whatever the chaincode then decides stands.
 func (c *Client) submit(ctx context.Context, fn string, args ...string) (*Submitted, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := c.submitOnce(ctx, fn, args...)
+		if attempt == readConflictAttempts || !errors.Is(err, &model.Error{Code: model.CodeConflict}) {
+			return out, err
+		}
+		var ce *CommitError
+		if !errors.As(err, &ce) {
+			return out, err // the chaincode's own CONFLICT: final
+		}
+		var wait time.Duration
+		if spread := int64(c.retry.backoff/4) << attempt; spread > 0 {
+			wait = time.Duration(rand.Int64N(spread)) // apart, so the two do not meet again
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Client) submitOnce(ctx context.Context, fn string, args ...string) (*Submitted, error) {
 	proposal, err := c.contract.NewProposal(fn, c.options(args)...)
 	if err != nil {
 		return nil, translate("prepare "+fn, err)

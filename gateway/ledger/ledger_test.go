@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +57,14 @@ func TestTypedClientAgainstEmbeddedNode(t *testing.T) {
 	require.True(t, viaGateway.Allowed)
 	require.Equal(t, doc.ID, viaGateway.Accessor.ID)
 
+	// One read decided and described in one evaluation.
+	a, err := clinicGateway.For(clinicianUser.CertPEM).AuthorizeRead(ctx, "rec-1", 0, "TREAT")
+	require.NoError(t, err)
+	require.True(t, a.Decision.Allowed)
+	require.Equal(t, 1, a.Version.Number)
+	require.Equal(t, hash(1), a.Version.Hash)
+	require.Equal(t, me.ID, a.Record.Owner)
+
 	page, err := clinician.ListPatientRecords(ctx, me.ID, "", ledger.Page{})
 	require.NoError(t, err)
 	require.Len(t, page.Records, 1)
@@ -103,3 +113,27 @@ func hash(n int) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestConcurrentFirstTransactionsOfANewPartyAllCommit: a new patient's first transactions
+// register the patient on the ledger, so several of them in one block read and write the same
+// key and all but one are invalidated for a read conflict. The client runs such a transaction
+// again; each upload must commit.
+func TestConcurrentFirstTransactionsOfANewPartyAllCommit(t *testing.T) {
+	env := gatewaytest.Start(t)
+	ctx := context.Background()
+	u := env.Issue(t, network.PatientsMSP, network.UserSpec{Name: "newcomer", Role: network.RolePatient})
+	patient := env.Client(t, u)
+	owner := model.PseudonymFor(network.PatientsMSP, u.EnrollmentID)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = patient.RegisterRecord(ctx, model.NewRecord{ID: fmt.Sprintf("first-%d", i), Owner: owner, Category: "lab", Hash: hash(100 + i), Locator: fmt.Sprintf("blob:first-%d", i)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "upload %d", i)
+	}
+}

@@ -20,6 +20,16 @@ func (c *Client) RegisterRecord(ctx context.Context, r model.NewRecord) (*model.
 	return invoke[model.Record](ctx, c, "RegisterRecord", arg(r))
 }
 
+// RegisterRecords registers version 1 of several records of one patient in one transaction:
+// all of them, or none.
+func (c *Client) RegisterRecords(ctx context.Context, rs []model.NewRecord) ([]model.Record, error) {
+	out, err := invoke[[]model.Record](ctx, c, "RegisterRecords", arg(rs))
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
 // AppendVersion adds the next version of a record.
 func (c *Client) AppendVersion(ctx context.Context, v model.NewVersion) (*model.Record, error) {
 	return invoke[model.Record](ctx, c, "AppendVersion", arg(v))
@@ -53,6 +63,12 @@ func (c *Client) GetPatientHistory(ctx context.Context, patientID, category stri
 // CheckAccess asks whether the caller may do action on the record now.
 func (c *Client) CheckAccess(ctx context.Context, recordID, action, purpose string) (*model.Decision, error) {
 	return query[model.Decision](ctx, c, "CheckAccess", recordID, action, purpose)
+}
+
+// AuthorizeRead decides whether the caller may read version of the record now (0: the latest)
+// and, when it may, returns the record and the version's metadata in the same evaluation.
+func (c *Client) AuthorizeRead(ctx context.Context, recordID string, version int, purpose string) (*model.ReadAuthorization, error) {
+	return query[model.ReadAuthorization](ctx, c, "AuthorizeRead", recordID, strconv.Itoa(version), purpose)
 }
 
 // Grant records a patient's consent.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
@@ -95,6 +96,24 @@ func Run(t *testing.T, s blob.Store) {
 		}
 		wg.Wait()
 	})
+	if sp, ok := s.(streamPutter); ok {
+		t.Run("streamed put", func(t *testing.T) {
+			data := make([]byte, 3<<20+5)
+			_, _ = rand.Read(data)
+			require.NoError(t, sp.PutStream(ctx, "streamed", bytes.NewReader(data), int64(len(data))))
+			got, err := s.Get(ctx, "streamed")
+			require.NoError(t, err)
+			require.Equal(t, data, got)
+			require.Error(t, sp.PutStream(ctx, "short", bytes.NewReader(data[:10]), 11), "fewer bytes than announced")
+			_, err = s.Get(ctx, "short")
+			require.ErrorIs(t, err, blob.ErrNotFound)
+		})
+	}
+}
+
+// streamPutter is a store that can also write an object from a reader.
+type streamPutter interface {
+	PutStream(ctx context.Context, key string, r io.Reader, size int64) error
 }
 
 func uniform(b []byte) error {

@@ -53,13 +53,15 @@ func TestEnrolAgainstRealCAs(t *testing.T) {
 	require.NoError(t, err)
 	rep, err := verify.Dir(nw, dir, topology.Native)
 	require.NoError(t, err)
-	require.Equal(t, 11, rep.Enrolled)
+	require.Equal(t, 14, rep.Enrolled) // 11 for the network and careledger up --fabric, 3 for the end-to-end suite
 
 	profile, err := connprofile.Load(filepath.Join(dir, topology.ConnectionFile))
 	require.NoError(t, err)
 	patients := profile.Organizations["PatientsMSP"].Identities["patient"]
-	require.Len(t, patients, 2)
+	require.Len(t, patients, 3)
 	require.NotEqual(t, patients[0].EnrollmentID, patients[1].EnrollmentID)
+	require.Equal(t, "patient1@patients.careledger.test", patients[0].Name, "the demo patient of careledger up --fabric comes first")
+	require.Equal(t, topology.SuitePrefix+"patient@patients.careledger.test", patients[2].Name)
 	admin, ok := profile.Identity("PatientsMSP", "admin")
 	require.True(t, ok)
 	id, err := wallet.ImportMSP(admin.MSPDir, "PatientsMSP")

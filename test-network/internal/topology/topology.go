@@ -134,6 +134,12 @@ type User struct {
 	Pseudonymous bool
 }
 
+// SuitePrefix starts the labels of the identities that only the end-to-end suite uses. They
+// come after each organisation's other users, so that `careledger up --fabric`, which acts
+// as the first identity of each role, starts with a patient, clinician and manufacturer the
+// suite never wrote anything for.
+const SuitePrefix = "e2e-"
+
 // EnrollmentID is the ID the user is registered under, unless Pseudonymous.
 func (u User) EnrollmentID(org Org) string { return org.Name + "-" + u.Label }
 
@@ -180,6 +186,7 @@ func Default() Network {
 					{Label: "anonymizer", Role: "anonymizer", Type: "client"},
 					{Label: "patient1", Role: "patient", Type: "client", Pseudonymous: true},
 					{Label: "patient2", Role: "patient", Type: "client", Pseudonymous: true},
+					{Label: SuitePrefix + "patient", Role: "patient", Type: "client", Pseudonymous: true},
 				},
 			},
 			{
@@ -194,6 +201,7 @@ func Default() Network {
 					admin, gateway,
 					{Label: "clinician1", Role: "clinician", Type: "client"},
 					{Label: "clinician2", Role: "clinician", Type: "client"},
+					{Label: SuitePrefix + "clinician", Role: "clinician", Type: "client"},
 				},
 			},
 			{
@@ -202,6 +210,7 @@ func Default() Network {
 				Users: []User{
 					admin,
 					{Label: "manufacturer1", Role: "manufacturer", Type: "client"},
+					{Label: SuitePrefix + "manufacturer", Role: "manufacturer", Type: "client"},
 				},
 			},
 		},

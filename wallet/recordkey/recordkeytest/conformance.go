@@ -1,6 +1,7 @@
 // Package recordkeytest is the conformance suite every recordkey.KeyService must pass. The
-// local key store and Vault Transit run the same tests, so callers can rely on the same
-// behaviour, crypto-shredding in particular, whichever backend is configured.
+// local key store, Vault Transit and the PKCS#11 key service run the same tests, so callers
+// can rely on the same behaviour, crypto-shredding in particular, whichever backend is
+// configured.
 package recordkeytest
 
 import (
