@@ -109,7 +109,8 @@ func TestAuditReportsNotBackedByTheLedgerAreRefusedWhole(t *testing.T) {
 // TestRefusedAttemptsReachThePatientsTrailBounded: a refused attempt the ledger would also
 // refuse is recorded with its reason; one on a record that does not exist, one the ledger
 // would allow, and a second one by the same accessor on the same patient within
-// model.RefusalWindow are skipped without failing the reads in the same batch.
+// model.RefusalWindow are skipped without failing the reads in the same batch. A batch reads
+// each record once, and a record that does not exist stays one when named again.
 func TestRefusedAttemptsReachThePatientsTrailBounded(t *testing.T) {
 	w, cs := labGrantedImagingNot(t)
 	p, doc := cs.patient, cs.clinician
@@ -123,11 +124,12 @@ func TestRefusedAttemptsReachThePatientsTrailBounded(t *testing.T) {
 		refused("r1", "img-1", t0.Add(20*time.Second), model.DenyNoGrant),
 		refused("r2", "img-1", t0.Add(30*time.Second), model.DenyNoGrant),      // within the window
 		refused("r3", "nope", t0.Add(40*time.Second), model.DenyNoGrant),       // no such record
+		refused("r3b", "nope", t0.Add(45*time.Second), model.DenyNoGrant),      // still none (from the batch's record cache)
 		refused("r4", "lab-1", t0.Add(50*time.Second), model.DenyNoGrant),      // the ledger allows it
 		refused("r5", "img-1", t0.Add(55*time.Second), model.DenyGrantExpired), // not that reason
 	}
 	res := decodeAs[model.AuditResult](t, cs.gateway.mustSubmit("RecordAccesses", js(batch)))
-	require.Equal(t, model.AuditResult{Recorded: 2, Skipped: 4}, res)
+	require.Equal(t, model.AuditResult{Recorded: 2, Skipped: 5}, res)
 	w.advance(model.RefusalWindow)
 	res = decodeAs[model.AuditResult](t, cs.gateway.mustSubmit("RecordAccesses", js([]model.AccessReport{
 		refused("r6", "img-1", t0.Add(30*time.Second), model.DenyNoGrant),                  // still within the window of r1
