@@ -50,6 +50,9 @@ type Config struct {
 	Aggregator Aggregator
 	// Publisher builds and publishes cohorts for the anonymiser; nil means 501.
 	Publisher CohortPublisher
+	// Directory names clinicians and organisations (GET/PUT /v1/directory/{pseudonym}, GET
+	// /v1/organizations); nil means 501 on the directory and MSP IDs as organisation names.
+	Directory Directory
 	// Feasibility answers manufacturers' feasibility counts; nil means 501.
 	Feasibility FeasibilityCounter
 	// Ready, if set, replaces the default readiness probe (an evaluation on the ledger).

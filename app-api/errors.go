@@ -145,6 +145,9 @@ func classify(err error) (status int, code, message string, internal bool) {
 	case errors.Is(err, gateway.ErrAssertion):
 		return http.StatusForbidden, CodeAssertionRefused, err.Error(), false
 	}
+	if st, code, msg, ok := directoryError(err); ok {
+		return st, code, msg, false
+	}
 	for _, r := range gatewayRefusals {
 		if errors.Is(err, r.err) {
 			return http.StatusForbidden, r.code, r.err.Error(), false

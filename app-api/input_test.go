@@ -19,7 +19,7 @@ import (
 // TestBadInputIsRefusedAndChangesNothing: malformed or unexpected input gets 400, 413, 415 or
 // 422 with a message naming what is wrong, and nothing reaches the ledger or the store.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
-	e := startEnv(t)
+	e := startEnv(t, withDirectory(t))
 	ctx := context.Background()
 	patient := e.client(t, e.patient)
 	me, err := patient.Me(ctx)
@@ -72,6 +72,13 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"endorse without signature", "POST", "/v1/transactions/endorse", "application/json", []byte(`{"proposal":"AAAA"}`), 400, "INVALID_ARGUMENT", "signature"},
 		{"endorse garbage", "POST", "/v1/transactions/endorse", "application/json", []byte(`{"proposal":"AAAA","signature":"AAAA"}`), 400, "INVALID_ARGUMENT", "proposal"},
 		{"endorse wrong part", "POST", "/v1/transactions/endorse", "application/json", []byte(`{"commit":"AAAA","signature":"AAAA"}`), 400, "INVALID_ARGUMENT", "commit"},
+		{"directory pseudonym", "GET", "/v1/directory/dr-weber", "", nil, 400, "INVALID_ARGUMENT", "pseudonym"},
+		{"directory unknown field", "PUT", "/v1/directory/" + me.ID, "application/json", []byte(`{"name":"A","profession":"nurse","patients":["x"]}`), 400, "INVALID_ARGUMENT", `"patients"`},
+		{"directory no name", "PUT", "/v1/directory/" + me.ID, "application/json", []byte(`{"profession":"nurse"}`), 400, "INVALID_ARGUMENT", "name is required"},
+		{"directory control character", "PUT", "/v1/directory/" + me.ID, "application/json", []byte(`{"name":"A\u202eB","profession":"nurse"}`), 400, "INVALID_ARGUMENT", "invisible"},
+		{"directory long name", "PUT", "/v1/directory/" + me.ID, "application/json", []byte(`{"name":"` + strings.Repeat("a", 101) + `","profession":"nurse"}`), 400, "INVALID_ARGUMENT", "at most 100"},
+		{"directory enrollment ID", "PUT", "/v1/directory/" + me.ID, "application/json", []byte(`{"name":"A","profession":"nurse","enrollmentId":"` + strings.Repeat("e", 257) + `"}`), 400, "INVALID_ARGUMENT", "enrollmentId"},
+		{"directory query parameter", "GET", "/v1/organizations?all=1", "", nil, 400, "INVALID_ARGUMENT", `"all"`},
 		{"submit not base64", "POST", "/v1/transactions/submit", "application/json", []byte(`{"transaction":"%%%","signature":"AAAA"}`), 400, "INVALID_ARGUMENT", ""},
 	}
 	for _, tc := range cases {

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/careledger/careledger/app-api/client"
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/network"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -100,6 +102,9 @@ func matrixRoutes() map[string]matrixRoute {
 		"GET /v1/cohorts/{cohortID}/files":            {allowed: anyCert},
 		"GET /v1/cohorts/{cohortID}/files/{fileName}": {allowed: anyCert},
 		"POST /v1/cohorts/{cohortID}/query":           {body: `{"groupBy":["age"],"statistic":"count"}`, allowed: anyCert},
+		"GET /v1/organizations":                       {allowed: anyCert, why: "organisation names name nobody"},
+		"GET /v1/directory/{pseudonym}":               {allowed: "opgrxec", why: "the granted clinician's entry: patients and clinicians may look a clinician up; manufacturers and the anonymiser may not"},
+		"PUT /v1/directory/{pseudonym}":               {body: `{"name":"Dr Anna Weber","profession":"internist"}`, allowed: "g", why: "the granted clinician's own entry: only they (or their admin) may write it"},
 		"POST /v1/feasibility": {body: `{"purpose":"drug-safety","criteria":{"version":1,"include":[{"condition":"E11"}]}}`, allowed: "m",
 			why: "manufacturers ask; the anonymiser answers, and patients and clinicians may not ask"},
 		"GET /v1/privacy-budget": {query: "msp=PharmaMSP&purpose=drug-safety", allowed: "opma", why: "manufacturers their own; patients see every budget"},
@@ -145,9 +150,13 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 	require.Equal(t, ops, listed, "every route needs a row in the matrix")
 
 	var revokedSerial *big.Int
+	dir, err := directory.Open(filepath.Join(t.TempDir(), "directory.db"), directory.DefaultOrgs())
+	require.NoError(t, err)
+	t.Cleanup(func() { dir.Close() })
 	e := startEnv(t, func(c *api.Config) {
 		c.CohortFiles = memCohorts{"c-matrix/dataset.csv": []byte(dataset)}
 		c.Aggregator = countAggregator{}
+		c.Directory = dir
 		c.Feasibility = feasibilityStub{}
 		c.Revoked = func(cert *x509.Certificate) bool {
 			return revokedSerial != nil && cert.SerialNumber.Cmp(revokedSerial) == 0
@@ -177,6 +186,10 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		require.NoError(t, err)
 	}
 	grant("g-matrix", e.clinician)
+	granted, err := st.Client(t, e.clinician).WhoAmI(ctx)
+	require.NoError(t, err)
+	_, err = dir.Put(ctx, directory.Member{MSP: network.ClinicMSP, Pseudonym: granted.ID, Role: model.RoleClinician}, granted.ID, "", directory.Profile{Name: "Dr Anna Weber", Profession: "internist"})
+	require.NoError(t, err)
 	expiring, err := st.Client(t, expiredUser).WhoAmI(ctx)
 	require.NoError(t, err)
 	until := time.Now().Add(1500 * time.Millisecond)
@@ -211,7 +224,7 @@ func TestEveryRouteAgainstEveryCaller(t *testing.T) {
 		clients[letter] = e.rawHTTP(tlsCert(u))
 	}
 	fill := strings.NewReplacer("{recordID}", rec.ID, "{patientID}", me.ID, "{grantID}", "g-matrix", "{delegateID}", other.ID,
-		"{cohortID}", "c-matrix", "{fileName}", "dataset.csv", "{owner}", me.ID, "{other}", other.ID, "{hash}", rec.LatestHash)
+		"{cohortID}", "c-matrix", "{fileName}", "dataset.csv", "{owner}", me.ID, "{other}", other.ID, "{hash}", rec.LatestHash, "{pseudonym}", granted.ID)
 	pathParam := regexp.MustCompile(`\{[A-Za-z]+\}`)
 
 	for _, op := range ops {

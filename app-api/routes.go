@@ -65,6 +65,10 @@ func (s *server) routes() http.Handler {
 		r.Post("/erasure", s.prepareErasure)
 		r.Post("/erasure/complete", s.finishErasure)
 
+		r.Get("/organizations", s.organizations)
+		r.Get("/directory/{pseudonym}", s.directoryGet)
+		r.Put("/directory/{pseudonym}", s.directoryPut)
+
 		r.Post("/transactions/endorse", s.endorse)
 		r.Post("/transactions/submit", s.submit)
 		r.Post("/transactions/commit", s.commit)

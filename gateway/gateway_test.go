@@ -118,24 +118,29 @@ func TestGrantReadRevokeRefused(t *testing.T) {
 	require.Equal(t, fhir.MediaType, rel.MediaType)
 	require.Equal(t, "g-lab", rel.Decision.GrantID)
 
+	// The refused attempt is in the patient's trail before the read, with its reason.
 	trail := s.trail(t)
-	require.Len(t, trail, 1)
-	require.Equal(t, s.clinicianID, trail[0].Accessor.ID)
-	require.Equal(t, "g-lab", trail[0].GrantID)
-	require.Equal(t, rec.ID, trail[0].RecordID)
+	require.Len(t, trail, 2)
+	require.Equal(t, model.BasisRefused, trail[0].Basis)
+	require.Equal(t, model.DenyNoGrant, trail[0].Reason)
+	require.Equal(t, s.clinicianID, trail[1].Accessor.ID)
+	require.Equal(t, "g-lab", trail[1].GrantID)
+	require.Equal(t, rec.ID, trail[1].RecordID)
 
 	_, err = s.patient.RevokeGrant(ctx, "g-lab")
 	require.NoError(t, err)
-	_, err = s.svc.Read(ctx, s.clinicianViaGateway, rec.ID, 0, "")
-	require.ErrorIs(t, err, gateway.ErrGrantRevoked)
-	require.Len(t, s.trail(t), 1, "a refused read is not a release")
+	for range 5 {
+		_, err = s.svc.Read(ctx, s.clinicianViaGateway, rec.ID, 0, "")
+		require.ErrorIs(t, err, gateway.ErrGrantRevoked)
+	}
+	require.Len(t, s.trail(t), 2, "one refused attempt per accessor and patient per window, however many")
 
 	// The owner reads their own record; that is audited too.
 	_, err = s.svc.Read(ctx, s.patient, rec.ID, 0, "")
 	require.NoError(t, err)
 	trail = s.trail(t)
-	require.Len(t, trail, 2)
-	require.Equal(t, model.BasisOwner, trail[1].Basis)
+	require.Len(t, trail, 3)
+	require.Equal(t, model.BasisOwner, trail[2].Basis)
 }
 
 func TestExpiryAndScopes(t *testing.T) {

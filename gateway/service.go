@@ -48,9 +48,11 @@ type Service struct {
 	queue   *audit.Queue
 	flusher *audit.Flusher
 	cache   *decisionCache
-	log     *slog.Logger
-	now     func() time.Time
-	spool   string // SpoolDir
+	// refusals bounds the refused attempts reported to patients' trails (refusals.go).
+	refusals refusalLimiter
+	log      *slog.Logger
+	now      func() time.Time
+	spool    string // SpoolDir
 }
 
 // New returns a Service.
@@ -417,6 +419,7 @@ func (s *Service) authorize(ctx context.Context, as *ledger.Client, recordID str
 	}
 	if !a.Decision.Allowed {
 		s.cache.forget(key)
+		s.reportRefusal(ctx, &a.Decision, recordID, purpose)
 		return nil, fmt.Errorf("read record %s: %w", recordID, refusal(&a.Decision))
 	}
 	if a.Record == nil || a.Version == nil {

@@ -87,6 +87,9 @@ func (s *server) orgName(mspID string) string {
 	if o, ok := s.cfg.Orgs[mspID]; ok && o.Name != "" {
 		return o.Name
 	}
+	if s.cfg.Directory != nil {
+		return s.cfg.Directory.OrgName(mspID)
+	}
 	return mspID
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/careledger/careledger/app-api/web"
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -125,7 +126,7 @@ func (p *person) signIn(label string) {
 }
 
 // checkAccessible checks what every page owes its readers: a label for every input, a large
-// base font, and a language.
+// base font, a language, reflow at phone width and no axe-core WCAG 2.1 A/AA violation.
 func (p *person) checkAccessible() {
 	p.t.Helper()
 	unlabelled := p.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]),select,textarea")).filter(e => !e.labels || e.labels.length === 0).map(e => e.id || e.name)`)
@@ -133,6 +134,7 @@ func (p *person) checkAccessible() {
 	size := p.eval(`parseFloat(getComputedStyle(document.body).fontSize)`)
 	require.GreaterOrEqual(p.t, size.(float64), 18.0, "base font size")
 	require.Equal(p.t, "en", p.eval(`document.documentElement.lang`))
+	p.checkPhoneAndAxe()
 }
 
 // screenshot saves the whole page as a PNG artefact.
@@ -157,6 +159,9 @@ func artefactDir(t *testing.T) string {
 	return dir
 }
 
+// weber is the clinician's directory entry in the browser tests.
+var weber = directory.Profile{Name: "Dr Anna Weber", Profession: "internist", Department: "Cardiology"}
+
 const (
 	labResult  = `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"4548-4","display":"Haemoglobin A1c"}]},"valueQuantity":{"value":6.8,"unit":"%"},"effectiveDateTime":"2026-10-01T09:30:00Z"}`
 	medication = `{"resourceType":"MedicationStatement","status":"active","medicationCodeableConcept":{"text":"Metformin 500 mg"},"dosage":[{"text":"one tablet twice a day"}],"subject":{"display":"not shown"}}`
@@ -171,6 +176,7 @@ func TestBrowserStories(t *testing.T) {
 	dir := artefactDir(t)
 	pid := ledgerID(e.patient)
 	cid := ledgerID(e.clinician)
+	e.inDirectory(t, e.clinician, weber)
 	labID := e.upload(t, e.patient, labResult)
 	e.upload(t, e.patient, medication)
 	e.upload(t, e.patient, condition)
@@ -213,7 +219,8 @@ func TestBrowserStories(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(".notice")),
 		)
 		grants := patient.text("ul.grants")
-		require.Contains(t, grants, "the person with ID "+cid)
+		require.Contains(t, grants, "Dr Anna Weber (internist, Cardiology) at City Clinic")
+		require.Contains(t, grants, "CareLedger ID "+cid)
 		require.Contains(t, grants, "look at")
 		require.Contains(t, grants, "lab results")
 		require.Contains(t, grants, "treatment")
@@ -246,8 +253,8 @@ func TestBrowserStories(t *testing.T) {
 		require.NoError(t, e.stack.Flusher.Flush(context.Background()))
 		patient.open("/patient/access")
 		trail := patient.text("table.trail")
-		require.Contains(t, trail, "a clinician at City Clinic")
-		require.Contains(t, trail, "lab results, version 1")
+		require.Contains(t, trail, "Dr Anna Weber (internist, Cardiology) at City Clinic")
+		require.Contains(t, trail, "opened lab results, version 1")
 		require.Contains(t, trail, "access you gave")
 		require.NotContains(t, patient.text("main"), "emergency access", "no emergency yet")
 		patient.screenshot("3-patient-access-trail")
@@ -261,7 +268,10 @@ func TestBrowserStories(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(".notice")),
 		)
 		require.Contains(t, patient.text(".notice"), "taken back")
-		require.Contains(t, patient.text("ul.grants"), "taken back on")
+		require.Contains(t, patient.text("main"), "Nobody but you can see your records.")
+		// What ended folds into the history, which opens on a click.
+		patient.do(chromedp.Click(chromedp.CSS(`details.history summary`)), chromedp.WaitVisible(chromedp.CSS(`ul.grants.past`)))
+		require.Contains(t, patient.text("ul.grants.past"), "taken back on")
 		require.Zero(t, patient.eval(`document.querySelectorAll("ul.grants button.danger").length`))
 		patient.screenshot("4-patient-revokes")
 	})
@@ -300,6 +310,7 @@ func TestBrowserStories(t *testing.T) {
 		require.Contains(t, patient.text("table.trail tr.emergency"), "EMERGENCY")
 		patient.open("/patient/sharing")
 		require.Contains(t, patient.text("li.grant.emergency"), "the patient is unconscious")
+		require.Contains(t, patient.text("li.grant.emergency"), "Dr Anna Weber (internist, Cardiology) at City Clinic", "the emergency names the clinician")
 		patient.screenshot("7-patient-sees-emergency")
 	})
 

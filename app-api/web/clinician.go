@@ -25,7 +25,13 @@ type patientAccess struct {
 	Categories []string
 	// Person is who the patient is, from their own details record, when they shared it.
 	Person *patientView
-	Until  *time.Time
+	// Granted says a grant the patient gave is in force; GrantUntil is when the last of them
+	// ends (nil: when the patient takes it back). EmergencyUntil is when the emergency access
+	// in force ends. Each basis keeps its own window: an emergency hour is never shown with a
+	// grant's end date.
+	Granted        bool
+	GrantUntil     *time.Time
+	EmergencyUntil *time.Time
 	// Status is the best status among the grants: in force, starts later, ended, taken back.
 	Status string
 	// Since is when the latest grant changed (created, or revoked).
@@ -87,8 +93,18 @@ func summarise(grants []model.Grant) []*patientAccess {
 		if w := purposeWord(g.Purpose); !slices.Contains(pa.Purposes, w) {
 			pa.Purposes = append(pa.Purposes, w)
 		}
-		if g.ValidUntil != nil && (pa.Until == nil || g.ValidUntil.After(*pa.Until)) {
-			pa.Until = g.ValidUntil
+		if g.Emergency {
+			if g.ValidUntil != nil && (pa.EmergencyUntil == nil || g.ValidUntil.After(*pa.EmergencyUntil)) {
+				pa.EmergencyUntil = g.ValidUntil
+			}
+			continue
+		}
+		switch {
+		case !pa.Granted:
+			pa.Granted, pa.GrantUntil = true, g.ValidUntil
+		case pa.GrantUntil == nil:
+		case g.ValidUntil == nil || g.ValidUntil.After(*pa.GrantUntil):
+			pa.GrantUntil = g.ValidUntil
 		}
 	}
 	slices.SortStableFunc(order, func(a, b *patientAccess) int {
@@ -223,11 +239,18 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 	entries := make([]timelineEntry, 0, len(hist))
 	at := s.viewing(r)
 	var person *patientView
+	authors := make([]string, 0, len(hist))
+	for _, h := range hist {
+		if n := len(h.Versions); n > 0 {
+			authors = append(authors, h.Versions[n-1].Author.ID)
+		}
+	}
+	known := s.namesOf(ctx, v, authors)
 	for _, h := range hist {
 		e := timelineEntry{Record: h.Record}
 		if n := len(h.Versions); n > 0 {
 			e.Version = h.Versions[n-1]
-			e.Author = s.describeParty(e.Version.Author, v.LedgerID)
+			e.Author = s.describe(e.Version.Author, v.LedgerID, known)
 		}
 		rel, err := s.cfg.Service.Read(ctx, v.client, h.Record.ID, 0, "", v.reading(h.Record.ID)...)
 		if err != nil {
@@ -267,7 +290,8 @@ func (s *server) patientPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 	if person != nil && person.Name != "" {
 		title = person.Name
 	}
-	data := map[string]any{"Patient": pid, "Person": person, "DetailsGranted": detailsGranted, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden}
+	canAppend := access != nil && access.Active && access.Append
+	data := map[string]any{"Patient": pid, "Person": person, "DetailsGranted": detailsGranted, "Access": access, "Entries": entries, "Refusal": refusal, "Hidden": hidden, "CanAppend": canAppend}
 	s.renderWith(w, r, status, "clinician_patient", v, s.csrf.token(v.binding), title, data, problem)
 }
 

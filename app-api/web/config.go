@@ -10,6 +10,7 @@ import (
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/gateway/ledger"
 	"github.com/careledger/careledger/wallet"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	Service *gateway.Service
 	// Orgs are the consortium's organisations by MSP ID, for display and certificate sign-in.
 	Orgs map[string]Org
+	// Directory names clinicians (and organisations without an Org.Name); nil shows
+	// pseudonyms and MSP IDs, and the clinician's profile page says it is not available.
+	Directory Directory
 	// CohortFiles serves published cohorts' data files; nil shows downloads as not available.
 	CohortFiles CohortFiles
 	// Aggregator answers aggregate queries; nil shows queries as not available.
@@ -63,6 +67,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Directory is the clinician directory as the pages use it; *directory.Directory implements
+// it. The pages ask it as the signed-in person, so its rules on who may read and write hold.
+type Directory interface {
+	Get(ctx context.Context, by directory.Member, pseudonym string) (*directory.Entry, error)
+	Lookup(ctx context.Context, by directory.Member, pseudonyms []string) (map[string]directory.Entry, error)
+	Put(ctx context.Context, by directory.Member, pseudonym, enrollmentID string, p directory.Profile) (*directory.Entry, error)
+	OrgName(msp string) string
 }
 
 // Wallet unlocks the identities people sign in with; *wallet.Wallet is one. Get returns an

@@ -16,6 +16,17 @@
 // and patient list name the patient (name, birth date, age, sex) from the newest record of
 // the demographics category the patient granted them; that read is audited like any other.
 //
+// People are named from the clinician directory (Config.Directory), asked as the signed-in
+// person: "Dr Anna Weber (internist, Cardiology) at Klinikum Musterstadt", with the pseudonym
+// beside; organisations by their human names. A clinician invites a patient with a QR code
+// (SVG drawn on the server) or a link holding their pseudonym, name and suggested scope; the
+// patient's page shows who asks, from the directory, and what, and grants exactly that in one
+// step with the patient's own key (invite.go says why the link is shown in full rather than
+// signed).
+//
+// Pages reflow at 320 CSS pixels (WCAG 1.4.10): wide tables sit in their own focusable
+// scrolling region and IDs wrap. The browser tests run axe-core on every page they open.
+//
 // Times are written in words ("12 March 2026, 09:30") in the reader's time zone. The page
 // script (static/app.js; the pages' CSP forbids inline scripts) puts the browser's IANA zone
 // name in the __Host-careledger-tz cookie on every page, the sign-in page included; the server

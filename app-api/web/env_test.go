@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/careledger/careledger/app-api/web"
+	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/gateway/fhir"
 	"github.com/careledger/careledger/gateway/gatewaytest"
 	"github.com/careledger/careledger/network"
@@ -53,6 +55,7 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	stack        *gatewaytest.Stack
 	srv          *httptest.Server
+	dir          *directory.Directory
 	wallet       *wallet.Wallet
 	clock        *clock
 	patient      *network.User
@@ -78,10 +81,15 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	orgs := map[string]web.Org{}
 	names := map[string]string{network.PatientsMSP: "Patients' Trust", network.ClinicMSP: "City Clinic", network.PharmaMSP: "Pharma Ltd"}
+	dirOrgs := map[string]directory.Org{}
 	for _, o := range stack.Node.Config().Consortium.Orgs {
 		orgs[o.MSPID] = web.Org{Name: names[o.MSPID], CACerts: orgCACerts(t, stack.Dir, o), Gateway: stack.Gateways[o.MSPID]}
+		dirOrgs[o.MSPID] = directory.Org{Name: names[o.MSPID], Clinicians: o.MSPID == network.ClinicMSP}
 	}
-	cfg := web.Config{Wallet: w, Conn: stack.Conn, Service: stack.Service, Orgs: orgs, Now: e.clock.Now}
+	e.dir, err = directory.Open(filepath.Join(t.TempDir(), "directory.db"), dirOrgs)
+	require.NoError(t, err)
+	t.Cleanup(func() { e.dir.Close() })
+	cfg := web.Config{Wallet: w, Conn: stack.Conn, Service: stack.Service, Orgs: orgs, Directory: e.dir, Now: e.clock.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -116,6 +124,13 @@ func orgCACerts(t testing.TB, dir string, org network.Org) []*x509.Certificate {
 		certs = append(certs, c)
 	}
 	return certs
+}
+
+// inDirectory gives a clinician a directory entry, as they would on their profile page.
+func (e *env) inDirectory(t *testing.T, u *network.User, p directory.Profile) {
+	t.Helper()
+	_, err := e.dir.Put(context.Background(), directory.Member{MSP: u.MSPID, Pseudonym: ledgerID(u), Role: model.RoleClinician}, ledgerID(u), "", p)
+	require.NoError(t, err)
 }
 
 // ledgerID is u's pseudonym.

@@ -25,6 +25,9 @@ var grantPurposes = []string{"TREAT", "CAREMGT", "PATRQT", "HRESCH", "CLINTRCH",
 // emergencyDurations are the offered break-glass lengths in minutes.
 var emergencyDurations = []int{60, 240, 1440}
 
+// maxGrantRecords bounds the single records one grant from the web form may name.
+const maxGrantRecords = 50
+
 // parseGrantForm reads the "give access" form. now fixes what "a date in the past" means.
 func parseGrantForm(f url.Values, now time.Time) (model.GrantRequest, error) {
 	g := model.GrantRequest{ID: uuid.NewString()}
@@ -67,7 +70,21 @@ func parseGrantForm(f url.Values, now time.Time) (model.GrantRequest, error) {
 			g.Categories = append(g.Categories, c)
 		}
 	}
-	if len(g.Categories) == 0 {
+	for _, id := range f["records"] {
+		if len(g.Categories) > 0 {
+			return g, badForm("share either kinds of records or single records, not both.")
+		}
+		if !model.ValidID(id) {
+			return g, badForm("unknown record.")
+		}
+		if !slices.Contains(g.RecordIDs, id) {
+			g.RecordIDs = append(g.RecordIDs, id)
+		}
+		if len(g.RecordIDs) > maxGrantRecords {
+			return g, badForm("one access may name at most %d single records.", maxGrantRecords)
+		}
+	}
+	if len(g.Categories) == 0 && len(g.RecordIDs) == 0 {
 		return g, badForm("please tick which kinds of records this is about.")
 	}
 	g.Purpose = f.Get("purpose")

@@ -37,6 +37,10 @@ func collect[T any](ctx context.Context, fetch func(ledger.Page) ([]T, string, e
 }
 
 func (s *server) patientHome(w http.ResponseWriter, r *http.Request, v *viewer) {
+	if next, ok := pendingInvitation(r); ok {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
 	s.render(w, r, http.StatusOK, "patient_home", v, "Your health records", nil)
 }
 
@@ -47,14 +51,16 @@ type recordRow struct {
 	AddedBy    string
 }
 
-func (s *server) describeParty(p model.Party, me string) string {
-	if p.ID == me {
-		return "you"
-	}
-	return roleWord(string(p.Role)) + " at " + s.orgName(p.MSP)
+func (s *server) patientRecords(w http.ResponseWriter, r *http.Request, v *viewer) {
+	s.recordsPage(w, r, v, http.StatusOK, "")
 }
 
-func (s *server) patientRecords(w http.ResponseWriter, r *http.Request, v *viewer) {
+func (s *server) recordsPage(w http.ResponseWriter, r *http.Request, v *viewer, status int, problem string) {
+	// An erased patient is told so, and when, rather than shown an empty list.
+	if er, err := v.client.GetErasure(r.Context(), v.LedgerID); err == nil && er != nil {
+		s.renderWith(w, r, http.StatusOK, "patient_records", v, s.csrf.token(v.binding), "My records", map[string]any{"Erased": er}, problem)
+		return
+	}
 	recs, more, err := collect(r.Context(), func(p ledger.Page) ([]model.Record, string, error) {
 		rp, err := v.client.ListPatientRecords(r.Context(), v.LedgerID, "", p)
 		if err != nil {
@@ -67,11 +73,17 @@ func (s *server) patientRecords(w http.ResponseWriter, r *http.Request, v *viewe
 		return
 	}
 	slices.SortFunc(recs, func(a, b model.Record) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	ids := make([]string, 0, len(recs))
+	for _, rec := range recs {
+		ids = append(ids, rec.CreatedBy.ID)
+	}
+	n := s.namesOf(r.Context(), v, ids)
 	rows := make([]recordRow, 0, len(recs))
 	for _, rec := range recs {
-		rows = append(rows, recordRow{Record: rec, AddedByYou: rec.CreatedBy.ID == v.LedgerID, AddedBy: s.describeParty(rec.CreatedBy, v.LedgerID)})
+		rows = append(rows, recordRow{Record: rec, AddedByYou: rec.CreatedBy.ID == v.LedgerID, AddedBy: s.describe(rec.CreatedBy, v.LedgerID, n)})
 	}
-	s.render(w, r, http.StatusOK, "patient_records", v, "My records", map[string]any{"Records": rows, "More": more})
+	data := map[string]any{"Records": rows, "More": more, "Categories": categoryChoices()}
+	s.renderWith(w, r, status, "patient_records", v, s.csrf.token(v.binding), "My records", data, problem)
 }
 
 // versionRow is one version of a record, in words.
@@ -100,21 +112,30 @@ func (s *server) patientRecord(w http.ResponseWriter, r *http.Request, v *viewer
 	}
 	view := viewContent(rel.MediaType, rel.Data, s.viewing(r))
 	clear(rel.Data)
+	ids := make([]string, 0, len(hist.Versions))
+	for _, ver := range hist.Versions {
+		ids = append(ids, ver.Author.ID)
+	}
+	n := s.namesOf(r.Context(), v, ids)
 	versions := make([]versionRow, 0, len(hist.Versions))
 	for i := len(hist.Versions) - 1; i >= 0; i-- {
 		ver := hist.Versions[i]
-		versions = append(versions, versionRow{Version: ver, Author: s.describeParty(ver.Author, v.LedgerID)})
+		versions = append(versions, versionRow{Version: ver, Author: s.describe(ver.Author, v.LedgerID, n)})
 	}
-	data := map[string]any{"Record": hist.Record, "View": view, "Versions": versions}
+	data := map[string]any{"Record": hist.Record, "View": view, "Versions": versions, "Purposes": purposeChoices()}
 	s.render(w, r, http.StatusOK, "patient_record", v, "Your record: "+categoryWord(hist.Record.Category), data)
 }
 
 // grantRow is a grant in words.
 type grantRow struct {
 	model.Grant
-	Who       string
+	Who string
+	// WhoID is the pseudonym of the person named, shown beside the name.
+	WhoID     string
 	Kinds     string
 	Revocable bool
+	// Token is the form token for the revoke button of a revocable grant.
+	Token string
 }
 
 func (s *server) grantRows(ctx context.Context, v *viewer) ([]grantRow, bool, error) {
@@ -136,15 +157,27 @@ func (s *server) grantRows(ctx context.Context, v *viewer) ([]grantRow, bool, er
 		}
 		return b.CreatedAt.Compare(a.CreatedAt)
 	})
+	ids := make([]string, 0, len(grants))
+	for _, g := range grants {
+		ids = append(ids, g.Grantee.ID, g.GrantedBy.ID)
+	}
+	n := s.namesOf(ctx, v, ids)
+	var recs map[string]model.Record // read only when a grant names single records
 	rows := make([]grantRow, 0, len(grants))
 	for _, g := range grants {
 		row := grantRow{Grant: g, Revocable: v.CanSign && (g.Status == model.GrantActive || g.Status == model.GrantPending)}
-		if g.Grantee.MSP != "" {
+		switch {
+		case g.Grantee.MSP != "":
 			row.Who = "every clinician at " + s.orgName(g.Grantee.MSP)
-		} else if g.Emergency {
-			row.Who = "a clinician at " + s.orgName(g.GrantedBy.MSP)
-		} else {
-			row.Who = "the person with ID " + g.Grantee.ID
+		case g.Emergency:
+			row.Who, row.WhoID = s.describe(g.GrantedBy, v.LedgerID, n), g.GrantedBy.ID
+		default:
+			row.WhoID = g.Grantee.ID
+			if e, ok := n[g.Grantee.ID]; ok {
+				row.Who = s.person(e)
+			} else {
+				row.Who = "a person not in any organisation's directory"
+			}
 		}
 		if len(g.Categories) == len(model.Categories) {
 			row.Kinds = "all your records"
@@ -155,13 +188,45 @@ func (s *server) grantRows(ctx context.Context, v *viewer) ([]grantRow, bool, er
 			}
 			row.Kinds = strings.Join(words, ", ")
 		} else if len(g.RecordIDs) > 0 {
-			row.Kinds = "some single records"
+			if recs == nil {
+				recs, _ = s.ownRecords(ctx, v)
+			}
+			row.Kinds = recordWords(recs, g.RecordIDs)
 		} else if g.Emergency {
 			row.Kinds = "all your records"
 		}
 		rows = append(rows, row)
 	}
 	return rows, more, nil
+}
+
+// recordWords names single records by kind and date, as the patient's record list does.
+func recordWords(recs map[string]model.Record, ids []string) string {
+	words := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if rec, ok := recs[id]; ok {
+			words = append(words, "one of your "+categoryWord(rec.Category)+" (added "+calendarDay(rec.CreatedAt, time.UTC)+")")
+		} else {
+			words = append(words, "one record that no longer exists")
+		}
+	}
+	return strings.Join(words, "; ")
+}
+
+// ownRecords are the signed-in patient's records by ID.
+func (s *server) ownRecords(ctx context.Context, v *viewer) (map[string]model.Record, error) {
+	recs, _, err := collect(ctx, func(p ledger.Page) ([]model.Record, string, error) {
+		rp, err := v.client.ListPatientRecords(ctx, v.LedgerID, "", p)
+		if err != nil {
+			return nil, "", err
+		}
+		return rp.Records, rp.Bookmark, nil
+	})
+	out := make(map[string]model.Record, len(recs))
+	for _, rec := range recs {
+		out[rec.ID] = rec
+	}
+	return out, err
 }
 
 func (s *server) patientSharing(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -179,63 +244,96 @@ func (s *server) sharingPage(w http.ResponseWriter, r *http.Request, v *viewer, 
 		orgs = append(orgs, map[string]string{"ID": id, "Name": s.orgName(id)})
 	}
 	slices.SortFunc(orgs, func(a, b map[string]string) int { return strings.Compare(a["Name"], b["Name"]) })
+	cats := categoryChoices()
+	purposes := purposeChoices()
+	token := s.csrf.token(v.binding)
+	// What is in force now stays in view; what ended or was taken back folds into a history,
+	// so the page stays short however long the patient has used CareLedger.
+	var current, past []grantRow
+	for _, row := range rows {
+		if row.Revocable {
+			row.Token = token
+		}
+		if row.Status == model.GrantActive || row.Status == model.GrantPending {
+			current = append(current, row)
+		} else {
+			past = append(past, row)
+		}
+	}
+	data := map[string]any{"Current": current, "Past": past, "More": more, "Orgs": orgs, "Categories": cats, "Purposes": purposes, "Form": r.PostForm}
+	s.renderWith(w, r, status, "patient_sharing", v, token, "Who may see what", data, problem)
+}
+
+func categoryChoices() []map[string]string {
 	cats := make([]map[string]string, len(model.Categories))
 	for i, c := range model.Categories {
 		cats[i] = map[string]string{"Code": c, "Word": categoryWord(c), "Hint": categoryHints[c]}
 	}
+	return cats
+}
+
+func purposeChoices() []map[string]string {
 	purposes := make([]map[string]string, len(grantPurposes))
 	for i, p := range grantPurposes {
 		purposes[i] = map[string]string{"Code": p, "Word": purposeWord(p)}
 	}
-	data := map[string]any{"Grants": rows, "More": more, "Orgs": orgs, "Categories": cats, "Purposes": purposes, "Form": r.PostForm}
-	token := s.csrf.token(v.binding)
-	s.renderWith(w, r, status, "patient_sharing", v, token, "Who may see what", data, problem)
+	return purposes
 }
 
 // needSignature tells a certificate-only viewer that consent changes need their own key.
 const needSignature = "Changes to who may see your records must be signed with your own key. Please sign in with your wallet name and passphrase to do this."
 
-func (s *server) patientGrant(w http.ResponseWriter, r *http.Request, v *viewer) {
+// consentChange makes a change the patient signs with their own key (a grant, a revocation, a
+// delegate) and sends the browser to done; a refusal is shown on page, where the form was.
+func (s *server) consentChange(w http.ResponseWriter, r *http.Request, v *viewer, page func(int, string), done string, change func() error) {
 	if !v.CanSign {
-		s.sharingPage(w, r, v, http.StatusForbidden, needSignature)
+		page(http.StatusForbidden, needSignature)
 		return
 	}
-	g, err := parseGrantForm(r.PostForm, s.now())
-	if err == nil {
-		_, err = v.client.Grant(r.Context(), g)
-	}
-	if err != nil {
-		status, msg := s.explain(err)
-		s.sharingPage(w, r, v, status, msg)
+	if err := change(); err != nil {
+		page(s.explain(err))
 		return
 	}
-	http.Redirect(w, r, "/patient/sharing?done=granted", http.StatusSeeOther)
+	http.Redirect(w, r, done, http.StatusSeeOther)
+}
+
+func (s *server) sharingProblem(w http.ResponseWriter, r *http.Request, v *viewer) func(int, string) {
+	return func(status int, problem string) { s.sharingPage(w, r, v, status, problem) }
+}
+
+func (s *server) patientGrant(w http.ResponseWriter, r *http.Request, v *viewer) {
+	s.consentChange(w, r, v, s.sharingProblem(w, r, v), "/patient/sharing?done=granted", func() error {
+		g, err := parseGrantForm(r.PostForm, s.now())
+		if err == nil {
+			_, err = v.client.Grant(r.Context(), g)
+		}
+		return err
+	})
 }
 
 func (s *server) patientRevoke(w http.ResponseWriter, r *http.Request, v *viewer) {
-	if !v.CanSign {
-		s.sharingPage(w, r, v, http.StatusForbidden, needSignature)
-		return
-	}
-	id := r.PathValue("grantID")
-	if !model.ValidID(id) {
-		s.sharingPage(w, r, v, http.StatusBadRequest, "That access does not exist.")
-		return
-	}
-	if _, err := v.client.RevokeGrant(r.Context(), id); err != nil {
-		status, msg := s.explain(err)
-		s.sharingPage(w, r, v, status, msg)
-		return
-	}
-	http.Redirect(w, r, "/patient/sharing?done=revoked", http.StatusSeeOther)
+	s.consentChange(w, r, v, s.sharingProblem(w, r, v), "/patient/sharing?done=revoked", func() error {
+		id := r.PathValue("grantID")
+		if !model.ValidID(id) {
+			return badForm("that access does not exist.")
+		}
+		_, err := v.client.RevokeGrant(r.Context(), id)
+		return err
+	})
 }
 
-// accessRow is one entry of the access trail, in words.
+// accessRow is one entry of the patient's trail, in words: a read of a record, or a version
+// someone else added to one.
 type accessRow struct {
 	model.AccessEntry
 	Who       string
 	What      string
 	Emergency bool
+	// Added marks a version someone else added (AccessEntry holds its time, author, record and
+	// version); otherwise the row is a read, or a refused attempt (basis refused).
+	Added bool
+	// Refused is why an attempt was refused, in words; empty for reads and additions.
+	Refused string
 }
 
 func (s *server) patientAccess(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -251,34 +349,69 @@ func (s *server) patientAccess(w http.ResponseWriter, r *http.Request, v *viewer
 		s.failErr(w, r, v, err)
 		return
 	}
-	cats := map[string]string{}
-	if recs, _, err := collect(ctx, func(p ledger.Page) ([]model.Record, string, error) {
-		rp, err := v.client.ListPatientRecords(ctx, v.LedgerID, "", p)
-		if err != nil {
-			return nil, "", err
-		}
-		return rp.Records, rp.Bookmark, nil
-	}); err == nil {
-		for _, rec := range recs {
-			cats[rec.ID] = rec.Category
-		}
-	}
+	recs, _ := s.ownRecords(ctx, v)
 	rows := make([]accessRow, 0, len(entries))
-	emergencies := 0
-	for i := len(entries) - 1; i >= 0; i-- { // newest first
-		e := entries[i]
-		row := accessRow{AccessEntry: e, Who: s.describeParty(e.Accessor, v.LedgerID), Emergency: e.Basis == model.BasisEmergency}
-		if c, ok := cats[e.RecordID]; ok {
-			row.What = categoryWord(c)
-		} else {
-			row.What = "a record"
+	for _, e := range entries {
+		rows = append(rows, accessRow{AccessEntry: e, Emergency: e.Basis == model.BasisEmergency})
+	}
+	rows = append(rows, s.additions(ctx, v, recs)...)
+	ids := make([]string, 0, len(rows))
+	for _, row := range rows {
+		ids = append(ids, row.Accessor.ID)
+	}
+	n := s.namesOf(ctx, v, ids)
+	emergencies, refused := 0, 0
+	for i := range rows {
+		row := &rows[i]
+		if row.Basis == model.BasisRefused {
+			row.Refused = refusalWord(row.Reason)
+			refused++
 		}
-		if row.Emergency {
+		row.Who = s.describe(row.Accessor, v.LedgerID, n)
+		row.What = "a record"
+		if rec, ok := recs[row.RecordID]; ok {
+			row.What = categoryWord(rec.Category)
+		}
+		if row.Emergency && !row.Added {
 			emergencies++
 		}
-		rows = append(rows, row)
 	}
-	s.render(w, r, http.StatusOK, "patient_access", v, "Who looked at my records", map[string]any{"Entries": rows, "More": more, "Emergencies": emergencies})
+	slices.SortStableFunc(rows, func(a, b accessRow) int { return b.AccessedAt.Compare(a.AccessedAt) }) // newest first
+	s.render(w, r, http.StatusOK, "patient_access", v, "Who looked at my records", map[string]any{"Entries": rows, "More": more, "Emergencies": emergencies, "Refused": refused})
+}
+
+// additionsLimit bounds how many records' version histories the trail reads for additions.
+const additionsLimit = 200
+
+// additions are the versions others added to the patient's records (a clinician's result or
+// note, a new version), newest records first; the patient's own uploads are not listed.
+func (s *server) additions(ctx context.Context, v *viewer, recs map[string]model.Record) []accessRow {
+	var ids []string
+	for id, rec := range recs {
+		if rec.CreatedBy.ID != v.LedgerID || rec.Versions > 1 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { return recs[b].UpdatedAt.Compare(recs[a].UpdatedAt) })
+	if len(ids) > additionsLimit {
+		ids = ids[:additionsLimit]
+	}
+	var out []accessRow
+	for _, id := range ids {
+		hist, err := v.client.GetRecordHistory(ctx, id)
+		if err != nil {
+			continue // one unreadable history degrades that record, not the trail
+		}
+		for _, ver := range hist.Versions {
+			if ver.Author.ID == v.LedgerID {
+				continue
+			}
+			out = append(out, accessRow{Added: true, AccessEntry: model.AccessEntry{
+				RecordID: id, Version: ver.Number, Accessor: ver.Author, AccessedAt: ver.CreatedAt, TxID: ver.TxID,
+			}})
+		}
+	}
+	return out
 }
 
 func (s *server) patientResearch(w http.ResponseWriter, r *http.Request, v *viewer) {

@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/gateway"
+	"github.com/careledger/careledger/gateway/directory"
 	"github.com/careledger/careledger/gateway/ledger"
 )
 
@@ -43,22 +45,32 @@ var navs = map[string][]navItem{
 		{Href: "/patient/records", Label: "My records"},
 		{Href: "/patient/sharing", Label: "Who may see what"},
 		{Href: "/patient/access", Label: "Who looked at my records"},
+		{Href: "/patient/delegates", Label: "Who may act for me"},
 		{Href: "/patient/research", Label: "Research"},
 		{Href: "/patient/erase", Label: "Delete my data"},
 	},
-	roleClinician:    {{Href: "/clinician", Label: "My patients"}},
+	roleClinician: {
+		{Href: "/clinician", Label: "My patients"},
+		{Href: "/clinician/invite", Label: "Invite a patient"},
+		{Href: "/clinician/profile", Label: "How patients see me"},
+	},
 	roleManufacturer: {{Href: "/manufacturer", Label: "Cohorts"}},
 }
 
 // notices are the confirmations a redirect may ask for (?done=key): a fixed list, so no text
 // from the address bar is ever shown on a page.
 var notices = map[string]string{
-	"granted":   "Done. The access you gave is now on the ledger.",
-	"revoked":   "Done. This access has been taken back. It stops from the next request on.",
-	"research":  "Done. Your research choice is saved on the ledger.",
-	"added":     "Done. The entry was added to the patient's record.",
-	"emergency": "Emergency access is open. The patient will see that you used it and why.",
-	"out":       "You are signed out.",
+	"granted":    "Done. The access you gave is now on the ledger.",
+	"revoked":    "Done. This access has been taken back. It stops from the next request on.",
+	"research":   "Done. Your research choice is saved on the ledger.",
+	"added":      "Done. The entry was added to the patient's record.",
+	"uploaded":   "Done. Your record is stored, encrypted, and registered on the ledger.",
+	"version":    "Done. The new version was added; the earlier ones stay readable.",
+	"delegate":   "Done. They may now act for you; this is on the ledger.",
+	"undelegate": "Done. They no longer act for you; this is on the ledger.",
+	"profile":    "Done. Patients now see you under these words.",
+	"emergency":  "Emergency access is open. The patient will see that you used it and why.",
+	"out":        "You are signed out.",
 }
 
 var funcs = template.FuncMap{
@@ -78,6 +90,8 @@ var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"num":       func(f float64) string { return trimFloat(f) },
 	"status":    statusWord,
+	"inc":       func(n int) int { return n + 1 },
+	"has":       slices.Contains[[]string],
 }
 
 // pageSets holds the page templates, and clones of them whose date and day functions write
@@ -235,6 +249,10 @@ func (s *server) explain(err error) (int, string) {
 		return http.StatusInternalServerError, "The stored copy does not match the ledger, so it is not shown. The operator has been told."
 	case errors.Is(err, gateway.ErrInvalidContent):
 		return http.StatusBadRequest, "The entry is not valid: " + err.Error()
+	case errors.Is(err, directory.ErrInvalid):
+		return http.StatusBadRequest, "Please check the form: " + strings.TrimPrefix(err.Error(), directory.ErrInvalid.Error()+": ") + "."
+	case errors.Is(err, directory.ErrForbidden):
+		return http.StatusForbidden, "The directory does not let you change this entry."
 	case errors.Is(err, ErrQueryRefused):
 		return http.StatusUnprocessableEntity, "The query was refused: " + err.Error()
 	case errors.Is(err, ErrNoSuchFile):

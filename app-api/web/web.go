@@ -101,7 +101,12 @@ func (s *server) routes() http.Handler {
 
 	mux.Handle("GET /patient", s.role(rolePatient, s.patientHome))
 	mux.Handle("GET /patient/records", s.role(rolePatient, s.patientRecords))
+	mux.Handle("POST /patient/records", limitBody(maxUploadBytes, s.role(rolePatient, s.patientUpload)))
 	mux.Handle("GET /patient/records/{recordID}", s.role(rolePatient, s.patientRecord))
+	mux.HandleFunc("GET /patient/invite", s.patientInvite)
+	mux.Handle("GET /patient/delegates", s.role(rolePatient, s.patientDelegates))
+	mux.Handle("POST /patient/delegates", s.role(rolePatient, s.patientAddDelegate))
+	mux.Handle("POST /patient/delegates/{delegateID}/remove", s.role(rolePatient, s.patientRemoveDelegate))
 	mux.Handle("GET /patient/sharing", s.role(rolePatient, s.patientSharing))
 	mux.Handle("POST /patient/grants", s.role(rolePatient, s.patientGrant))
 	mux.Handle("POST /patient/grants/{grantID}/revoke", s.role(rolePatient, s.patientRevoke))
@@ -115,6 +120,10 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /clinician/patients/{patientID}", s.role(roleClinician, s.clinicianPatient))
 	mux.Handle("POST /clinician/patients/{patientID}/entries", s.role(roleClinician, s.clinicianAdd))
 	mux.Handle("POST /clinician/emergency", s.role(roleClinician, s.clinicianEmergency))
+	mux.Handle("POST /clinician/records/{recordID}/versions", limitBody(maxUploadBytes, s.role(roleClinician, s.clinicianAddVersion)))
+	mux.Handle("GET /clinician/invite", s.role(roleClinician, s.clinicianInvite))
+	mux.Handle("GET /clinician/profile", s.role(roleClinician, s.clinicianProfile))
+	mux.Handle("POST /clinician/profile", s.role(roleClinician, s.clinicianSaveProfile))
 
 	mux.Handle("GET /manufacturer", s.role(roleManufacturer, s.manufacturerHome))
 	mux.Handle("GET /manufacturer/cohorts/{cohortID}/files/{name}", s.role(roleManufacturer, s.manufacturerFile))

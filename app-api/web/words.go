@@ -156,3 +156,20 @@ func shortID(id string) string {
 func trimFloat(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
+
+var refusalWords = map[string]string{
+	model.DenyNoGrant:           "you had not given them access",
+	model.DenyGrantExpired:      "the access you gave had ended",
+	model.DenyGrantRevoked:      "you had taken the access back",
+	model.DenyGrantNotYetValid:  "the access you gave had not started yet",
+	model.DenyRoleNotPermitted:  "their role may never see records",
+	model.DenyNoResearchConsent: "you had not agreed to research use",
+}
+
+// refusalWord says why the ledger refused an attempt, to the patient.
+func refusalWord(reason string) string {
+	if w, ok := refusalWords[reason]; ok {
+		return w
+	}
+	return reason
+}

@@ -46,7 +46,12 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 	seen := make(map[string]bool, len(reports))
 	nonces := map[string]bool{}
 	views := map[string]*view{}
-	records := map[string]*model.Record{}
+	marks := map[string]time.Time{} // refusal marks written in this batch (state reads do not see them)
+	type cachedRecord struct {
+		rec    *model.Record
+		exists bool
+	}
+	records := map[string]cachedRecord{}
 	for i := range reports {
 		r := &reports[i]
 		if err := t.checkReport(i, r, gatewayForAll); err != nil {
@@ -64,14 +69,16 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 		seen[r.ID] = true
 		// A record that does not exist is refused like one the accessor could not read. A
 		// batch names the same records many times (each search page of each clinician), and
-		// nothing here writes them, so each is read once.
-		rec := records[r.RecordID]
-		if rec == nil {
-			if rec, _, err = t.recordOrPhantom(r.RecordID); err != nil {
+		// nothing here writes them, so each is read once; whether it exists is kept with it,
+		// for a refused attempt on a record that does not exist is not recorded.
+		cached, ok := records[r.RecordID]
+		if !ok {
+			if cached.rec, cached.exists, err = t.recordOrPhantom(r.RecordID); err != nil {
 				return nil, err
 			}
-			records[r.RecordID] = rec
+			records[r.RecordID] = cached
 		}
+		rec, exists := cached.rec, cached.exists
 		vk := rec.Owner + "\x00" + r.Accessor.MSP + "\x00" + r.Accessor.ID + "\x00" + string(r.Accessor.Role)
 		v := views[vk]
 		if v == nil {
@@ -80,11 +87,20 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 			}
 			views[vk] = v
 		}
-		backed, err := reportBacked(v, rec, r)
-		if err != nil {
+		if r.Basis == model.BasisRefused {
+			// A refusal that cannot be shown never fails the batch: the reads in it must be
+			// recorded whatever became of the refusals.
+			record, err := t.refusalToRecord(v, rec, exists, r, marks)
+			if err != nil {
+				return nil, err
+			}
+			if !record {
+				res.Skipped++
+				continue
+			}
+		} else if backed, err := reportBacked(v, rec, r); err != nil {
 			return nil, err
-		}
-		if !backed {
+		} else if !backed {
 			return nil, model.Errorf(model.CodeForbidden, "report %d: the ledger does not show that access as allowed on basis %s at %s", i, r.Basis, r.AccessedAt.Format(time.RFC3339))
 		}
 		if r.Version > rec.Versions {
@@ -97,7 +113,7 @@ func (c *Contract) RecordAccesses(ctx contractapi.TransactionContextInterface, b
 		entry := model.AccessEntry{
 			ID: r.ID, RecordID: r.RecordID, Version: r.Version, Owner: rec.Owner, Action: r.Action,
 			Accessor: r.Accessor, Basis: r.Basis, GrantID: r.GrantID, Purpose: r.Purpose,
-			AccessedAt: r.AccessedAt, RecordedBy: t.caller.ID, TxID: t.id, Assurance: assurance,
+			AccessedAt: r.AccessedAt, Reason: r.Reason, RecordedBy: t.caller.ID, TxID: t.id, Assurance: assurance,
 		}
 		stored, err := encodeAuditEntry(&entry)
 		if err != nil {
@@ -126,14 +142,20 @@ func (t *txn) checkReport(i int, r *model.AccessReport, gatewayForAll bool) erro
 		return fail("id must be 1-128 letters, digits, '.', '_' or '-'")
 	case !model.ValidID(r.RecordID):
 		return fail("recordId must be 1-128 letters, digits, '.', '_' or '-'")
-	case r.Version < 1:
-		return fail("version must be 1 or more")
+	case r.Version < 0 || (r.Version == 0 && r.Basis != model.BasisRefused):
+		return fail("version must be 1 or more (0 only for a refused attempt)")
 	case !slices.Contains(model.Actions, r.Action):
 		return fail("unknown action %q", r.Action)
 	case !model.ValidMSPID(r.Accessor.MSP) || !model.ValidPseudonym(r.Accessor.ID) || !r.Accessor.Role.Valid():
 		return fail("accessor must have a valid msp, pseudonym id and role")
-	case !slices.Contains([]string{model.BasisOwner, model.BasisGrant, model.BasisEmergency, model.BasisResearch}, r.Basis):
+	case !slices.Contains([]string{model.BasisOwner, model.BasisGrant, model.BasisEmergency, model.BasisResearch, model.BasisRefused}, r.Basis):
 		return fail("unknown basis %q", r.Basis)
+	case (r.Basis == model.BasisRefused) != (r.Reason != ""):
+		return fail("reason is required for basis refused, and only for it")
+	case r.Reason != "" && !slices.Contains(model.RecordedRefusals, r.Reason):
+		return fail("unknown refusal reason %q", r.Reason)
+	case r.Basis == model.BasisRefused && r.Assertion != nil:
+		return fail("a refused attempt carries no assertion")
 	case (r.Basis == model.BasisGrant || r.Basis == model.BasisEmergency) != (r.GrantID != ""):
 		return fail("grantId is required for basis grant and emergency, and only for them")
 	case r.GrantID != "" && !model.ValidID(r.GrantID):
@@ -240,6 +262,35 @@ func inReport(i int, err error) error {
 		return model.Errorf(e.Code, "report %d: %s", i, e.Message)
 	}
 	return err
+}
+
+// refusalToRecord decides whether a reported refused attempt goes into the patient's trail:
+// only on a record that exists, only if the ledger, deciding again at that time, refuses it
+// for the reason reported, and at most once per model.RefusalWindow for one accessor and one
+// patient (the mark is ledger state, so no gateway can lift the bound).
+func (t *txn) refusalToRecord(v *view, rec *model.Record, exists bool, r *model.AccessReport, marks map[string]time.Time) (bool, error) {
+	if !exists {
+		return false, nil
+	}
+	d, err := v.decide(rec, r.Action, r.Purpose, r.AccessedAt)
+	if err != nil || d.Allowed || d.Reason != r.Reason {
+		return false, err
+	}
+	key := t.key(kindRefusal, rec.Owner, r.Accessor.ID)
+	last, ok := marks[key]
+	if !ok {
+		if ok, err = t.get(key, &last); err != nil {
+			return false, err
+		}
+	}
+	if ok && r.AccessedAt.Sub(last).Abs() < model.RefusalWindow {
+		return false, nil
+	}
+	if ok && last.After(r.AccessedAt) {
+		return true, nil // a late report of an older attempt: the newer mark stays
+	}
+	marks[key] = r.AccessedAt
+	return true, t.put(key, r.AccessedAt)
 }
 
 // reportBacked re-decides the reported access at the time it happened and checks that the

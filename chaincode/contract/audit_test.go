@@ -58,12 +58,8 @@ func TestAuditTrailRecordsBackedAccessesOnceAndOnlyForThePatient(t *testing.T) {
 }
 
 func TestAuditReportsNotBackedByTheLedgerAreRefusedWhole(t *testing.T) {
-	w := newWorld(t)
-	cs := newCast(w)
+	w, cs := labGrantedImagingNot(t)
 	p, doc := cs.patient, cs.clinician
-	w.registerRecord(p, "lab-1", p.id(), "lab")
-	w.registerRecord(p, "img-1", p.id(), "imaging")
-	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
 	granted := w.now
 	w.advance(time.Hour)
 	p.mustSubmit("RevokeGrant", "g1")
@@ -108,4 +104,66 @@ func TestAuditReportsNotBackedByTheLedgerAreRefusedWhole(t *testing.T) {
 	}
 	_, err = cs.gateway.submit("RecordAccesses", js(big))
 	requireCode(t, err, model.CodeInvalidArgument)
+}
+
+// TestRefusedAttemptsReachThePatientsTrailBounded: a refused attempt the ledger would also
+// refuse is recorded with its reason; one on a record that does not exist, one the ledger
+// would allow, and a second one by the same accessor on the same patient within
+// model.RefusalWindow are skipped without failing the reads in the same batch. A batch reads
+// each record once, and a record that does not exist stays one when named again.
+func TestRefusedAttemptsReachThePatientsTrailBounded(t *testing.T) {
+	w, cs := labGrantedImagingNot(t)
+	p, doc := cs.patient, cs.clinician
+	t0 := w.now
+	w.advance(time.Minute)
+	refused := func(id, record string, at time.Time, reason string) model.AccessReport {
+		return model.AccessReport{ID: id, RecordID: record, Action: "read", Accessor: doc.party(), Basis: model.BasisRefused, Reason: reason, AccessedAt: at}
+	}
+	batch := []model.AccessReport{
+		{ID: "a1", RecordID: "lab-1", Version: 1, Action: "read", Accessor: doc.party(), Basis: model.BasisGrant, GrantID: "g1", Purpose: "TREAT", AccessedAt: t0.Add(10 * time.Second)},
+		refused("r1", "img-1", t0.Add(20*time.Second), model.DenyNoGrant),
+		refused("r2", "img-1", t0.Add(30*time.Second), model.DenyNoGrant),      // within the window
+		refused("r3", "nope", t0.Add(40*time.Second), model.DenyNoGrant),       // no such record
+		refused("r3b", "nope", t0.Add(45*time.Second), model.DenyNoGrant),      // still none (from the batch's record cache)
+		refused("r4", "lab-1", t0.Add(50*time.Second), model.DenyNoGrant),      // the ledger allows it
+		refused("r5", "img-1", t0.Add(55*time.Second), model.DenyGrantExpired), // not that reason
+	}
+	res := decodeAs[model.AuditResult](t, cs.gateway.mustSubmit("RecordAccesses", js(batch)))
+	require.Equal(t, model.AuditResult{Recorded: 2, Skipped: 5}, res)
+	w.advance(model.RefusalWindow)
+	res = decodeAs[model.AuditResult](t, cs.gateway.mustSubmit("RecordAccesses", js([]model.AccessReport{
+		refused("r6", "img-1", t0.Add(30*time.Second), model.DenyNoGrant),                  // still within the window of r1
+		refused("r7", "img-1", t0.Add(model.RefusalWindow+time.Minute), model.DenyNoGrant), // a new window
+	})))
+	require.Equal(t, model.AuditResult{Recorded: 1, Skipped: 1}, res)
+
+	trail := decodeAs[model.AccessPage](t, p.mustEvaluate("ListAccessLog", "", "0", ""))
+	require.Len(t, trail.Entries, 3)
+	require.Equal(t, model.BasisRefused, trail.Entries[1].Basis)
+	require.Equal(t, model.DenyNoGrant, trail.Entries[1].Reason)
+	require.Equal(t, "img-1", trail.Entries[1].RecordID)
+	require.Zero(t, trail.Entries[1].Version)
+
+	for name, r := range map[string]model.AccessReport{
+		"no reason":        {ID: "b1", RecordID: "img-1", Action: "read", Accessor: doc.party(), Basis: model.BasisRefused, AccessedAt: w.now},
+		"reason on a read": {ID: "b2", RecordID: "lab-1", Version: 1, Action: "read", Accessor: doc.party(), Basis: model.BasisGrant, GrantID: "g1", Reason: model.DenyNoGrant, AccessedAt: w.now},
+		"erased reason":    refused("b3", "img-1", w.now, model.DenyErased),
+		"version 0 read":   {ID: "b4", RecordID: "lab-1", Action: "read", Accessor: doc.party(), Basis: model.BasisGrant, GrantID: "g1", AccessedAt: w.now},
+	} {
+		_, err := cs.gateway.submit("RecordAccesses", js([]model.AccessReport{r}))
+		requireCode(t, err, model.CodeInvalidArgument)
+		_ = name
+	}
+}
+
+// labGrantedImagingNot is a patient with a lab record and an imaging record who granted the
+// clinician read access to lab results (grant g1).
+func labGrantedImagingNot(t *testing.T) (*world, cast) {
+	w := newWorld(t)
+	cs := newCast(w)
+	p, doc := cs.patient, cs.clinician
+	w.registerRecord(p, "lab-1", p.id(), "lab")
+	w.registerRecord(p, "img-1", p.id(), "imaging")
+	w.grant(p, model.GrantRequest{ID: "g1", Grantee: model.Grantee{ID: doc.id()}, Actions: []string{"read"}, Categories: []string{"lab"}, Purpose: "TREAT"})
+	return w, cs
 }

@@ -23,6 +23,7 @@ const (
 	kindPolicy      = "cl.policy"  // [] -> model.RolePolicy
 	kindOrgCA       = "cl.orgca"   // [mspID] -> model.OrgCACertificates
 	kindNonce       = "cl.nonce"   // [accessor, nonce, recordID] -> index of used assertions
+	kindRefusal     = "cl.refused" // [patient, accessor] -> time of the last refused attempt recorded
 )
 
 // sortableTime is a fixed-width UTC time, so keys sort in time order.

@@ -8,6 +8,8 @@ const (
 	BasisGrant     = "grant"
 	BasisEmergency = "emergency"
 	BasisResearch  = "research"
+	// BasisRefused marks an audit entry of an attempt the ledger refused: Reason says why.
+	BasisRefused = "refused"
 )
 
 // Reasons an access is refused, in Decision.Reason.
@@ -20,6 +22,15 @@ const (
 	DenyRoleNotPermitted  = "role-not-permitted"
 	DenyNoResearchConsent = "no-research-consent"
 )
+
+// RecordedRefusals are the refusals a gateway reports to the patient's audit trail: every
+// reason but erasure (an erased patient has no trail to show them).
+var RecordedRefusals = []string{DenyNoGrant, DenyGrantExpired, DenyGrantRevoked, DenyGrantNotYetValid, DenyRoleNotPermitted, DenyNoResearchConsent}
+
+// RefusalWindow bounds how often one accessor's refused attempts on one patient's records
+// reach the patient's trail: at most one entry per window, whatever a gateway reports, so a
+// prober cannot flood a trail or the ledger.
+const RefusalWindow = 10 * time.Minute
 
 // Decision is the ledger's answer to "may this caller do this action on this record now?".
 type Decision struct {
@@ -49,8 +60,10 @@ type AccessEntry struct {
 	GrantID    string    `json:"grantId,omitempty" metadata:",optional"`
 	Purpose    string    `json:"purpose,omitempty" metadata:",optional"`
 	AccessedAt time.Time `json:"accessedAt"`
-	RecordedBy string    `json:"recordedBy"`
-	TxID       string    `json:"txId"`
+	// Reason is why an attempt was refused (a Deny* code), for basis refused only.
+	Reason     string `json:"reason,omitempty" metadata:",optional"`
+	RecordedBy string `json:"recordedBy"`
+	TxID       string `json:"txId"`
 	// Assurance says who vouches for the access: AssuranceMemberSigned when the accessor's own
 	// key signed for it (an assertion, or the accessor's own transaction), else
 	// AssuranceGatewayAsserted. Entries written before assurance was recorded are listed as
@@ -69,6 +82,9 @@ type AccessReport struct {
 	GrantID    string    `json:"grantId,omitempty"`
 	Purpose    string    `json:"purpose,omitempty"`
 	AccessedAt time.Time `json:"accessedAt"`
+	// Reason is why the ledger refused the attempt, for basis refused; Version is then 0 (the
+	// record, not a version of it: nothing was read).
+	Reason string `json:"reason,omitempty"`
 	// Assertion is the accessor's own signed request for this access, if their client made
 	// one, and Certificate the accessor's PEM certificate that verifies it (it must chain to
 	// the organisation's CA certificates on the ledger). Without them the access is recorded
@@ -82,6 +98,10 @@ type AccessReport struct {
 type AuditResult struct {
 	Recorded   int `json:"recorded"`
 	Duplicates int `json:"duplicates"`
+	// Skipped counts refused attempts not written: on a record that does not exist, one the
+	// ledger would not refuse for that reason at that time, or within RefusalWindow of the
+	// last refusal recorded for the same accessor and patient.
+	Skipped int `json:"skipped,omitempty" metadata:",optional"`
 }
 
 // AccessPage is one page of a patient's audit trail, oldest first.

@@ -23,6 +23,7 @@ import (
 	api "github.com/careledger/careledger/app-api"
 	"github.com/careledger/careledger/app-api/web"
 	"github.com/careledger/careledger/chaincode/model"
+	"github.com/careledger/careledger/gateway/directory"
 )
 
 // apiTLSFiles are the API's TLS material under the data directory: a local CA that clients
@@ -153,12 +154,23 @@ func (s *stack) serveAPI(addr string) error {
 		}
 		orgs[msp] = api.Org{CACerts: cas, Gateway: s.gateways[msp]}
 	}
+	// Organisation names and the clinician directory live in the data directory, off the
+	// ledger; operators rename organisations in directory/organisations.json.
+	orgNames, err := directory.LoadOrgs(filepath.Join(s.cfg.DataDir, "directory", "organisations.json"), directory.DefaultOrgs())
+	if err != nil {
+		return err
+	}
+	dir, err := directory.Open(filepath.Join(s.cfg.DataDir, "directory", "directory.db"), orgNames)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, dir.Close)
 	feasibility, err := s.feasibility()
 	if err != nil {
 		s.log.Warn("feasibility counts are off: no anonymiser identity", "err", err)
 	}
 	cfg := api.Config{
-		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode, Feasibility: feasibility,
+		Orgs: orgs, Service: s.svc, Conn: s.conn, Channel: s.channel, Chaincode: s.chaincode, Directory: dir, Feasibility: feasibility,
 		CohortFiles: cohortStore{blobs: s.blobs}, Aggregator: cohortStore{blobs: s.blobs},
 		Publisher: cohortPublisher{svc: s.svc, blobs: s.blobs, log: s.log.With("component", "anonymizer")},
 		Logger:    s.log.With("component", "api"),
@@ -178,10 +190,10 @@ func (s *stack) serveAPI(addr string) error {
 	}
 	webOrgs := map[string]web.Org{}
 	for msp, o := range orgs {
-		webOrgs[msp] = web.Org{Name: msp, CACerts: o.CACerts, Gateway: o.Gateway}
+		webOrgs[msp] = web.Org{Name: dir.OrgName(msp), CACerts: o.CACerts, Gateway: o.Gateway}
 	}
 	ui, err := web.New(web.Config{
-		Wallet: s.wallet, Conn: s.conn, Service: s.svc, Orgs: webOrgs,
+		Wallet: s.wallet, Conn: s.conn, Service: s.svc, Orgs: webOrgs, Directory: dir,
 		CohortFiles: webCohorts{store: cohortStore{blobs: s.blobs}}, Aggregator: webCohorts{store: cohortStore{blobs: s.blobs}},
 		Logger: s.log.With("component", "web"),
 	})

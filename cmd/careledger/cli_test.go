@@ -84,14 +84,17 @@ func TestCLIWalksEachRolesStory(t *testing.T) {
 	var trail model.AccessPage
 	require.Eventually(t, func() bool {
 		c.jsonOf(&trail, "patient", "audit")
-		return len(trail.Entries) >= 2
-	}, 10e9, 50e6, "the clinician's reads reach the patient's audit trail")
+		return len(trail.Entries) >= 3
+	}, 10e9, 50e6, "the clinician's reads, and the refused attempt before the grant, reach the patient's audit trail")
 	require.Equal(t, doctor.ID, trail.Entries[0].Accessor.ID)
-	for _, e := range trail.Entries {
+	require.Equal(t, model.BasisRefused, trail.Entries[0].Basis, "the read before the grant was refused")
+	for _, e := range trail.Entries[1:] {
 		require.Equal(t, model.AssuranceMemberSigned, e.Assurance, "the CLI signs every read with the clinician's own key")
 	}
 	table := c.must("patient", "audit")
 	require.Contains(t, table, "SIGNED")
+	require.Contains(t, table, "REFUSED: no-grant")
+	require.Contains(t, table, "(clinician, Klinikum Musterstadt)", "organisations by their human names")
 	require.Contains(t, table, model.AssuranceMemberSigned)
 
 	var grants model.GrantPage

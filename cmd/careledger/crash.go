@@ -284,7 +284,7 @@ func countClinicianReads(ctx context.Context, patient *client.Client, clinicianI
 			return n
 		}
 		for _, e := range p.Entries {
-			if e.Accessor.ID == clinicianID && e.Action == model.ActionRead {
+			if e.Accessor.ID == clinicianID && e.Action == model.ActionRead && e.Basis != model.BasisRefused {
 				n++
 			}
 		}

@@ -248,7 +248,7 @@ func grantCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.print(gr, grantHeader, append(grantRows([]model.Grant{*gr}), []string{"", "", "", "", "", "tx " + short(rc.TransactionID)}))
+			return s.print(gr, grantHeader, append(grantRows([]model.Grant{*gr}, lookupNames(cmd.Context(), s.c, gr.Grantee.ID)), []string{"", "", "", "", "", "tx " + short(rc.TransactionID)}))
 		})}
 	cmd.Flags().StringVar(&to, "to", "", "the grantee's pseudonym")
 	cmd.Flags().StringVar(&org, "org", "", "grant to every clinician of this organisation (MSP ID) instead")
@@ -304,12 +304,15 @@ func delegateCmd(g *globals, f *clientFlags) *cobra.Command {
 
 var grantHeader = []string{"GRANT", "GRANTEE", "SCOPE", "ACTIONS", "PURPOSE", "UNTIL", "STATUS"}
 
-func grantRows(gs []model.Grant) [][]string {
+func grantRows(gs []model.Grant, n names) [][]string {
 	var rows [][]string
 	for _, gr := range gs {
-		grantee := gr.Grantee.ID
-		if grantee == "" {
-			grantee = "all clinicians of " + gr.Grantee.MSP
+		grantee := n.person(gr.Grantee.ID)
+		if gr.Emergency {
+			grantee = n.person(gr.GrantedBy.ID)
+		}
+		if gr.Grantee.ID == "" && !gr.Emergency {
+			grantee = "all clinicians of " + n.org(gr.Grantee.MSP)
 		}
 		scope := strings.Join(gr.Categories, ",")
 		if len(gr.RecordIDs) > 0 {
@@ -319,7 +322,7 @@ func grantRows(gs []model.Grant) [][]string {
 		if gr.Emergency {
 			status += " (EMERGENCY: " + gr.Reason + ")"
 		}
-		rows = append(rows, []string{gr.ID, short(grantee), scope, strings.Join(gr.Actions, ","), gr.Purpose, until(gr.ValidUntil), status})
+		rows = append(rows, []string{gr.ID, grantee, scope, strings.Join(gr.Actions, ","), gr.Purpose, until(gr.ValidUntil), status})
 	}
 	return rows
 }
@@ -331,7 +334,7 @@ func revokeCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.print(gr, grantHeader, grantRows([]model.Grant{*gr}))
+			return s.print(gr, grantHeader, grantRows([]model.Grant{*gr}, lookupNames(cmd.Context(), s.c, gr.Grantee.ID, gr.GrantedBy.ID)))
 		})}
 }
 
@@ -343,28 +346,40 @@ func grantsCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.list(page, grantHeader, grantRows(page.Grants), "no grants")
+			ids := make([]string, 0, len(page.Grants))
+			for _, gr := range page.Grants {
+				ids = append(ids, gr.Grantee.ID, gr.GrantedBy.ID)
+			}
+			return s.list(page, grantHeader, grantRows(page.Grants, lookupNames(cmd.Context(), s.c, ids...)), "no grants")
 		})}
 	cmd.Flags().BoolVar(&active, "active", false, "only grants in force now")
 	return cmd
 }
 
 func auditCmd(g *globals, f *clientFlags) *cobra.Command {
-	return &cobra.Command{Use: "audit", Short: "Every access to your records: who, what, when, under which grant", Args: cobra.NoArgs,
+	return &cobra.Command{Use: "audit", Short: "Every access to your records, and every refused attempt: who, what, when, under which grant", Args: cobra.NoArgs,
 		RunE: run(g, f, func(cmd *cobra.Command, s *session, _ []string) error {
 			page, err := s.c.AccessLog(cmd.Context(), "", client.Page{Size: 200})
 			if err != nil {
 				return err
 			}
+			ids := make([]string, 0, len(page.Entries))
+			for _, e := range page.Entries {
+				ids = append(ids, e.Accessor.ID)
+			}
+			n := lookupNames(cmd.Context(), s.c, ids...)
 			var rows [][]string
 			for _, e := range page.Entries {
 				basis := e.Basis
-				if e.Basis == model.BasisEmergency {
+				switch e.Basis {
+				case model.BasisEmergency:
 					basis = "EMERGENCY"
+				case model.BasisRefused:
+					basis = "REFUSED: " + e.Reason
 				}
 				// Whether the accessor's own key signed for the access, or only their
 				// organisation's gateway vouches for it.
-				rows = append(rows, []string{day(e.AccessedAt), short(e.Accessor.ID) + " (" + string(e.Accessor.Role) + ", " + e.Accessor.MSP + ")", e.RecordID, strconv.Itoa(e.Version), e.Action, basis, e.GrantID, e.Assurance})
+				rows = append(rows, []string{day(e.AccessedAt), n.person(e.Accessor.ID) + " (" + string(e.Accessor.Role) + ", " + n.org(e.Accessor.MSP) + ")", e.RecordID, strconv.Itoa(e.Version), e.Action, basis, e.GrantID, e.Assurance})
 			}
 			return s.list(page, []string{"WHEN", "WHO", "RECORD", "VERSION", "ACTION", "BASIS", "GRANT", "SIGNED"}, rows, "no accesses recorded")
 		})}
@@ -524,7 +539,7 @@ func emergencyCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.print(gr, grantHeader, grantRows([]model.Grant{*gr}))
+			return s.print(gr, grantHeader, grantRows([]model.Grant{*gr}, lookupNames(cmd.Context(), s.c, gr.GrantedBy.ID)))
 		})}
 	cmd.Flags().StringVar(&reason, "reason", "", "patient-unconscious, life-threatening, patient-unable-to-consent, urgent-medication-check or other-emergency")
 	cmd.Flags().IntVar(&minutes, "minutes", 240, "how long the access lasts (at most 1440)")
