@@ -15,7 +15,9 @@ import (
 // names, as a JSON array:
 //
 //	[2, recordId, version, action, accessorMSP, accessorID, accessorRole, basis, grantId,
-//	 purpose, recordedBy, txId, assurance]
+//	 purpose, recordedBy, txId, assurance, reason?]
+//
+// where reason, why a refused attempt was refused, is there only for basis refused.
 //
 // That is about half the bytes of the JSON object written before (model.AccessEntry), which
 // ledgers keep and ListAccessLog still reads: a stored entry starting with '{' is that.
@@ -23,8 +25,12 @@ const auditEntryFormat = 2
 
 // encodeAuditEntry returns the compact stored form of e; its key holds Owner, AccessedAt and ID.
 func encodeAuditEntry(e *model.AccessEntry) ([]byte, error) {
-	b, err := json.Marshal([]any{auditEntryFormat, e.RecordID, e.Version, e.Action, e.Accessor.MSP, e.Accessor.ID, e.Accessor.Role,
-		e.Basis, e.GrantID, e.Purpose, e.RecordedBy, e.TxID, e.Assurance})
+	fields := []any{auditEntryFormat, e.RecordID, e.Version, e.Action, e.Accessor.MSP, e.Accessor.ID, e.Accessor.Role,
+		e.Basis, e.GrantID, e.Purpose, e.RecordedBy, e.TxID, e.Assurance}
+	if e.Reason != "" {
+		fields = append(fields, e.Reason)
+	}
+	b, err := json.Marshal(fields)
 	if err != nil {
 		return nil, model.Errorf(model.CodeInternal, "encode audit entry: %v", err)
 	}
@@ -44,9 +50,9 @@ func decodeAuditEntry(attrs []string, value []byte) (model.AccessEntry, error) {
 	}
 	var format int
 	fields := []any{&format, &e.RecordID, &e.Version, &e.Action, &e.Accessor.MSP, &e.Accessor.ID, &e.Accessor.Role,
-		&e.Basis, &e.GrantID, &e.Purpose, &e.RecordedBy, &e.TxID, &e.Assurance}
+		&e.Basis, &e.GrantID, &e.Purpose, &e.RecordedBy, &e.TxID, &e.Assurance, &e.Reason}
 	want := len(fields)
-	if err := json.Unmarshal(value, &fields); err != nil || len(fields) != want || format != auditEntryFormat {
+	if err := json.Unmarshal(value, &fields); err != nil || len(fields) < want-1 || len(fields) > want || format != auditEntryFormat {
 		return e, model.Errorf(model.CodeInternal, "decode stored audit entry: not format %d", auditEntryFormat)
 	}
 	at, err := time.Parse(sortableTime, attrs[1])
