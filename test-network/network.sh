@@ -163,7 +163,23 @@ peer_orgs() {
 	done
 }
 
-# as_admin MSPID PEER_HOST PEER_PORT: point the peer CLI at a peer as the org's admin.
+# peer_mspid HOST prints the MSP ID of the organisation that runs the peer.
+peer_mspid() {
+	local p host mspid
+	for p in "${peers[@]}"; do
+		read -r host _ mspid _ <<<"$p"
+		if [[ "$host" == "$1" ]]; then
+			printf '%s
+' "$mspid"
+			return
+		fi
+	done
+	die "unknown peer $1"
+}
+
+# as_admin MSPID PEER_HOST PEER_PORT: point the peer CLI at a peer as the org's admin. The
+# peer may be another organisation's (a client-only organisation has none of its own): its TLS
+# certificate is checked against its own organisation's TLS CA.
 as_admin() {
 	local domain
 	domain="$(domain_of "$1")"
@@ -178,7 +194,7 @@ as_admin() {
 	# The CLI logs every gRPC state change at INFO; errors still show.
 	export FABRIC_LOGGING_SPEC="${CLI_LOGGING_SPEC:-warning:grpc=error}"
 	export CORE_PEER_TLS_ROOTCERT_FILE
-	CORE_PEER_TLS_ROOTCERT_FILE="$(org_dir "$domain")/msp/tlscacerts/ca.pem"
+	CORE_PEER_TLS_ROOTCERT_FILE="$(org_dir "$(domain_of "$(peer_mspid "$2")")")/msp/tlscacerts/ca.pem"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -606,7 +622,13 @@ orgca() {
 		for ((i = 0; ; i++)); do
 			after="$(ledger_txid_of_org_ca)"
 			[[ -z "$after" || "$after" == "$before" ]] || break
-			((i < 60)) || die "SetOrgCACertificates for $mspid was not committed within 120 s; see $build/logs/"
+			if ((i >= 60)); then
+				# Once more with its errors showing: a query that cannot reach the peer looks
+				# like a transaction that never committed.
+				"$peer_bin" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
+					-c '{"function":"GetOrgCACertificates","Args":[""]}' || true
+				die "SetOrgCACertificates for $mspid was not committed within 120 s; see $build/logs/"
+			fi
 			sleep 2
 		done
 		log "CA certificates of $mspid committed in transaction $after"

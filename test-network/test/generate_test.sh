@@ -101,6 +101,18 @@ cat >"$stub/bin/peer" <<'STUB'
 #!/usr/bin/env bash
 set -euo pipefail
 ledger="${STUB_LEDGER:?}" msp="${CORE_PEER_LOCALMSPID:?}" wait=false
+# Without --peerAddresses the CLI dials CORE_PEER_ADDRESS and checks the peer's TLS
+# certificate against CORE_PEER_TLS_ROOTCERT_FILE: it must be the TLS CA of the organisation
+# that runs the peer, whoever the CLI acts as.
+case "${CORE_PEER_ADDRESS:?}" in
+*:7051) peer_org=patients ;;
+*) peer_org=clinic ;;
+esac
+if [[ " $* " != *" --peerAddresses "* &&
+	"${CORE_PEER_TLS_ROOTCERT_FILE:?}" != */peerOrganizations/$peer_org.careledger.test/* ]]; then
+	echo "Error: failed to connect to $CORE_PEER_ADDRESS: tls: bad certificate" >&2
+	exit 1
+fi
 for a in "$@"; do
 	[[ "$a" != --waitForEvent ]] || wait=true
 done
