@@ -12,8 +12,9 @@
 #             channel "careledger" with osnadmin and join the peers
 #   deploy    build and start the chaincode servers, install/approve/commit the CCAAS
 #             package (endorsement: both peer organisations), set the role policy and
-#             each organisation's CA certificates (each by its own admin)
-#   orgca     set each organisation's CA certificates again, each as its own admin (the last
+#             each organisation's CA certificates (each by its own admin), and wait until
+#             every peer's gateway can gather both organisations' endorsements
+#   orgca     set each organisation's CA certificates again, each as its own admin (a
 #             step of deploy; run it alone after a CA has rolled over)
 #   down      stop every node and delete the ledgers; identities and CAs are kept
 #   clean     down, then delete the build directory
@@ -43,7 +44,7 @@ die() {
 }
 
 usage() {
-	sed -n '6,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '6,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------------------------------
@@ -577,6 +578,11 @@ deploy() {
 	"$peer_bin" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" -c '{"function":"GetRolePolicy","Args":[]}'
 
 	orgca
+	# Gossip introduces the organisations' peers to each other through the anchor peers some
+	# time after they join (Fabric retries every 25 s); until then a gateway cannot plan an
+	# endorsement by both organisations and refuses every transaction (FailedPrecondition).
+	log "waiting until every peer's gateway can gather the endorsements the policy needs"
+	netctl ready -dir "$build"
 	log "deployed; connection file: $build/careledger-connection.json"
 }
 
