@@ -277,6 +277,7 @@ func TestOnlyPeersAdminsAndGatewaysStreamTheLedger(t *testing.T) {
 		{"PharmaMSP", "manufacturer", false},
 		{"PatientsMSP", "patient", false},
 		{"ClinicMSP", "clinician", false},
+		{"PharmaMSP", "gateway", false}, // a client: its organisation holds no ledger copy
 		{"PatientsMSP", "gateway", true},
 		{"ClinicMSP", "gateway", true},
 		{"ClinicMSP", "admin", true},
@@ -403,6 +404,7 @@ func TestOrderersDeliverOnlyToStreamReaders(t *testing.T) {
 	}{
 		{"PharmaMSP", "manufacturer", common.Status_FORBIDDEN},
 		{"PharmaMSP", "admin", common.Status_FORBIDDEN},
+		{"PharmaMSP", "gateway", common.Status_FORBIDDEN},
 		{"PatientsMSP", "patient", common.Status_FORBIDDEN},
 		{"PatientsMSP", "gateway", common.Status_SUCCESS},
 		{"ClinicMSP", "admin", common.Status_SUCCESS},

@@ -12,7 +12,10 @@
 #             channel "careledger" with osnadmin and join the peers
 #   deploy    build and start the chaincode servers, install/approve/commit the CCAAS
 #             package (endorsement: both peer organisations), set the role policy and
-#             each organisation's CA certificates (each by its own admin)
+#             each organisation's CA certificates (each by its own admin), and wait until
+#             every peer's gateway can gather both organisations' endorsements
+#   orgca     set each organisation's CA certificates again, each as its own admin (a
+#             step of deploy; run it alone after a CA has rolled over)
 #   down      stop every node and delete the ledgers; identities and CAs are kept
 #   clean     down, then delete the build directory
 #
@@ -41,7 +44,7 @@ die() {
 }
 
 usage() {
-	sed -n '6,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '6,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------------------------------
@@ -161,7 +164,23 @@ peer_orgs() {
 	done
 }
 
-# as_admin MSPID PEER_HOST PEER_PORT: point the peer CLI at a peer as the org's admin.
+# peer_mspid HOST prints the MSP ID of the organisation that runs the peer.
+peer_mspid() {
+	local p host mspid
+	for p in "${peers[@]}"; do
+		read -r host _ mspid _ <<<"$p"
+		if [[ "$host" == "$1" ]]; then
+			printf '%s
+' "$mspid"
+			return
+		fi
+	done
+	die "unknown peer $1"
+}
+
+# as_admin MSPID PEER_HOST PEER_PORT: point the peer CLI at a peer as the org's admin. The
+# peer may be another organisation's (a client-only organisation has none of its own): its TLS
+# certificate is checked against its own organisation's TLS CA.
 as_admin() {
 	local domain
 	domain="$(domain_of "$1")"
@@ -176,7 +195,7 @@ as_admin() {
 	# The CLI logs every gRPC state change at INFO; errors still show.
 	export FABRIC_LOGGING_SPEC="${CLI_LOGGING_SPEC:-warning:grpc=error}"
 	export CORE_PEER_TLS_ROOTCERT_FILE
-	CORE_PEER_TLS_ROOTCERT_FILE="$(org_dir "$domain")/msp/tlscacerts/ca.pem"
+	CORE_PEER_TLS_ROOTCERT_FILE="$(org_dir "$(domain_of "$(peer_mspid "$2")")")/msp/tlscacerts/ca.pem"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -558,21 +577,68 @@ deploy() {
 	done
 	"$peer_bin" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" -c '{"function":"GetRolePolicy","Args":[]}'
 
-	# Each organisation's CA certificates, set by its own administrator: until they are on the
-	# ledger no gateway may act for the organisation's members. A client-only organisation
-	# sends through the operator's peer.
-	local o call
+	orgca
+	# Gossip introduces the organisations' peers to each other through the anchor peers some
+	# time after they join (Fabric retries every 25 s); until then a gateway cannot plan an
+	# endorsement by both organisations and refuses every transaction (FailedPrecondition).
+	log "waiting until every peer's gateway can gather the endorsements the policy needs"
+	netctl ready -dir "$build"
+	log "deployed; connection file: $build/careledger-connection.json"
+}
+
+# ledger_txid_of_org_ca prints the ID of the transaction that last set the CA certificates of
+# the organisation the CLI acts for (as_admin), or nothing when none are set.
+ledger_txid_of_org_ca() {
+	"$(fabric_bin peer)" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
+		-c '{"function":"GetOrgCACertificates","Args":[""]}' 2>/dev/null |
+		sed -n 's/.*"txId":"\([0-9a-f]*\)".*/\1/p' || true
+}
+
+# orgca puts each organisation's CA certificates on the ledger, each signed by its own
+# administrator: until they are there no gateway may act for the organisation's members.
+orgca() {
+	load_topology
+	local peer_bin operator="${var[OPERATOR_MSPID]}" o mspid host port call before after i
+	local orderer_port orderer endorsers=()
+	peer_bin="$(fabric_bin peer)"
+	[[ -n "$peer_bin" ]] || die "peer not found; run network.sh prereq"
+	read -r _ orderer_port _ <<<"${orderers[0]}"
+	orderer=(-o "127.0.0.1:$orderer_port" --tls --cafile "$(orderer_tls_ca)")
+	mapfile -t endorsers < <(endorsing_peers)
 	for o in "${orgs[@]}"; do
 		read -r mspid _ <<<"$o"
 		read -r host port <<<"$(first_peer "$mspid")"
-		[[ -n "$host" ]] || read -r host port <<<"$(first_peer "$operator")"
-		as_admin "$mspid" "$host" "$port"
 		call="$(netctl orgca -dir "$build" -org "$mspid")"
-		log "setting the CA certificates of $mspid as its admin"
+		if [[ -n "$host" ]]; then
+			as_admin "$mspid" "$host" "$port"
+			log "setting the CA certificates of $mspid as its admin"
+			"$peer_bin" chaincode invoke "${orderer[@]}" -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
+				"${endorsers[@]}" --waitForEvent -c "$call" || die "SetOrgCACertificates for $mspid failed"
+			continue
+		fi
+		# A client-only organisation sends through the operator's peer. Its admin is not in
+		# StreamReaders, so the peer refuses it the event stream --waitForEvent needs
+		# (FORBIDDEN): submit without waiting, then read the ledger until the transaction shows.
+		read -r host port <<<"$(first_peer "$operator")"
+		as_admin "$mspid" "$host" "$port"
+		before="$(ledger_txid_of_org_ca)"
+		log "setting the CA certificates of $mspid as its admin (no event stream: polling the ledger)"
 		"$peer_bin" chaincode invoke "${orderer[@]}" -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
-			"${endorsers[@]}" --waitForEvent -c "$call" || die "SetOrgCACertificates for $mspid failed"
+			"${endorsers[@]}" -c "$call" || die "SetOrgCACertificates for $mspid failed"
+		for ((i = 0; ; i++)); do
+			after="$(ledger_txid_of_org_ca)"
+			[[ -z "$after" || "$after" == "$before" ]] || break
+			if ((i >= 60)); then
+				# Once more with its errors showing: a query that cannot reach the peer looks
+				# like a transaction that never committed.
+				"$peer_bin" chaincode query -C "${var[CHANNEL]}" -n "${var[CHAINCODE]}" \
+					-c '{"function":"GetOrgCACertificates","Args":[""]}' || true
+				die "SetOrgCACertificates for $mspid was not committed within 120 s; see $build/logs/"
+			fi
+			sleep 2
+		done
+		log "CA certificates of $mspid committed in transaction $after"
 	done
-	log "deployed; connection file: $build/careledger-connection.json"
 }
 
 down() {
@@ -618,7 +684,7 @@ main() {
 	esac
 	local cmd="${1:-}"
 	case "$cmd" in
-	prereq | generate | crypto | up | deploy | down | clean) ;;
+	prereq | generate | crypto | up | deploy | orgca | down | clean) ;;
 	*)
 		usage >&2
 		exit 2

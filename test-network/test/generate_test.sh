@@ -3,7 +3,10 @@
 #   1. network.sh passes shellcheck (when shellcheck is installed);
 #   2. `network.sh generate` renders a configuration `netctl check` accepts, in both modes,
 #      reproducibly (same chaincode package ID) and without touching anything on bad input;
-#   3. when fabric-ca-server is available (FABRIC_CA_SERVER, PATH, or the output of
+#   3. `network.sh orgca` against a stand-in peer CLI: every organisation's admin sets its CA
+#      certificates, and a client-only organisation's admin, whom the peers refuse the event
+#      stream, is not made to wait for events but polls the ledger;
+#   4. when fabric-ca-server is available (FABRIC_CA_SERVER, PATH, or the output of
 #      .ci/build-fabric-ca) and the network's CA ports are free: `network.sh crypto` starts
 #      the four real CAs, enrols every identity, and a second run keeps them.
 # Usage: test-network/test/generate_test.sh
@@ -88,7 +91,76 @@ else
 	pass "an unknown command is refused"
 fi
 
-# --- 3. real CAs
+# --- 3. orgca with a stand-in for the peer CLI. Fabric refuses PharmaMSP's admin the event
+# stream (/Channel/Application/StreamReaders), so `peer chaincode invoke --waitForEvent` fails
+# for it with FORBIDDEN although the transaction commits; the stand-in does the same, and
+# commits a transaction sent without waiting only after the ledger has been read once.
+stub="$tmp/stub"
+mkdir -p "$stub/bin" "$stub/ledger"
+cat >"$stub/bin/peer" <<'STUB'
+#!/usr/bin/env bash
+set -euo pipefail
+ledger="${STUB_LEDGER:?}" msp="${CORE_PEER_LOCALMSPID:?}" wait=false
+# Without --peerAddresses the CLI dials CORE_PEER_ADDRESS and checks the peer's TLS
+# certificate against CORE_PEER_TLS_ROOTCERT_FILE: it must be the TLS CA of the organisation
+# that runs the peer, whoever the CLI acts as.
+case "${CORE_PEER_ADDRESS:?}" in
+*:7051) peer_org=patients ;;
+*) peer_org=clinic ;;
+esac
+if [[ " $* " != *" --peerAddresses "* &&
+	"${CORE_PEER_TLS_ROOTCERT_FILE:?}" != */peerOrganizations/$peer_org.careledger.test/* ]]; then
+	echo "Error: failed to connect to $CORE_PEER_ADDRESS: tls: bad certificate" >&2
+	exit 1
+fi
+for a in "$@"; do
+	[[ "$a" != --waitForEvent ]] || wait=true
+done
+case "$1 $2" in
+"chaincode invoke")
+	printf '%s wait=%s\n' "$msp" "$wait" >>"$ledger/invocations"
+	txid="$(printf '%064x' "$(wc -l <"$ledger/invocations")")"
+	if ! $wait; then
+		printf '%s\n' "$txid" >"$ledger/$msp.pending"
+	elif [[ "$msp" == PharmaMSP ]]; then
+		printf '%s\n' "$txid" >"$ledger/$msp.pending"
+		echo "Error: deliver completed with status (FORBIDDEN) before txid received" >&2
+		exit 1
+	else
+		printf '%s\n' "$txid" >"$ledger/$msp"
+	fi
+	;;
+"chaincode query")
+	found=false
+	if [[ -f "$ledger/$msp" ]]; then
+		printf '{"msp":"%s","txId":"%s"}\n' "$msp" "$(cat "$ledger/$msp")"
+		found=true
+	fi
+	[[ ! -f "$ledger/$msp.pending" ]] || mv "$ledger/$msp.pending" "$ledger/$msp"
+	$found || {
+		echo "Error: NOT_FOUND" >&2
+		exit 1
+	}
+	;;
+*) exit 0 ;;
+esac
+STUB
+chmod +x "$stub/bin/peer"
+for org in patients clinic pharma; do
+	mkdir -p "$tmp/native/organizations/peerOrganizations/$org.careledger.test/msp/cacerts"
+	printf -- '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' \
+		>"$tmp/native/organizations/peerOrganizations/$org.careledger.test/msp/cacerts/ca.pem"
+done
+if STUB_LEDGER="$stub/ledger" FABRIC_BIN_DIR="$stub/bin" BUILD_DIR="$tmp/native" "$net" orgca >"$tmp/orgca.log" 2>&1 &&
+	[[ "$(sort "$stub/ledger/invocations" | tr '\n' ' ')" == "ClinicMSP wait=true PatientsMSP wait=true PharmaMSP wait=false " ]] &&
+	grep -q "CA certificates of PharmaMSP committed in transaction 0*3$" "$tmp/orgca.log"; then
+	pass "orgca: each admin sets its CAs; PharmaMSP's, refused the event stream, polls the ledger"
+else
+	fail "orgca:"
+	cat "$tmp/orgca.log" "$stub/ledger/invocations" >&2
+fi
+
+# --- 4. real CAs
 ca_bin="${FABRIC_CA_SERVER:-$(command -v fabric-ca-server || true)}"
 if [[ -z "$ca_bin" && -x "${XDG_CACHE_HOME:-$HOME/.cache}/careledger/bin/fabric-ca-server" ]]; then
 	ca_bin="${XDG_CACHE_HOME:-$HOME/.cache}/careledger/bin/fabric-ca-server"

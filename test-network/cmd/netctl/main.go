@@ -8,8 +8,9 @@
 //	netctl check    -dir DIR -mode native|docker
 //	netctl nodes
 //	netctl orgca    -dir DIR -org MSPID
+//	netctl ready    -dir DIR [-timeout 3m]
 //
-// It needs no Fabric binary; enroll needs the CAs to be running.
+// It needs no Fabric binary; enroll needs the CAs to be running, ready a deployed network.
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/careledger/careledger/chaincode/model"
 	"github.com/careledger/careledger/test-network/internal/enrol"
@@ -44,7 +46,7 @@ func main() {
 	}
 }
 
-const usage = "usage: netctl generate|enroll|check|nodes|orgca [flags] (netctl CMD -h for flags)"
+const usage = "usage: netctl generate|enroll|check|nodes|orgca|ready [flags] (netctl CMD -h for flags)"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -58,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	modeFlag := fs.String("mode", string(topology.Native), "how nodes run: native or docker")
 	builder := fs.String("ccaas-builder", "", "folder of Fabric's ccaas builder (native mode)")
 	orgFlag := fs.String("org", "", "MSP ID of an organisation (orgca)")
+	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for the peers (ready)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cmd == "orgca" {
 		return printOrgCA(net, *dir, *orgFlag, stdout)
+	}
+	if cmd == "ready" {
+		return ready(ctx, *dir, *timeout, stdout)
 	}
 	mode, err := topology.ParseMode(*modeFlag)
 	if err != nil {

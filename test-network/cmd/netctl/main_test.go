@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -104,4 +105,38 @@ func TestOrgCAIsTheCallDeploySends(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(call.Args[0]), &certs))
 	require.Equal(t, []string{caPEM}, certs.Roots)
 	require.Empty(t, certs.Intermediates)
+}
+
+func TestReadyRetriesUntilEveryPeerCanEndorse(t *testing.T) {
+	tries := map[string]int{}
+	notYet := errors.New("no combination of peers can be derived which satisfy the endorsement policy")
+	probe := func(name string, failures int) readyProbe {
+		return readyProbe{name: name, try: func(context.Context) error {
+			tries[name]++
+			if tries[name] <= failures {
+				return notYet
+			}
+			return nil
+		}}
+	}
+	var out bytes.Buffer
+	require.NoError(t, waitReady(context.Background(), []readyProbe{probe("peer0", 2), probe("peer1", 0)}, time.Millisecond, &out))
+	require.Equal(t, map[string]int{"peer0": 3, "peer1": 1}, tries)
+	require.Contains(t, out.String(), "peer0: ready")
+	require.Contains(t, out.String(), "peer1: ready")
+
+	// A peer that never gets there: the error names it and says why, the next is not tried.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := waitReady(ctx, []readyProbe{probe("peer2", 1<<30), probe("peer3", 0)}, time.Millisecond, &out)
+	require.ErrorIs(t, err, notYet)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "peer2")
+	require.Zero(t, tries["peer3"])
+}
+
+func TestReadyNeedsAConnectionFile(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"ready", "-dir", t.TempDir(), "-timeout", "1s"}, &out, &errOut)
+	require.ErrorContains(t, err, "careledger-connection.json")
 }

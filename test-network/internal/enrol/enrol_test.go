@@ -53,7 +53,7 @@ func TestEnrolAgainstRealCAs(t *testing.T) {
 	require.NoError(t, err)
 	rep, err := verify.Dir(nw, dir, topology.Native)
 	require.NoError(t, err)
-	require.Equal(t, 14, rep.Enrolled) // 11 for the network and careledger up --fabric, 3 for the end-to-end suite
+	require.Equal(t, 15, rep.Enrolled) // 12 for the network and careledger up --fabric, 3 for the end-to-end suite
 
 	profile, err := connprofile.Load(filepath.Join(dir, topology.ConnectionFile))
 	require.NoError(t, err)

@@ -128,7 +128,8 @@ type User struct {
 	// Type is the Fabric CA identity type, which becomes the node OU channel policies name:
 	// "admin" for organisation administrators (the admin OU makes them MSP admins), "peer"
 	// for the gateway service of an organisation that runs peers (it follows blocks and
-	// events, which StreamReaders grants to peers), "client" otherwise.
+	// events, which StreamReaders grants to peers), "client" otherwise, also for the gateway
+	// of a client-only organisation (it only acts for its members; it never streams).
 	Type string
 	// Pseudonymous users get a random enrollment ID instead of Label.
 	Pseudonymous bool
@@ -209,6 +210,8 @@ func Default() Network {
 				CA: ca("pharma", 11054, 9453),
 				Users: []User{
 					admin,
+					// A client: its organisation holds no ledger copy, so it streams nothing.
+					{Label: "gateway", Role: "gateway", Type: "client"},
 					{Label: "manufacturer1", Role: "manufacturer", Type: "client"},
 					{Label: SuitePrefix + "manufacturer", Role: "manufacturer", Type: "client"},
 				},
@@ -309,20 +312,18 @@ type RoleRule struct {
 
 // RolePolicy is the chaincode's role policy for this consortium (SetRolePolicy): patients
 // and the anonymiser only from the operator, clinicians only from the clinic, manufacturers
-// only from pharma, gateways only from organisations that run peers, and an administrator in
-// every organisation. Without it a manufacturer's CA could mint a clinician.
+// only from pharma, gateways from every organisation that enrols one (a gateway acts only for
+// its own organisation's members, so the API can serve manufacturers too), and an
+// administrator in every organisation. Without it a manufacturer's CA could mint a clinician.
 func (n Network) RolePolicy() []RoleRule {
-	var all, peerOrgs []string
+	var all []string
 	for _, o := range n.Orgs {
 		all = append(all, o.MSPID)
-		if len(o.Peers) > 0 {
-			peerOrgs = append(peerOrgs, o.MSPID)
-		}
 	}
 	issuers := map[string][]string{}
 	for _, o := range n.Orgs {
 		for _, u := range o.Users {
-			if u.Role == "admin" || u.Role == "gateway" {
+			if u.Role == "admin" {
 				continue
 			}
 			if !slices.Contains(issuers[u.Role], o.MSPID) {
@@ -333,7 +334,6 @@ func (n Network) RolePolicy() []RoleRule {
 	// The chaincode's order of roles and sorted MSP IDs, so the file reads exactly as
 	// GetRolePolicy returns the stored policy.
 	slices.Sort(all)
-	slices.Sort(peerOrgs)
 	for role := range issuers {
 		slices.Sort(issuers[role])
 	}
@@ -342,8 +342,6 @@ func (n Network) RolePolicy() []RoleRule {
 		switch role {
 		case "admin":
 			rules = append(rules, RoleRule{Role: role, MSPs: all})
-		case "gateway":
-			rules = append(rules, RoleRule{Role: role, MSPs: peerOrgs})
 		default:
 			if len(issuers[role]) > 0 {
 				rules = append(rules, RoleRule{Role: role, MSPs: issuers[role]})
