@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/careledger/careledger/chaincode/model"
@@ -20,22 +19,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// patientOf returns a ledger client for the data directory's user name of PatientsMSP (issued
-// if missing) and its pseudonym.
-func patientOf(t *testing.T, s *stack, dir, name string) (*ledger.Client, string) {
+// patientOf issues a new patient of PatientsMSP under the user name (the key stays in memory,
+// as for every member) and returns a ledger client signing as it, its pseudonym and the user.
+func patientOf(t *testing.T, s *stack, dir, name string) (*ledger.Client, string, *network.User) {
 	t.Helper()
-	netDir := filepath.Join(dir, "network")
 	org := s.node.Config().Consortium.Orgs[0]
-	u, err := network.LoadUser(netDir, org, name)
-	if os.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "no such file")) {
-		u, err = network.IssueUser(netDir, org, network.UserSpec{Name: name, Role: string(model.RolePatient)})
-	}
+	u, err := network.IssueUser(filepath.Join(dir, "network"), org, network.UserSpec{Name: name, Role: string(model.RolePatient)})
 	require.NoError(t, err)
+	return clientOfUser(t, s, u), model.PseudonymFor(u.MSPID, u.EnrollmentID), u
+}
+
+// clientOfUser returns a ledger client of stack s signing as u.
+func clientOfUser(t *testing.T, s *stack, u *network.User) *ledger.Client {
+	t.Helper()
 	sign, err := identity.NewPrivateKeySign(u.Key)
 	require.NoError(t, err)
 	c, err := s.clientFor(u.MSPID, u.CertPEM, sign)
 	require.NoError(t, err)
-	return c, model.PseudonymFor(u.MSPID, u.EnrollmentID)
+	return c
 }
 
 // TestErasureSurvivesRestore backs up a running stack, erases a patient, and restores the
@@ -47,8 +48,8 @@ func TestErasureSurvivesRestore(t *testing.T) {
 	live := t.TempDir()
 	s, err := startStack(ctx, testStackConfig(live))
 	require.NoError(t, err)
-	erased, erasedID := patientOf(t, s, live, "patient1")
-	kept, keptID := patientOf(t, s, live, "patient2")
+	erased, erasedID, erasedUser := patientOf(t, s, live, "erased-patient")
+	kept, keptID, keptUser := patientOf(t, s, live, "kept-patient")
 	secret := []byte(`{"resourceType":"Observation","status":"final","code":{"text":"ERASE-ME-7731"}}`)
 	gone, err := s.svc.Upload(ctx, erased, gateway.Upload{Owner: erasedID, Content: gateway.Content{MediaType: fhir.MediaType, Data: secret}})
 	require.NoError(t, err)
@@ -111,8 +112,8 @@ func TestErasureSurvivesRestore(t *testing.T) {
 	s2, err := startStack(ctx, testStackConfig(restored))
 	require.NoError(t, err)
 	defer s2.Close()
-	erased2, _ := patientOf(t, s2, restored, "patient1")
-	kept2, _ := patientOf(t, s2, restored, "patient2")
+	erased2 := clientOfUser(t, s2, erasedUser)
+	kept2 := clientOfUser(t, s2, keptUser)
 	_, err = s2.svc.Read(ctx, erased2, gone.ID, 0, "")
 	require.ErrorIs(t, err, gateway.ErrErased)
 	rel, err := s2.svc.Read(ctx, kept2, stay.ID, 0, "")
@@ -173,7 +174,7 @@ func TestStartShredsAKeyThatCameBack(t *testing.T) {
 	dir := t.TempDir()
 	s, err := startStack(ctx, testStackConfig(dir))
 	require.NoError(t, err)
-	p, pid := patientOf(t, s, dir, "patient1")
+	p, pid, _ := patientOf(t, s, dir, "shred-patient")
 	_, err = s.svc.Upload(ctx, p, gateway.Upload{Owner: pid, Content: gateway.Content{MediaType: fhir.MediaType, Data: fhirOfSize(1 << 10)}})
 	require.NoError(t, err)
 	kek := filepath.Join(dir, "keys", "keys", pid+".kek")
