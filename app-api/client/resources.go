@@ -39,6 +39,33 @@ func (c *Client) Upload(ctx context.Context, u Upload) (*model.Record, error) {
 	return c.content(ctx, "/v1/records", q, u.MediaType, u.Data)
 }
 
+// UploadAll stores content as Upload does and returns every record it created: one, or, for a
+// collection or transaction Bundle, one per entry (stored all or nothing).
+func (c *Client) UploadAll(ctx context.Context, u Upload) ([]model.Record, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"owner": u.Owner, "category": u.Category, "id": u.ID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/records", query: q, contentType: u.MediaType, body: u.Data})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		model.Record
+		Records []model.Record `json:"records"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("careledger api POST /v1/records: decode response: %w", err)
+	}
+	if out.Records != nil {
+		return out.Records, nil
+	}
+	return []model.Record{out.Record}, nil
+}
+
 // AppendVersion stores a new version of a record.
 func (c *Client) AppendVersion(ctx context.Context, recordID, mediaType string, data []byte) (*model.Record, error) {
 	return c.content(ctx, "/v1/records/"+seg(recordID)+"/versions", nil, mediaType, data)

@@ -58,6 +58,8 @@ func TestCommandLines(t *testing.T) {
 		{name: "not JSON", args: []string{"patient", "upload", "--file", notJSON}, code: 1, stderr: []string{"is not JSON"}},
 		{name: "document without category", args: []string{"patient", "upload", "--file", pdf, "--type", "application/pdf"}, code: 1,
 			stderr: []string{"a document needs --category"}},
+		{name: "a Bundle stores one record per entry, each printed", args: []string{"patient", "upload", "--file", "../../docs/examples/fhir/patient-bundle.json"}, code: 0, unlocks: true,
+			stdout: []string{"demographics", "medication", "diagnosis", "document"}},
 		{name: "unknown category", args: []string{"patient", "upload", "--file", lab, "--category", "labs"}, code: 1, stderr: []string{`--category "labs"`}},
 		{name: "grant to nobody", args: []string{"patient", "grant", "--category", "lab"}, code: 1, stderr: []string{"--to <pseudonym> or --org"}},
 		{name: "erase unconfirmed", args: []string{"patient", "erase"}, code: 1, stderr: []string{`--confirm "erase everything"`}},

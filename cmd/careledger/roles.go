@@ -126,11 +126,20 @@ func uploadCmd(g *globals, f *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := s.c.Upload(cmd.Context(), client.Upload{Owner: me.ID, Category: category, ID: id, MediaType: mediaType, Data: data})
+			recs, err := s.c.UploadAll(cmd.Context(), client.Upload{Owner: me.ID, Category: category, ID: id, MediaType: mediaType, Data: data})
 			if err != nil {
 				return err
 			}
-			return s.print(rec, []string{"RECORD", "CATEGORY", "VERSION", "HASH"}, [][]string{{rec.ID, rec.Category, strconv.Itoa(rec.Versions), rec.LatestHash}})
+			// A Bundle stores one record per entry.
+			var rows [][]string
+			for _, rec := range recs {
+				rows = append(rows, []string{rec.ID, rec.Category, strconv.Itoa(rec.Versions), rec.LatestHash})
+			}
+			var out any = recs
+			if len(recs) == 1 {
+				out = recs[0]
+			}
+			return s.print(out, []string{"RECORD", "CATEGORY", "VERSION", "HASH"}, rows)
 		})}
 	cmd.Flags().StringVar(&file, "file", "", "the content (- for stdin)")
 	cmd.Flags().StringVar(&mediaType, "type", fhir.MediaType, "media type of the content")
