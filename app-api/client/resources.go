@@ -30,25 +30,23 @@ type Upload struct {
 
 // Upload stores a new record.
 func (c *Client) Upload(ctx context.Context, u Upload) (*model.Record, error) {
+	return c.content(ctx, "/v1/records", u.query(), u.MediaType, u.Data)
+}
+
+func (u Upload) query() url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"owner": u.Owner, "category": u.Category, "id": u.ID} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	return c.content(ctx, "/v1/records", q, u.MediaType, u.Data)
+	return q
 }
 
 // UploadAll stores content as Upload does and returns every record it created: one, or, for a
 // collection or transaction Bundle, one per entry (stored all or nothing).
 func (c *Client) UploadAll(ctx context.Context, u Upload) ([]model.Record, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"owner": u.Owner, "category": u.Category, "id": u.ID} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/records", query: q, contentType: u.MediaType, body: u.Data})
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/records", query: u.query(), contentType: u.MediaType, body: u.Data})
 	if err != nil {
 		return nil, err
 	}
