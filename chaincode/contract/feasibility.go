@@ -26,14 +26,8 @@ const (
 // organisation the role policy lets issue `anonymizer`), with their own key, and never for
 // their own organisation. Emits PrivacyBudgetChanged.
 func (c *Contract) SetPrivacyBudget(ctx contractapi.TransactionContextInterface, request string) (*model.PrivacyBudget, error) {
-	t, err := begin(ctx)
+	t, err := beginAdmin(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.requireDirect(); err != nil {
-		return nil, err
-	}
-	if err := t.require(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	var req model.PrivacyBudgetRequest

@@ -22,14 +22,8 @@ func (c *Contract) WhoAmI(ctx contractapi.TransactionContextInterface) (*model.C
 // committed; afterwards only an administrator of an organisation the policy lets issue `admin`
 // may change it. Emits RolePolicyChanged.
 func (c *Contract) SetRolePolicy(ctx contractapi.TransactionContextInterface, policy string) (*model.RolePolicy, error) {
-	t, err := begin(ctx)
+	t, err := beginAdmin(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.requireDirect(); err != nil {
-		return nil, err
-	}
-	if err := t.require(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	var p model.RolePolicy

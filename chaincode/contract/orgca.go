@@ -22,14 +22,8 @@ const maxCACerts = 16
 // CA rolls over. Only an admin of the organisation, signing directly, may set them, and never
 // another organisation's. Emits OrgCACertificatesChanged.
 func (c *Contract) SetOrgCACertificates(ctx contractapi.TransactionContextInterface, certificates string) (*model.OrgCACertificates, error) {
-	t, err := begin(ctx)
+	t, err := beginAdmin(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.requireDirect(); err != nil {
-		return nil, err
-	}
-	if err := t.require(model.RoleAdmin); err != nil {
 		return nil, err
 	}
 	var req model.CACertificates

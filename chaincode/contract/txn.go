@@ -64,9 +64,26 @@ func (t *txn) require(roles ...model.Role) error {
 // the patient's own key.
 func (t *txn) requireDirect() error {
 	if t.caller.Via != "" {
-		return model.Errorf(model.CodeForbidden, "this transaction must be signed by the patient's own identity, not through a gateway")
+		return model.Errorf(model.CodeForbidden, "this transaction must be signed by the caller's own identity, not through a gateway")
 	}
 	return nil
+}
+
+// beginAdmin starts a transaction that only an administrator may make, signing with their own
+// key: the consortium's configuration on the ledger (role policy, CA certificates, privacy
+// budgets), which no gateway may change for anyone.
+func beginAdmin(ctx contractapi.TransactionContextInterface) (*txn, error) {
+	t, err := begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.requireDirect(); err != nil {
+		return nil, err
+	}
+	if err := t.require(model.RoleAdmin); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 func (t *txn) key(objectType string, attrs ...string) string {
